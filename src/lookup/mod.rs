@@ -1,0 +1,3 @@
+//! The post's scenario (chapter 8): the user-directory API and the clients that use it.
+//!
+//! Work in progress.

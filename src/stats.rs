@@ -1,0 +1,150 @@
+//! The runtime's counters (chapter 8): what the loop did, in numbers.
+//!
+//! A trace shows each step; counters show the shape of a whole run at a glance: how
+//! often each task was polled, how many polls found the task still waiting, how many
+//! timers were armed, cancelled and fired, why the loop woke up, and how its time
+//! split between parked (waiting for the world) and busy (running tasks). For the
+//! post's scenario the split is the whole lesson: three seconds parked, a few
+//! milliseconds busy.
+//!
+//! The counters are plain `Cell`s: only the loop thread touches them, so counting
+//! costs an add, never a lock.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::trace::TaskId;
+
+/// Counters kept by the loop as it runs.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) spawned: Cell<u64>,
+    pub(crate) polls: Cell<u64>,
+    /// Polls after the first that returned `Pending`: the task was woken and still had
+    /// to wait (a wake that brought no completion).
+    pub(crate) woken_still_pending: Cell<u64>,
+    pub(crate) completed: Cell<u64>,
+    pub(crate) panicked: Cell<u64>,
+    pub(crate) timers_armed: Cell<u64>,
+    pub(crate) timers_cancelled: Cell<u64>,
+    pub(crate) timers_fired: Cell<u64>,
+    pub(crate) unparks_deadline: Cell<u64>,
+    pub(crate) unparks_io: Cell<u64>,
+    pub(crate) unparks_remote: Cell<u64>,
+    pub(crate) clock_jumps: Cell<u64>,
+    pub(crate) turns: Cell<u64>,
+    pub(crate) parked: Cell<Duration>,
+    pub(crate) busy: Cell<Duration>,
+    /// Only filled while tracing (a map update per poll is too dear otherwise).
+    pub(crate) polls_per_task: RefCell<BTreeMap<TaskId, u64>>,
+}
+
+impl Stats {
+    pub(crate) fn bump(counter: &Cell<u64>) {
+        counter.set(counter.get() + 1);
+    }
+
+    pub(crate) fn add_time(counter: &Cell<Duration>, d: Duration) {
+        counter.set(counter.get() + d);
+    }
+
+    pub(crate) fn report(&self) -> StatsReport {
+        StatsReport {
+            spawned: self.spawned.get(),
+            polls: self.polls.get(),
+            woken_still_pending: self.woken_still_pending.get(),
+            completed: self.completed.get(),
+            panicked: self.panicked.get(),
+            timers_armed: self.timers_armed.get(),
+            timers_cancelled: self.timers_cancelled.get(),
+            timers_fired: self.timers_fired.get(),
+            unparks_deadline: self.unparks_deadline.get(),
+            unparks_io: self.unparks_io.get(),
+            unparks_remote: self.unparks_remote.get(),
+            clock_jumps: self.clock_jumps.get(),
+            turns: self.turns.get(),
+            parked: self.parked.get(),
+            busy: self.busy.get(),
+            polls_per_task: self.polls_per_task.borrow().clone(),
+        }
+    }
+}
+
+/// A snapshot of the runtime's counters ([`Runtime::stats`](crate::Runtime::stats)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsReport {
+    /// Tasks spawned (not counting `block_on`'s future).
+    pub spawned: u64,
+    /// Polls of any task, main included.
+    pub polls: u64,
+    /// Polls after a task's first that returned `Pending`.
+    pub woken_still_pending: u64,
+    /// Tasks that ran to completion.
+    pub completed: u64,
+    /// Tasks that panicked.
+    pub panicked: u64,
+    /// Timers put in the wheel.
+    pub timers_armed: u64,
+    /// Timers removed before they fired.
+    pub timers_cancelled: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+    /// Parks that ended because a deadline came (real time).
+    pub unparks_deadline: u64,
+    /// Parks that ended with I/O readiness.
+    pub unparks_io: u64,
+    /// Parks that ended with a wake from another thread.
+    pub unparks_remote: u64,
+    /// Times virtual time jumped to the next deadline.
+    pub clock_jumps: u64,
+    /// Turns of the loop.
+    pub turns: u64,
+    /// Wall time spent parked in the reactor.
+    pub parked: Duration,
+    /// Wall time spent polling tasks.
+    pub busy: Duration,
+    /// Polls per task (filled only while tracing).
+    pub polls_per_task: BTreeMap<TaskId, u64>,
+}
+
+impl fmt::Display for StatsReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "runtime counters")?;
+        writeln!(
+            f,
+            "  tasks       {} spawned, {} completed, {} panicked",
+            self.spawned, self.completed, self.panicked
+        )?;
+        writeln!(
+            f,
+            "  polls       {} in {} turns; {} found the task still waiting after a wake",
+            self.polls, self.turns, self.woken_still_pending
+        )?;
+        if !self.polls_per_task.is_empty() {
+            let per_task: Vec<String> = self
+                .polls_per_task
+                .iter()
+                .map(|(task, n)| format!("{}: {n}", task))
+                .collect();
+            writeln!(f, "  per task    {}", per_task.join(", "))?;
+        }
+        writeln!(
+            f,
+            "  timers      {} armed, {} cancelled, {} fired",
+            self.timers_armed, self.timers_cancelled, self.timers_fired
+        )?;
+        writeln!(
+            f,
+            "  wakeups     {} by deadline, {} by I/O, {} by another thread, {} virtual clock jumps",
+            self.unparks_deadline, self.unparks_io, self.unparks_remote, self.clock_jumps
+        )?;
+        write!(
+            f,
+            "  wall time   {:.3}s parked, {:.3}s busy polling",
+            self.parked.as_secs_f64(),
+            self.busy.as_secs_f64()
+        )
+    }
+}

@@ -1,0 +1,27 @@
+//! Time: the clock, the timer wheel, and the futures that wait on them (chapter 6).
+//!
+//! The async book's and mini-tokio's timers start an OS thread per sleep, which sleeps
+//! and then wakes the task. That works, and it is exactly what an event loop is meant
+//! to avoid: ten thousand sleeps would be ten thousand threads. A real loop keeps every
+//! timer in **one data structure** and parks in the reactor until the nearest
+//! deadline:
+//!
+//! - [`wheel`]: a hierarchical timing wheel, the data structure (no futures in it).
+//! - [`clock`]: the runtime's clock, real or virtual, and its [`Instant`].
+//! - [`sleep`](mod@sleep) and [`timeout`](mod@timeout): the futures a task awaits.
+//!
+//! | looplab | asyncio | tokio |
+//! |---|---|---|
+//! | `sleep(d)`, `sleep_until(t)` | `asyncio.sleep` | `tokio::time::sleep` |
+//! | `timeout(d, fut)` | `asyncio.wait_for` | `tokio::time::timeout` |
+//! | `Instant::now()` | `loop.time()` | `tokio::time::Instant::now` |
+//! | the wheel | the `_scheduled` heap of `call_later` | `runtime::time::wheel` |
+
+pub mod clock;
+pub mod sleep;
+pub mod timeout;
+pub mod wheel;
+
+pub use clock::Instant;
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use timeout::{Elapsed, Timeout, timeout};
