@@ -133,7 +133,8 @@ impl fmt::Display for JoinError {
 impl std::error::Error for JoinError {}
 
 /// Turns a panic payload into text: `panic!("...")` carries a `&str` or a `String`.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// (Public for tests and examples that catch panics themselves.)
+pub fn panic_message_of(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -167,7 +168,7 @@ where
             match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-                Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+                Err(payload) => Poll::Ready(Err(panic_message_of(&*payload))),
             }
         })
         .await;

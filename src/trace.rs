@@ -564,8 +564,8 @@ mod tests {
         assert_eq!(
             rec.lines(),
             vec![
-                "   0.000s  task 0 main              spawn task 1 find_users(3)",
-                "   1.000s  task 1 find_users(3)     poll",
+                "  0.000s  task 0 main              spawn task 1 find_users(3)",
+                "  1.000s  task 1 find_users(3)     poll",
             ]
         );
     }

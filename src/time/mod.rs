@@ -25,3 +25,17 @@ pub mod wheel;
 pub use clock::Instant;
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout};
+
+/// How many timers the current runtime's wheel holds, and how many of them are due
+/// (deadline passed, not yet fired). A window into the wheel for tests and examples.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn timers_in_wheel() -> (usize, usize) {
+    crate::runtime::with_core("looplab::time::timers_in_wheel", |core| {
+        let timers = core.timers.borrow();
+        let now = clock::now_to_tick(core.clock.now());
+        let due = timers.iter().filter(|(_, deadline, _, _)| *deadline <= now).count();
+        (timers.len(), due)
+    })
+}

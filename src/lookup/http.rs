@@ -1,0 +1,822 @@
+//! Just enough HTTP/1.1 for the user directory and its clients.
+//!
+//! The post's "external API" takes one second per user and answers one user per call.
+//! Here it is a real HTTP server, so the waiting the post talks about is real waiting
+//! on a socket. Both ends of that socket share this file: the directory parses requests
+//! and builds responses, the clients build requests and parse responses.
+//!
+//! Everything here is a pure function on bytes. Nothing reads or writes a socket, so the
+//! same code serves the blocking clients (`std::net`), the event-loop client and the
+//! directory (`looplab::net`), and every case can be tested without a network.
+//!
+//! Two ideas matter for the rest of the crate:
+//!
+//! - **Bytes arrive in pieces.** A read may return half a request, or two requests at
+//!   once (a client may pipeline). So a parse answers one of three things: a complete
+//!   message and how many bytes it used (`consumed`; the rest belongs to the next
+//!   message), `Partial` (read more and try again), or `Invalid` (give up on this
+//!   connection). The caller keeps one growing buffer per connection and drains
+//!   `consumed` bytes after each complete message.
+//! - **Keep-alive.** The clients find users one call at a time over one connection, as
+//!   a real service would talk to its API. HTTP/1.1 keeps a connection open unless a
+//!   side says `Connection: close`; HTTP/1.0 closes it unless a side says
+//!   `Connection: keep-alive`. Every message here carries `Content-Length`, because on a
+//!   kept-alive connection that is how a reader knows where one message ends.
+//!
+//! The parsing itself is `httparse`'s: it reads the request or status line and the
+//! headers without copying, into a fixed array of header slots, and never allocates.
+//! This file only decides what the parsed pieces mean for the directory.
+//!
+//! Routes:
+//!
+//! | request                         | answer                                            |
+//! |---------------------------------|---------------------------------------------------|
+//! | `GET /users/{id}`, id a `u64`   | `200` `{"id":7,"name":"..."}` (after the delay)   |
+//! | `GET /users/{not a u64}`        | `400`, e.g. for `abc`, `-1`, `+7` or an overflow |
+//! | any other method on `/users/..` | `405` with `Allow: GET`                          |
+//! | any other path                  | `404`                                             |
+//! | bytes that are not HTTP/1.x     | `400`, then the connection closes                 |
+//!
+//! A non-number id gets `400` rather than `404`: the path has the directory's shape, so
+//! the useful thing to tell the caller is that the id itself is wrong and why.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// How many headers a request or response may carry. httparse writes into a fixed
+/// array rather than allocating, so the limit is explicit; 32 is far more than curl or
+/// our clients send, and a peer that sends more gets a clear `400`.
+const MAX_HEADERS: usize = 32;
+
+/// The longest request line plus headers the directory will wait for. Without a limit,
+/// a peer that never ends its headers would make the server buffer forever.
+pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// The largest request body the directory will skip over. `GET` has no body; this only
+/// lets the server read past the body of, say, a `POST` it answers with `405`, so the
+/// next request on the connection starts where it should.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// The largest response body a client will wait for. A user answer is a few dozen
+/// bytes; a bigger promise means the peer is not the directory.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// What the request line should look like, quoted in error messages.
+const REQUEST_LINE_EXAMPLE: &str = "`GET /users/7 HTTP/1.1`";
+
+/// The part of a request the directory acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method as sent, e.g. `GET`. Methods are case-sensitive in HTTP.
+    pub method: String,
+    /// The request target as sent, e.g. `/users/7`.
+    pub path: String,
+    /// Whether the client wants the connection kept open after the answer.
+    pub keep_alive: bool,
+}
+
+/// The outcome of trying to parse one request from the front of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestParse {
+    /// A whole request (head and any body) is in the buffer.
+    Complete {
+        /// The request.
+        request: Request,
+        /// How many bytes from the front of the buffer it used. Bytes after these are
+        /// the start of the next request.
+        consumed: usize,
+    },
+    /// The request is not all here yet: read more bytes and parse again from the start
+    /// of the same buffer.
+    Partial,
+    /// The bytes are not a request this server can answer. The reason is meant for a
+    /// human. The position of the next request cannot be trusted, so the server should
+    /// answer `400` and close the connection.
+    Invalid(String),
+}
+
+/// Parses the request at the front of `buf`.
+pub fn parse_request(buf: &[u8]) -> RequestParse {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => head_len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_REQUEST_HEAD => {
+            return RequestParse::Invalid(format!(
+                "request line and headers longer than {MAX_REQUEST_HEAD} bytes"
+            ));
+        }
+        Ok(httparse::Status::Partial) => return RequestParse::Partial,
+        Err(error) => {
+            return RequestParse::Invalid(explain_request_error(
+                error,
+                parsed.method.is_some(),
+                parsed.path.is_some(),
+            ));
+        }
+    };
+
+    // httparse only reports Complete once it has the method, path and version.
+    let (Some(method), Some(path), Some(minor_version)) =
+        (parsed.method, parsed.path, parsed.version)
+    else {
+        return RequestParse::Invalid(format!(
+            "incomplete request line, expected {REQUEST_LINE_EXAMPLE}"
+        ));
+    };
+
+    let body_len = match body_length(parsed.headers, MAX_REQUEST_BODY) {
+        Ok(body_len) => body_len.unwrap_or(0),
+        Err(reason) => return RequestParse::Invalid(reason),
+    };
+    let consumed = head_len + body_len;
+    if buf.len() < consumed {
+        return RequestParse::Partial;
+    }
+
+    RequestParse::Complete {
+        request: Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            keep_alive: wants_keep_alive(minor_version, parsed.headers),
+        },
+        consumed,
+    }
+}
+
+/// Turns httparse's terse error into a sentence that says what was wrong with the
+/// request line, because the reason ends up in the `400` body someone reads in curl.
+fn explain_request_error(error: httparse::Error, has_method: bool, has_path: bool) -> String {
+    match error {
+        httparse::Error::Token if !has_method => {
+            format!("the request does not start with a method, expected {REQUEST_LINE_EXAMPLE}")
+        }
+        httparse::Error::Token if !has_path => {
+            format!("the request line has no path, expected {REQUEST_LINE_EXAMPLE}")
+        }
+        httparse::Error::Version => {
+            "unsupported HTTP version, this server speaks HTTP/1.0 and HTTP/1.1".to_owned()
+        }
+        httparse::Error::TooManyHeaders => format!("more than {MAX_HEADERS} headers"),
+        other => other.to_string(),
+    }
+}
+
+/// Reads `Content-Length`, the only body framing spoken here.
+///
+/// Returns `Ok(None)` when there is no `Content-Length`. Chunked bodies
+/// (`Transfer-Encoding`) are refused rather than misread: a reader that ignored them
+/// would take the chunk sizes for the next message.
+fn body_length(headers: &[httparse::Header<'_>], limit: usize) -> Result<Option<usize>, String> {
+    let mut length = None;
+    for header in headers {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err("Transfer-Encoding is not supported, send Content-Length".to_owned());
+        }
+        if !header.name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(header.value);
+        let value: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("Content-Length is not a number: {:?}", text.trim()))?;
+        // Two different lengths would let two readers disagree on where the message ends.
+        if length.is_some_and(|earlier| earlier != value) {
+            return Err("two different Content-Length headers".to_owned());
+        }
+        if value > limit {
+            return Err(format!(
+                "a body of {value} bytes is more than the {limit} accepted"
+            ));
+        }
+        length = Some(value);
+    }
+    Ok(length)
+}
+
+/// Decides keep-alive from the HTTP version and the `Connection` header(s).
+///
+/// `Connection` holds a comma-separated list of tokens, compared without case.
+fn wants_keep_alive(minor_version: u8, headers: &[httparse::Header<'_>]) -> bool {
+    let has_token = |wanted: &str| {
+        headers
+            .iter()
+            .filter(|header| header.name.eq_ignore_ascii_case("connection"))
+            .flat_map(|header| header.value.split(|&byte| byte == b','))
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(wanted.as_bytes()))
+    };
+    if minor_version >= 1 {
+        !has_token("close")
+    } else {
+        has_token("keep-alive")
+    }
+}
+
+/// Where a request goes: to a user lookup, or straight back with a 4xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /users/{id}`: look the user up (the slow part the whole scenario is about).
+    User(u64),
+    /// Answer at once with an error that says why.
+    Reject(Rejection),
+}
+
+/// An error answer: status, reason phrase and a one-line body for a human.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The status code, e.g. `404`.
+    pub status: u16,
+    /// The reason phrase that goes with it, e.g. `Not Found`.
+    pub reason: &'static str,
+    /// The body: what was wrong, e.g. `no such path: /foo`.
+    pub message: String,
+    /// The methods the path does allow, sent as `Allow` with a `405`.
+    pub allow: Option<&'static str>,
+}
+
+impl Rejection {
+    /// `404`: the directory has nothing at this path.
+    pub fn not_found(path: &str) -> Self {
+        Self {
+            status: 404,
+            reason: "Not Found",
+            message: format!("no such path: {path}"),
+            allow: None,
+        }
+    }
+
+    /// `405`: the path exists but only answers `GET`.
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self {
+            status: 405,
+            reason: "Method Not Allowed",
+            message: format!("method {method} not allowed, use GET"),
+            allow: Some("GET"),
+        }
+    }
+
+    /// `400`: the id in `/users/{id}` is not a whole number that fits a `u64`.
+    pub fn bad_user_id(id: &str) -> Self {
+        Self {
+            status: 400,
+            reason: "Bad Request",
+            message: format!(
+                "bad user id {id:?}: ids are whole numbers from 0 to {}",
+                u64::MAX
+            ),
+            allow: None,
+        }
+    }
+
+    /// `400`: the bytes were not a request (the reason from [`RequestParse::Invalid`]).
+    pub fn malformed(reason: &str) -> Self {
+        Self {
+            status: 400,
+            reason: "Bad Request",
+            message: format!("malformed request: {reason}"),
+            allow: None,
+        }
+    }
+
+    /// The whole answer, ready to write. `keep_alive` should be `false` after a
+    /// malformed request: the server cannot tell where the next request would start.
+    pub fn response_bytes(&self, keep_alive: bool) -> Vec<u8> {
+        let body = format!("{}\n", self.message);
+        let allow: &[(&str, &str)] = match self.allow {
+            Some(methods) => &[("Allow", methods)],
+            None => &[],
+        };
+        build_response(
+            self.status,
+            self.reason,
+            allow,
+            TEXT_CONTENT_TYPE,
+            body.as_bytes(),
+            keep_alive,
+        )
+    }
+}
+
+/// The directory's one resource lives under this prefix.
+const USERS_PREFIX: &str = "/users/";
+
+/// Maps a parsed request to what the directory should do with it.
+///
+/// The query string (after `?`) is ignored, as most routers do. For a path of the
+/// directory's shape (`/users/` and one more segment) the method is checked before the
+/// id: `POST /users/abc` is `405`, because no id would make `POST` work.
+pub fn route(request: &Request) -> Route {
+    let path = request
+        .path
+        .split_once('?')
+        .map_or(request.path.as_str(), |(path, _query)| path);
+    let Some(id_text) = path.strip_prefix(USERS_PREFIX) else {
+        return Route::Reject(Rejection::not_found(path));
+    };
+    if id_text.is_empty() || id_text.contains('/') {
+        return Route::Reject(Rejection::not_found(path));
+    }
+    if request.method != "GET" {
+        return Route::Reject(Rejection::method_not_allowed(&request.method));
+    }
+    // `u64::from_str` would also take `+7`; an id is digits and nothing else.
+    let all_digits = id_text.bytes().all(|byte| byte.is_ascii_digit());
+    match id_text.parse::<u64>() {
+        Ok(id) if all_digits => Route::User(id),
+        _ => Route::Reject(Rejection::bad_user_id(id_text)),
+    }
+}
+
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// Builds a whole HTTP/1.1 response: status line, `Content-Type`, `Content-Length`,
+/// `Connection`, then the body.
+pub fn response_bytes(
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+) -> Vec<u8> {
+    build_response(status, reason, &[], content_type, body, keep_alive)
+}
+
+/// [`response_bytes`] with room for extra headers such as `Allow`.
+fn build_response(
+    status: u16,
+    reason: &str,
+    extra_headers: &[(&str, &str)],
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+) -> Vec<u8> {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
+    for (name, value) in extra_headers {
+        // Writing to a String cannot fail.
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let _ = write!(
+        head,
+        "Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
+        body.len()
+    );
+    let mut response = head.into_bytes();
+    response.extend_from_slice(body);
+    response
+}
+
+/// One user of the directory, as the JSON body `{"id":7,"name":"..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The id asked for.
+    pub id: u64,
+    /// A made-up name.
+    pub name: String,
+}
+
+/// The names the directory hands out, in turn. The directory keeps no data (like the
+/// post's API, it only takes time), so a name is made up from the id.
+const NAMES: [&str; 8] = [
+    "Ha-eun", "Min-jun", "Seo-yeon", "Do-yun", "Ji-woo", "Ye-jun", "Su-ah", "Joon",
+];
+
+impl User {
+    /// The user with this id. The same id always gets the same name, so answers can be
+    /// checked and traces compared between runs.
+    pub fn for_id(id: u64) -> Self {
+        // The remainder is below NAMES.len(), so it fits a usize on every platform.
+        let index = (id % NAMES.len() as u64) as usize;
+        Self {
+            id,
+            name: NAMES[index].to_owned(),
+        }
+    }
+
+    /// The `200` answer carrying this user as JSON.
+    pub fn response_bytes(&self, keep_alive: bool) -> Vec<u8> {
+        let body =
+            serde_json::to_vec(self).expect("a User (a number and a string) always serialises");
+        response_bytes(200, "OK", JSON_CONTENT_TYPE, &body, keep_alive)
+    }
+}
+
+/// The request a client sends for one user: `GET /users/{id}` on a kept-alive
+/// connection. `host` is the server's address as text, e.g. `127.0.0.1:7878`;
+/// HTTP/1.1 requires the `Host` header.
+pub fn user_request(id: u64, host: &str) -> Vec<u8> {
+    format!("GET {USERS_PREFIX}{id} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n")
+        .into_bytes()
+}
+
+/// The outcome of trying to parse one response from the front of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseParse {
+    /// A whole response is in the buffer.
+    Complete {
+        /// The status code, e.g. `200`.
+        status: u16,
+        /// The body, exactly `Content-Length` bytes.
+        body: Vec<u8>,
+        /// How many bytes from the front of the buffer the response used.
+        consumed: usize,
+    },
+    /// Not all here yet: read more and parse again from the start of the same buffer.
+    Partial,
+    /// Not a response this client understands; the reason is meant for a human.
+    Invalid(String),
+}
+
+/// Parses the response at the front of `buf`.
+///
+/// The body must be framed by `Content-Length` (the directory always sends it). Without
+/// it, HTTP/1.1 would mean "the body runs until the server closes", which cannot work
+/// on a connection kept open for the next call, so it is `Invalid` here.
+pub fn parse_response(buf: &[u8]) -> ResponseParse {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => head_len,
+        Ok(httparse::Status::Partial) => return ResponseParse::Partial,
+        Err(error) => return ResponseParse::Invalid(format!("not an HTTP/1.x response: {error}")),
+    };
+    let Some(status) = parsed.code else {
+        return ResponseParse::Invalid("the status line has no status code".to_owned());
+    };
+    let body_len = match body_length(parsed.headers, MAX_RESPONSE_BODY) {
+        Ok(Some(body_len)) => body_len,
+        Ok(None) => return ResponseParse::Invalid("the response has no Content-Length".to_owned()),
+        Err(reason) => return ResponseParse::Invalid(reason),
+    };
+    let consumed = head_len + body_len;
+    let Some(body) = buf.get(head_len..consumed) else {
+        return ResponseParse::Partial;
+    };
+    ResponseParse::Complete {
+        status,
+        body: body.to_vec(),
+        consumed,
+    }
+}
+
+/// Reads the user out of a `200` answer's JSON body.
+pub fn parse_user(body: &[u8]) -> Result<User, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> Request {
+        Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            keep_alive: true,
+        }
+    }
+
+    fn complete_request(buf: &[u8]) -> (Request, usize) {
+        match parse_request(buf) {
+            RequestParse::Complete { request, consumed } => (request, consumed),
+            other => panic!("expected a complete request, got {other:?}"),
+        }
+    }
+
+    fn invalid_reason(buf: &[u8]) -> String {
+        match parse_request(buf) {
+            RequestParse::Invalid(reason) => reason,
+            other => panic!("expected an invalid request, got {other:?}"),
+        }
+    }
+
+    fn rejection(request: &Request) -> Rejection {
+        match route(request) {
+            Route::Reject(rejection) => rejection,
+            Route::User(id) => panic!("expected a rejection, got user {id}"),
+        }
+    }
+
+    const CURL_GET: &[u8] =
+        b"GET /users/7 HTTP/1.1\r\nHost: 127.0.0.1:7878\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+
+    #[test]
+    fn a_curl_get_is_complete_and_keeps_alive() {
+        let (request, consumed) = complete_request(CURL_GET);
+        assert_eq!(request, self::request("GET", "/users/7"));
+        assert_eq!(consumed, CURL_GET.len());
+    }
+
+    #[test]
+    fn a_request_split_across_reads_is_partial_until_its_last_byte() {
+        for cut in 0..CURL_GET.len() {
+            assert_eq!(
+                parse_request(&CURL_GET[..cut]),
+                RequestParse::Partial,
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(complete_request(CURL_GET).1, CURL_GET.len());
+    }
+
+    #[test]
+    fn two_pipelined_requests_parse_one_after_the_other() {
+        let mut buf = user_request(1, "host");
+        buf.extend_from_slice(b"GET /users/2 HTTP/1.1\r\nHost: host\r\nConnection: close\r\n\r\n");
+        let (first, consumed) = complete_request(&buf);
+        assert_eq!(first, request("GET", "/users/1"));
+        let (second, rest) = complete_request(&buf[consumed..]);
+        assert_eq!(second.path, "/users/2");
+        assert!(!second.keep_alive);
+        assert_eq!(consumed + rest, buf.len());
+    }
+
+    #[test]
+    fn connection_close_is_honoured_in_http_1_1() {
+        let (request, _) = complete_request(b"GET /users/7 HTTP/1.1\r\nConnection: Close\r\n\r\n");
+        assert!(!request.keep_alive);
+        let (request, _) =
+            complete_request(b"GET /users/7 HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n");
+        assert!(!request.keep_alive);
+    }
+
+    #[test]
+    fn http_1_0_closes_unless_asked_to_keep_alive() {
+        let (request, _) = complete_request(b"GET /users/7 HTTP/1.0\r\n\r\n");
+        assert!(!request.keep_alive);
+        let (request, _) =
+            complete_request(b"GET /users/7 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert!(request.keep_alive);
+    }
+
+    #[test]
+    fn a_request_body_is_consumed_so_the_next_request_lines_up() {
+        let buf = b"POST /users/7 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /users/8 HTTP/1.1\r\n\r\n";
+        let (post, consumed) = complete_request(buf);
+        assert_eq!(post.method, "POST");
+        let (next, _) = complete_request(&buf[consumed..]);
+        assert_eq!(next.path, "/users/8");
+    }
+
+    #[test]
+    fn a_request_whose_body_has_not_arrived_is_partial() {
+        assert_eq!(
+            parse_request(b"POST /users/7 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel"),
+            RequestParse::Partial
+        );
+    }
+
+    #[test]
+    fn garbage_is_invalid_and_says_what_was_expected() {
+        assert!(
+            invalid_reason(b"\x00\x01\x02 hello\r\n\r\n").contains("does not start with a method")
+        );
+        assert!(invalid_reason(b"hello world\r\n\r\n").contains("GET /users/7 HTTP/1.1"));
+    }
+
+    #[test]
+    fn a_request_line_with_no_path_is_invalid() {
+        let reason = invalid_reason(b"GET HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(reason.contains("no path"), "{reason}");
+        let reason = invalid_reason(b"GET /\r\n\r\n");
+        assert!(reason.contains("no path"), "{reason}");
+    }
+
+    #[test]
+    fn an_unknown_http_version_is_invalid() {
+        assert!(invalid_reason(b"GET / HTTP/2.0\r\n\r\n").contains("HTTP/1.1"));
+    }
+
+    #[test]
+    fn too_many_headers_are_invalid() {
+        let mut buf = b"GET /users/1 HTTP/1.1\r\n".to_vec();
+        for n in 0..=MAX_HEADERS {
+            buf.extend_from_slice(format!("X-Header-{n}: {n}\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        assert_eq!(
+            invalid_reason(&buf),
+            format!("more than {MAX_HEADERS} headers")
+        );
+    }
+
+    #[test]
+    fn a_head_that_never_ends_is_invalid_once_past_the_limit() {
+        let mut buf = b"GET /users/1 HTTP/1.1\r\nX-Long: ".to_vec();
+        buf.resize(MAX_REQUEST_HEAD, b'a');
+        assert_eq!(parse_request(&buf), RequestParse::Partial);
+        buf.push(b'a');
+        assert!(invalid_reason(&buf).contains("longer than"));
+    }
+
+    #[test]
+    fn bad_body_framing_is_invalid() {
+        assert!(
+            invalid_reason(b"POST /users/1 HTTP/1.1\r\nContent-Length: lots\r\n\r\n")
+                .contains("not a number")
+        );
+        assert!(
+            invalid_reason(
+                b"POST /users/1 HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+            )
+            .contains("two different")
+        );
+        assert!(
+            invalid_reason(b"POST /users/1 HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n")
+                .contains("more than")
+        );
+        assert!(
+            invalid_reason(b"POST /users/1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .contains("Transfer-Encoding")
+        );
+    }
+
+    #[test]
+    fn get_users_id_routes_to_the_user() {
+        assert_eq!(route(&request("GET", "/users/7")), Route::User(7));
+        assert_eq!(route(&request("GET", "/users/0")), Route::User(0));
+        assert_eq!(route(&request("GET", "/users/007")), Route::User(7));
+        assert_eq!(route(&request("GET", "/users/7?pretty=1")), Route::User(7));
+        assert_eq!(
+            route(&request("GET", "/users/18446744073709551615")),
+            Route::User(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn an_id_that_is_not_a_u64_is_a_bad_request() {
+        for id in ["abc", "-1", "+7", "7.5", "99999999999999999999"] {
+            let rejection = rejection(&request("GET", &format!("/users/{id}")));
+            assert_eq!(rejection.status, 400, "{id}");
+            assert!(rejection.message.contains(id), "{}", rejection.message);
+        }
+    }
+
+    #[test]
+    fn other_paths_are_not_found() {
+        for path in [
+            "/foo",
+            "/",
+            "/users",
+            "/users/",
+            "/users/7/friends",
+            "/userss/7",
+        ] {
+            let rejection = rejection(&request("GET", path));
+            assert_eq!(rejection.status, 404, "{path}");
+            assert_eq!(rejection.message, format!("no such path: {path}"));
+        }
+    }
+
+    #[test]
+    fn other_methods_on_a_user_are_not_allowed() {
+        let rejection = rejection(&request("POST", "/users/7"));
+        assert_eq!(rejection.status, 405);
+        assert_eq!(rejection.allow, Some("GET"));
+        assert_eq!(rejection.message, "method POST not allowed, use GET");
+        assert_eq!(
+            self::rejection(&request("DELETE", "/users/abc")).status,
+            405
+        );
+        assert_eq!(self::rejection(&request("POST", "/foo")).status, 404);
+    }
+
+    #[test]
+    fn a_405_answer_carries_allow_and_a_reason() {
+        let bytes = Rejection::method_not_allowed("POST").response_bytes(true);
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: 33\r\n\
+             Connection: keep-alive\r\n\r\nmethod POST not allowed, use GET\n"
+        );
+    }
+
+    #[test]
+    fn a_malformed_request_answer_closes_the_connection() {
+        let bytes = Rejection::malformed("the request line has no path").response_bytes(false);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+        assert!(
+            text.ends_with("\r\n\r\nmalformed request: the request line has no path\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn response_bytes_frames_the_body() {
+        let bytes = response_bytes(404, "Not Found", "text/plain", b"no", false);
+        assert_eq!(
+            bytes,
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"
+        );
+    }
+
+    #[test]
+    fn a_user_answer_is_json_with_a_name_made_from_the_id() {
+        let bytes = User::for_id(7).response_bytes(true);
+        let body = br#"{"id":7,"name":"Joon"}"#;
+        let mut expected = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        expected.extend_from_slice(body);
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn the_same_id_always_gets_the_same_name() {
+        assert_eq!(User::for_id(3), User::for_id(3));
+        assert_eq!(
+            User::for_id(1).name,
+            User::for_id(1 + NAMES.len() as u64).name
+        );
+        assert_ne!(User::for_id(1).name, User::for_id(2).name);
+        assert_eq!(User::for_id(u64::MAX).id, u64::MAX);
+    }
+
+    #[test]
+    fn user_request_is_a_keep_alive_get_the_server_routes() {
+        let bytes = user_request(42, "127.0.0.1:7878");
+        assert_eq!(
+            bytes,
+            b"GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1:7878\r\nConnection: keep-alive\r\n\r\n"
+        );
+        let (request, _) = complete_request(&bytes);
+        assert!(request.keep_alive);
+        assert_eq!(route(&request), Route::User(42));
+    }
+
+    #[test]
+    fn a_user_answer_round_trips_through_the_client_parser() {
+        let bytes = User::for_id(5).response_bytes(true);
+        let ResponseParse::Complete {
+            status,
+            body,
+            consumed,
+        } = parse_response(&bytes)
+        else {
+            panic!("expected a complete response");
+        };
+        assert_eq!((status, consumed), (200, bytes.len()));
+        assert_eq!(parse_user(&body).unwrap(), User::for_id(5));
+    }
+
+    #[test]
+    fn a_response_split_across_reads_is_partial_until_its_last_byte() {
+        let bytes = User::for_id(5).response_bytes(true);
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                parse_response(&bytes[..cut]),
+                ResponseParse::Partial,
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_responses_in_one_buffer_parse_one_after_the_other() {
+        let mut buf = User::for_id(1).response_bytes(true);
+        buf.extend(Rejection::not_found("/x").response_bytes(true));
+        let ResponseParse::Complete { consumed, .. } = parse_response(&buf) else {
+            panic!("expected the first response");
+        };
+        let ResponseParse::Complete {
+            status,
+            body,
+            consumed: rest,
+        } = parse_response(&buf[consumed..])
+        else {
+            panic!("expected the second response");
+        };
+        assert_eq!((status, body.as_slice()), (404, &b"no such path: /x\n"[..]));
+        assert_eq!(consumed + rest, buf.len());
+    }
+
+    #[test]
+    fn a_response_that_is_not_http_is_invalid() {
+        let ResponseParse::Invalid(reason) = parse_response(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") else {
+            panic!("expected invalid");
+        };
+        assert!(reason.contains("not an HTTP/1.x response"), "{reason}");
+    }
+
+    #[test]
+    fn a_response_without_content_length_is_invalid() {
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n\r\n{}"),
+            ResponseParse::Invalid("the response has no Content-Length".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_user_is_an_error() {
+        assert!(parse_user(b"{\"id\":\"seven\"}").is_err());
+        assert!(parse_user(b"not json").is_err());
+    }
+}

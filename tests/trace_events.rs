@@ -1,0 +1,169 @@
+//! The trace: exact event sequences of small programs, and the printed form.
+
+use std::time::Duration;
+
+use looplab::trace::{Event, TaskId, UnparkReason};
+use looplab::{Recorder, Runtime};
+
+#[test]
+fn a_spawn_and_join_produces_this_exact_event_sequence() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder()
+        .virtual_time(true)
+        .record(recorder.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let handle = looplab::spawn_named("worker", async { 7 });
+        assert_eq!(handle.await, Ok(7));
+    });
+    let main = TaskId(0);
+    let worker = TaskId(1);
+    assert_eq!(
+        recorder.events(),
+        vec![
+            Event::BlockOnStart,
+            Event::Poll { task: main },
+            Event::Spawn {
+                parent: Some(main),
+                task: worker,
+                name: "worker".into()
+            },
+            Event::Pending { task: main },
+            Event::Poll { task: worker },
+            // The worker finishes and, in doing so, wakes main, which awaits it.
+            Event::WokenByTask {
+                task: main,
+                by: worker
+            },
+            Event::Ready { task: worker },
+            Event::Poll { task: main },
+            Event::Ready { task: main },
+            Event::BlockOnReturn {
+                elapsed: Duration::ZERO
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_sleep_arms_a_timer_parks_jumps_and_fires() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder()
+        .virtual_time(true)
+        .record(recorder.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async { looplab::time::sleep(Duration::from_secs(1)).await });
+    let main = TaskId(0);
+    assert_eq!(
+        recorder.events(),
+        vec![
+            Event::BlockOnStart,
+            Event::Poll { task: main },
+            Event::TimerArmed {
+                task: Some(main),
+                timer: 1,
+                deadline: Duration::from_secs(1),
+                level: 1,
+                slot: 15
+            },
+            Event::Pending { task: main },
+            Event::Park {
+                timeout: Some(Duration::from_secs(1)),
+                timers: 1,
+                sources: 0
+            },
+            Event::Unpark {
+                reason: UnparkReason::ClockJump
+            },
+            // Its level-1 slot came due: the timer drops to level 0 on its way out.
+            Event::TimerCascaded {
+                timer: 1,
+                from_level: 1,
+                to_level: 0,
+                slot: 40
+            },
+            Event::TimersFired {
+                timers: vec![1],
+                woke: vec![main]
+            },
+            Event::Poll { task: main },
+            Event::Ready { task: main },
+            Event::BlockOnReturn {
+                elapsed: Duration::from_secs(1)
+            },
+        ]
+    );
+    let lines = recorder.lines();
+    assert_eq!(
+        lines[2],
+        "  0.000s  task 0 main              timer #1 armed: deadline 1.000s, wheel level 1 slot 15"
+    );
+    assert_eq!(
+        lines[7],
+        "  1.000s  timer                    #1 fired -> wake task 0"
+    );
+}
+
+#[test]
+fn a_panic_is_traced_with_its_message() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder().record(recorder.clone()).build().unwrap();
+    rt.block_on(async {
+        let _ = looplab::spawn(async { panic!("boom") }).await;
+    });
+    assert!(recorder.events().contains(&Event::Panicked {
+        task: TaskId(1),
+        message: "boom".into()
+    }));
+    assert!(
+        recorder
+            .lines()
+            .iter()
+            .any(|l| l.ends_with("task 1                   -> panicked: \"boom\" (its JoinHandle gets the error)"))
+    );
+}
+
+#[test]
+fn notes_are_attributed_to_the_running_task() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder().record(recorder.clone()).build().unwrap();
+    rt.block_on(async {
+        looplab::spawn_named("find_users(1)", async {
+            looplab::trace::note("looking up user 1 of 1 ...");
+        })
+        .await
+        .unwrap();
+    });
+    let lines = recorder.lines();
+    assert!(lines.contains(
+        &"  0.000s  task 1 find_users(1)     \"looking up user 1 of 1 ...\"".to_string()
+    ), "{lines:#?}");
+}
+
+#[test]
+fn a_slow_poll_is_reported_with_the_task_and_the_time() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder()
+        .record(recorder.clone())
+        .slow_poll_threshold(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        looplab::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
+            .await
+            .unwrap();
+    });
+    let slow: Vec<_> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SlowPoll { task, took } => Some((task, took)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    assert_eq!(slow[0].0, TaskId(1));
+    assert!(slow[0].1 >= Duration::from_millis(30));
+}
