@@ -248,7 +248,7 @@ impl Core {
             .timers
             .borrow()
             .next_deadline()
-            .map(|tick| Duration::from_millis(tick));
+            .map(Duration::from_millis);
         let until_deadline = next_deadline.map(|d| d.saturating_sub(now));
         if tasks_ready {
             self.wait_for_io(Some(Duration::ZERO));
@@ -450,10 +450,10 @@ impl Core {
         waker: std::task::Waker,
     ) -> crate::time::wheel::TimerKey {
         let task = self.current_task.get();
-        let (key, placement) = self
-            .timers
-            .borrow_mut()
-            .insert(deadline_to_tick(deadline), crate::runtime::TimerEntry { waker, task });
+        let (key, placement) = self.timers.borrow_mut().insert(
+            deadline_to_tick(deadline),
+            crate::runtime::TimerEntry { waker, task },
+        );
         Stats::bump(&self.stats.timers_armed);
         if self.tracer.enabled() {
             self.trace(Event::TimerArmed {

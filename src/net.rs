@@ -44,12 +44,8 @@ impl TcpListener {
         for addr in addr.to_socket_addrs()? {
             match mio::net::TcpListener::bind(addr) {
                 Ok(mut socket) => {
-                    let registration = Registration::new(
-                        "listener",
-                        &mut socket,
-                        Interest::READABLE,
-                        true,
-                    )?;
+                    let registration =
+                        Registration::new("listener", &mut socket, Interest::READABLE, true)?;
                     return Ok(TcpListener {
                         socket,
                         registration,
@@ -102,7 +98,10 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    fn from_connected(mut socket: mio::net::TcpStream, what: &'static str) -> io::Result<TcpStream> {
+    fn from_connected(
+        mut socket: mio::net::TcpStream,
+        what: &'static str,
+    ) -> io::Result<TcpStream> {
         let registration = Registration::new(
             what,
             &mut socket,

@@ -353,7 +353,9 @@ impl Reactor {
     }
 
     /// (token, what, reading task, writing task) for every source: the `--step` view.
-    pub(crate) fn registrations(&self) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
+    pub(crate) fn registrations(
+        &self,
+    ) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
         self.slots
             .iter()
             .enumerate()

@@ -93,16 +93,17 @@ impl ArcWake for Task {
             }
             // A wake while some task is being polled is a task waking a task. Wakes
             // by timers and I/O happen between polls; their own events name the tasks.
-            if let Some(by) = core.current_task.get() {
-                if core.tracer.enabled() && !arc_self.completed.load(Ordering::Acquire) {
-                    core.tracer.emit(
-                        core.clock.now(),
-                        Event::WokenByTask {
-                            task: arc_self.id,
-                            by,
-                        },
-                    );
-                }
+            if let Some(by) = core.current_task.get()
+                && core.tracer.enabled()
+                && !arc_self.completed.load(Ordering::Acquire)
+            {
+                core.tracer.emit(
+                    core.clock.now(),
+                    Event::WokenByTask {
+                        task: arc_self.id,
+                        by,
+                    },
+                );
             }
             true
         })

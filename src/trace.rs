@@ -341,16 +341,12 @@ impl Tracer {
     }
 
     pub(crate) fn emit(&self, at: Duration, event: Event) {
-        if let Event::Spawn { task, name, .. } = &event {
-            if !name.is_empty() {
-                self.names.borrow_mut().insert(*task, name.clone());
-                if let Some(rec) = &self.recorder {
-                    rec.inner
-                        .lock()
-                        .unwrap()
-                        .names
-                        .insert(*task, name.clone());
-                }
+        if let Event::Spawn { task, name, .. } = &event
+            && !name.is_empty()
+        {
+            self.names.borrow_mut().insert(*task, name.clone());
+            if let Some(rec) = &self.recorder {
+                rec.inner.lock().unwrap().names.insert(*task, name.clone());
             }
         }
         let record = Record { at, event };
@@ -431,9 +427,7 @@ impl Event {
             Event::WokenByTask { task, by } if task == by => {
                 (task_label(*by, names), "wakes itself (yield)".into())
             }
-            Event::WokenByTask { task, by } => {
-                (task_label(*by, names), format!("wakes {}", task))
-            }
+            Event::WokenByTask { task, by } => (task_label(*by, names), format!("wakes {}", task)),
             Event::WokenByThread { task } => (
                 "thread".into(),
                 format!("another thread woke {}", task_label(*task, names)),
@@ -461,7 +455,9 @@ impl Event {
             Event::Unpark { reason } => {
                 let why = match reason {
                     UnparkReason::Deadline => "deadline reached".to_string(),
-                    UnparkReason::ClockJump => "nothing to do: clock jumps to the next deadline".to_string(),
+                    UnparkReason::ClockJump => {
+                        "nothing to do: clock jumps to the next deadline".to_string()
+                    }
                     UnparkReason::Io(n) => format!("{n} I/O event{}", plural(*n)),
                     UnparkReason::RemoteWake => "woken by another thread".to_string(),
                     UnparkReason::Nothing => "nothing happened".to_string(),
@@ -488,7 +484,9 @@ impl Event {
                 slot,
             } => (
                 "timer".into(),
-                format!("#{timer} cascades from level {from_level} to level {to_level} slot {slot}"),
+                format!(
+                    "#{timer} cascades from level {from_level} to level {to_level} slot {slot}"
+                ),
             ),
             Event::TimersFired { timers, woke } => {
                 let ids: Vec<String> = timers.iter().map(|t| format!("#{t}")).collect();
@@ -526,9 +524,7 @@ impl Event {
                 task_or_loop(task),
                 format!("io: {op} on token {token} would block; wait for readiness"),
             ),
-            Event::IoDeregistered { token } => {
-                ("io".into(), format!("token {token} deregistered"))
-            }
+            Event::IoDeregistered { token } => ("io".into(), format!("token {token} deregistered")),
             Event::SlowPoll { task, took } => (
                 task_label(*task, names),
                 format!(

@@ -78,6 +78,8 @@ fn spawned_tasks_start_at_the_next_turn_not_inside_spawn() {
     });
 }
 
+// The first block_on returns a JoinHandle on purpose: it is awaited by the second.
+#[allow(clippy::async_yields_async)]
 #[test]
 fn unfinished_tasks_wait_for_the_next_block_on_of_the_same_runtime() {
     let rt = Runtime::builder().virtual_time(true).build().unwrap();

@@ -17,7 +17,11 @@ fn ten_thousand_sleeps_start_no_thread() {
     };
     let during = looplab::block_on(async {
         let handles: Vec<_> = (0..10_000u64)
-            .map(|i| looplab::spawn(async move { looplab::time::sleep(Duration::from_millis(20 + i % 30)).await }))
+            .map(|i| {
+                looplab::spawn(async move {
+                    looplab::time::sleep(Duration::from_millis(20 + i % 30)).await
+                })
+            })
             .collect();
         // Every sleep is armed once the tasks have run one turn.
         looplab::time::sleep(Duration::from_millis(5)).await;
@@ -25,5 +29,8 @@ fn ten_thousand_sleeps_start_no_thread() {
         looplab::join_all(handles).await;
         during
     });
-    assert_eq!(during, before, "threads before: {before}, with 10,000 sleeps: {during}");
+    assert_eq!(
+        during, before,
+        "threads before: {before}, with 10,000 sleeps: {during}"
+    );
 }

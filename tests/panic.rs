@@ -67,7 +67,10 @@ fn the_loop_keeps_running_after_many_panics() {
         }
     }
     // And the same runtime still runs new work.
-    assert_eq!(rt.block_on(async { looplab::spawn(async { 5 }).await }), Ok(5));
+    assert_eq!(
+        rt.block_on(async { looplab::spawn(async { 5 }).await }),
+        Ok(5)
+    );
 }
 
 #[test]

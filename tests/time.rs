@@ -56,7 +56,11 @@ fn the_posts_lookups_finish_at_exactly_3_2_1_seconds_of_virtual_time() {
         "requests in input order"
     );
     assert_eq!(order, vec![1, 2, 3], "shortest first");
-    assert!(wall.elapsed() < Duration::from_millis(500), "{:?}", wall.elapsed());
+    assert!(
+        wall.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        wall.elapsed()
+    );
 }
 
 #[test]
@@ -71,7 +75,10 @@ fn the_posts_lookups_take_about_3_seconds_of_real_time() {
     assert!(took < Duration::from_millis(3500), "{took:?}");
     for (got, secs) in finished.iter().zip([3, 2, 1]) {
         assert!(*got >= Duration::from_secs(secs), "{got:?}");
-        assert!(*got < Duration::from_secs(secs) + Duration::from_millis(400), "{got:?}");
+        assert!(
+            *got < Duration::from_secs(secs) + Duration::from_millis(400),
+            "{got:?}"
+        );
     }
 }
 
@@ -96,7 +103,10 @@ fn sleep_zero_completes_without_parking() {
         sleep_until(Instant::now()).await;
     });
     let events = recorder.events();
-    assert!(!events.iter().any(|e| matches!(e, Event::Park { .. })), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Park { .. })),
+        "{events:?}"
+    );
     assert!(!events.iter().any(|e| matches!(e, Event::TimerArmed { .. })));
     assert_eq!(rt.stats().polls, 1);
 }

@@ -117,12 +117,9 @@ fn a_panic_is_traced_with_its_message() {
         task: TaskId(1),
         message: "boom".into()
     }));
-    assert!(
-        recorder
-            .lines()
-            .iter()
-            .any(|l| l.ends_with("task 1                   -> panicked: \"boom\" (its JoinHandle gets the error)"))
-    );
+    assert!(recorder.lines().iter().any(|l| l.ends_with(
+        "task 1                   -> panicked: \"boom\" (its JoinHandle gets the error)"
+    )));
 }
 
 #[test]
@@ -137,9 +134,12 @@ fn notes_are_attributed_to_the_running_task() {
         .unwrap();
     });
     let lines = recorder.lines();
-    assert!(lines.contains(
-        &"  0.000s  task 1 find_users(1)     \"looking up user 1 of 1 ...\"".to_string()
-    ), "{lines:#?}");
+    assert!(
+        lines.contains(
+            &"  0.000s  task 1 find_users(1)     \"looking up user 1 of 1 ...\"".to_string()
+        ),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -38,9 +38,12 @@ fn a_task_woken_many_times_before_its_poll_is_polled_once() {
     let rt = Runtime::builder().build().unwrap();
     let p = polls.clone();
     rt.block_on(async move {
-        looplab::spawn(WakeManyTimes { wakes: 10, polls: p })
-            .await
-            .unwrap();
+        looplab::spawn(WakeManyTimes {
+            wakes: 10,
+            polls: p,
+        })
+        .await
+        .unwrap();
     });
     // One poll that woke it ten times, then exactly one more poll.
     assert_eq!(polls.load(Ordering::SeqCst), 2);
@@ -182,7 +185,7 @@ fn a_wake_from_another_thread_reaches_a_parked_loop() {
 #[test]
 fn spawning_outside_a_runtime_panics_naming_block_on() {
     let result = std::panic::catch_unwind(|| {
-        let _ = looplab::spawn(async {});
+        drop(looplab::spawn(async {}));
     });
     let message = looplab::join::panic_message_of(&*result.unwrap_err());
     assert!(message.contains("outside a looplab runtime"), "{message}");
@@ -197,6 +200,9 @@ fn block_on_inside_a_running_loop_panics_with_advice() {
         })
     });
     let message = looplab::join::panic_message_of(&*result.unwrap_err());
-    assert!(message.contains("inside a running looplab event loop"), "{message}");
+    assert!(
+        message.contains("inside a running looplab event loop"),
+        "{message}"
+    );
     assert!(message.contains(".await"), "{message}");
 }

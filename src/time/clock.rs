@@ -53,10 +53,10 @@ impl Clock {
 
     /// Moves virtual time forward to `to`. Never backwards; a no-op on a real clock.
     pub(crate) fn jump_to(&self, to: Duration) {
-        if let Clock::Virtual { now } = self {
-            if to > now.get() {
-                now.set(to);
-            }
+        if let Clock::Virtual { now } = self
+            && to > now.get()
+        {
+            now.set(to);
         }
     }
 }
@@ -76,9 +76,10 @@ impl Instant {
     /// Outside a runtime: there is no runtime clock to read. Run the code inside
     /// `looplab::block_on(...)`.
     pub fn now() -> Instant {
-        Instant(crate::runtime::with_core("looplab::time::Instant::now", |core| {
-            core.clock.now()
-        }))
+        Instant(crate::runtime::with_core(
+            "looplab::time::Instant::now",
+            |core| core.clock.now(),
+        ))
     }
 
     /// Time since this instant, on the runtime's clock.
@@ -137,8 +138,8 @@ mod tests {
     #[test]
     fn deadlines_round_up_and_now_rounds_down() {
         assert_eq!(deadline_to_tick(Duration::from_millis(1000)), 1000);
-        assert_eq!(deadline_to_tick(Duration::from_micros(1000_001)), 1001);
-        assert_eq!(now_to_tick(Duration::from_micros(1000_999)), 1000);
+        assert_eq!(deadline_to_tick(Duration::from_micros(1_000_001)), 1001);
+        assert_eq!(now_to_tick(Duration::from_micros(1_000_999)), 1000);
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub fn timers_in_wheel() -> (usize, usize) {
     crate::runtime::with_core("looplab::time::timers_in_wheel", |core| {
         let timers = core.timers.borrow();
         let now = clock::now_to_tick(core.clock.now());
-        let due = timers.iter().filter(|(_, deadline, _, _)| *deadline <= now).count();
+        let due = timers
+            .iter()
+            .filter(|(_, deadline, _, _)| *deadline <= now)
+            .count();
         (timers.len(), due)
     })
 }

@@ -106,7 +106,8 @@ impl Future for Sleep {
                 // deadline (it cannot, as ticks round up; arming again is the safe
                 // answer anyway).
                 None => {
-                    this.timer = Some(core.arm_timer(this.deadline.since_start(), cx.waker().clone()));
+                    this.timer =
+                        Some(core.arm_timer(this.deadline.since_start(), cx.waker().clone()));
                 }
             }
             Poll::Pending
