@@ -144,32 +144,31 @@ pub fn run_threads(
     let run_start = Instant::now();
     let results = thread::scope(|scope| {
         let (line_sender, lines) = mpsc::channel::<String>();
-        let threads: Vec<io::Result<thread::ScopedJoinHandle<'_, io::Result<RequestReport>>>> =
-            requests
-                .iter()
-                .zip(first_user_ids(requests))
-                .map(|(&users, first_id)| {
-                    let line_sender = line_sender.clone();
-                    thread::Builder::new()
-                        .name(format!("find_users({users})"))
-                        .spawn_scoped(scope, move || {
-                            // A send fails only if the receiver is gone, and it lives
-                            // until every thread has finished.
-                            let mut send_line = |line| {
-                                let _ = line_sender.send(line);
-                            };
-                            find_users_blocking(
-                                addr,
-                                first_id,
-                                users,
-                                run_start,
-                                timeout,
-                                lang,
-                                &mut send_line,
-                            )
-                        })
-                })
-                .collect();
+        let threads: Vec<_> = requests
+            .iter()
+            .zip(first_user_ids(requests))
+            .map(|(&users, first_id)| {
+                let line_sender = line_sender.clone();
+                thread::Builder::new()
+                    .name(format!("find_users({users})"))
+                    .spawn_scoped(scope, move || {
+                        // A send fails only if the receiver is gone, and it lives
+                        // until every thread has finished.
+                        let mut send_line = |line| {
+                            let _ = line_sender.send(line);
+                        };
+                        find_users_blocking(
+                            addr,
+                            first_id,
+                            users,
+                            run_start,
+                            timeout,
+                            lang,
+                            &mut send_line,
+                        )
+                    })
+            })
+            .collect();
         // Drop the original sender so the channel closes once the last thread is done.
         drop(line_sender);
         for line in lines {

@@ -326,7 +326,8 @@ const ROW_INDENT: &str = "  ";
 /// `width` only when the tick labels would not fit otherwise.
 ///
 /// Every run shares one scale, so rows can be compared by eye. The axis runs from 0 to
-/// the longest time measured, rounded up to a whole tick: ticks are whole seconds when
+/// the longest time measured, rounded up to a whole tick (unless it is less than 2% of
+/// a tick past one: 6.008 s draws a 6-second axis, not 7): ticks are whole seconds when
 /// a run took a second or more, otherwise milliseconds (e.g. `0ms 50ms 100ms`). A
 /// lookup too short to show brackets is drawn as one `|`, and a block that would start
 /// inside the previous one (rounding, or a run of very short lookups) is moved right
@@ -432,7 +433,17 @@ impl Axis {
         } else {
             Duration::ZERO
         };
-        let ticks_of = |tick: Duration| longest.as_nanos().div_ceil(tick.as_nanos());
+        // A run that ends a hair past a whole tick (6.008 s: scheduling noise) is drawn
+        // up to that tick rather than given a whole empty tick more; its last block may
+        // then end a column past the axis.
+        let ticks_of = |tick: Duration| {
+            let overshoot_allowed = tick.as_nanos() / 50;
+            let ticks = longest
+                .as_nanos()
+                .saturating_sub(overshoot_allowed)
+                .div_ceil(tick.as_nanos());
+            ticks.max(1)
+        };
         // Each tick needs room for its widest label (the last one) and two spaces.
         let room_per_tick =
             |tick: Duration| Self::tick_label(tick, ticks_of(tick), in_seconds).len() + 2;
@@ -705,12 +716,13 @@ mod tests {
             ],
         };
         let expected = lines(&[
-            "             0s        1s        2s        3s        4s",
+            "             0s        1s        2s        3s",
             "threads (one per request)",
-            "  3 users    [========][========][========]              3.00 s",
-            "  2 users    [========][========]                        2.00 s",
+            "  3 users    [========][========][========]    3.00 s",
+            "  2 users    [========][========]              2.00 s",
         ]);
-        assert_eq!(render_timeline(&[run], 63), expected);
+        // 3.004 s is noise past 3 s: the axis stops at 3 s, not 4 s.
+        assert_eq!(render_timeline(&[run], 53), expected);
     }
 
     #[test]

@@ -567,7 +567,10 @@ impl<T> TimerWheel<T> {
         // distance, in slots, from the hand to the first occupied slot. Only the top
         // ring ever has occupied slots behind its hand, but rotating is right everywhere.
         let hand_slot = digit(self.now, level);
-        let distance = hand.occupied.rotate_right(hand_slot as u32).trailing_zeros() as usize;
+        let distance = hand
+            .occupied
+            .rotate_right(hand_slot as u32)
+            .trailing_zeros() as usize;
         Some(Placement {
             level,
             slot: (hand_slot + distance) % SLOTS_PER_LEVEL,
@@ -606,10 +609,11 @@ impl<T> TimerWheel<T> {
         // Usually all these share one deadline (this tick), but timers inserted already
         // overdue keep their own; sort so events come in deadline order, then by id.
         let entries = &self.entries;
-        self.scratch.sort_unstable_by_key(|&index| match &entries[index] {
-            SlabEntry::Pending(timer) => (timer.deadline, timer.id),
-            SlabEntry::Vacant => unreachable!("a slot refers to vacant entry {index}"),
-        });
+        self.scratch
+            .sort_unstable_by_key(|&index| match &entries[index] {
+                SlabEntry::Pending(timer) => (timer.deadline, timer.id),
+                SlabEntry::Vacant => unreachable!("a slot refers to vacant entry {index}"),
+            });
         for &index in &self.scratch {
             let SlabEntry::Pending(timer) =
                 std::mem::replace(&mut self.entries[index], SlabEntry::Vacant)
@@ -681,7 +685,11 @@ mod tests {
         for (level, hand) in wheel.levels.iter().enumerate() {
             for (slot, indices) in hand.slots.iter().enumerate() {
                 let bit = hand.occupied & (1 << slot) != 0;
-                assert_eq!(bit, !indices.is_empty(), "bitmap of level {level} slot {slot}");
+                assert_eq!(
+                    bit,
+                    !indices.is_empty(),
+                    "bitmap of level {level} slot {slot}"
+                );
                 for (position, &index) in indices.iter().enumerate() {
                     let timer = wheel.pending(index);
                     assert_eq!(timer.placement, Placement { level, slot });
@@ -719,7 +727,11 @@ mod tests {
                 for &index in indices {
                     let deadline = wheel.pending(index).deadline;
                     let due = deadline <= wheel.now;
-                    assert_eq!(due, level == 0 && slot == hand_slot, "due only under hand 0");
+                    assert_eq!(
+                        due,
+                        level == 0 && slot == hand_slot,
+                        "due only under hand 0"
+                    );
                     // Only the top level wraps, and only level 0 uses the hand's slot.
                     match level {
                         0 => assert!(slot >= hand_slot),
@@ -729,10 +741,17 @@ mod tests {
                 }
             }
             // Everything on this level is due after everything on the levels below.
-            let deadlines = hand.slots.iter().flatten().map(|&i| wheel.pending(i).deadline);
+            let deadlines = hand
+                .slots
+                .iter()
+                .flatten()
+                .map(|&i| wheel.pending(i).deadline);
             if let (Some(earliest), Some(latest)) = (deadlines.clone().min(), deadlines.max()) {
                 if let Some(below) = previous_level_latest {
-                    assert!(below < earliest, "level {level} is not later than the ones below");
+                    assert!(
+                        below < earliest,
+                        "level {level} is not later than the ones below"
+                    );
                 }
                 previous_level_latest = Some(latest);
             }
@@ -758,13 +777,25 @@ mod tests {
 
         // Three top slots ahead: across the end of this turn, into slot 1 of the next.
         let (_, placement) = wheel.insert(wheel.now() + 3 * top_slot, ());
-        assert_eq!(placement, Placement { level: TOP_LEVEL, slot: 1 });
+        assert_eq!(
+            placement,
+            Placement {
+                level: TOP_LEVEL,
+                slot: 1
+            }
+        );
         assert_eq!(wheel.first_occupied_slot(), Some(placement));
         assert_eq!(wheel.slot_start(placement), 2 * turn + top_slot);
 
         // A slot ahead of the hand in the same turn is found first.
         let (_, ahead) = wheel.insert(wheel.now() + top_slot, ());
-        assert_eq!(ahead, Placement { level: TOP_LEVEL, slot: 63 });
+        assert_eq!(
+            ahead,
+            Placement {
+                level: TOP_LEVEL,
+                slot: 63
+            }
+        );
         assert_eq!(wheel.first_occupied_slot(), Some(ahead));
         assert_eq!(wheel.slot_start(ahead), turn + 63 * top_slot);
         check_invariants(&wheel);
