@@ -288,7 +288,7 @@ impl Core {
             return;
         }
         if self.reactor.borrow().waiter_count() > 0
-            && self.wait_for_io(Some(VIRTUAL_TIME_IO_SETTLE)) != UnparkReason::Nothing
+            && self.wait_for_io_quietly(Some(VIRTUAL_TIME_IO_SETTLE)) != UnparkReason::Nothing
         {
             return;
         }
@@ -310,6 +310,21 @@ impl Core {
     /// Polls the reactor once and wakes the tasks it reports. Returns why it returned
     /// (`Nothing` if it found nothing).
     fn wait_for_io(&self, timeout: Option<Duration>) -> UnparkReason {
+        let quiet = timeout == Some(Duration::ZERO);
+        self.wait_for_io_traced(timeout, quiet)
+    }
+
+    /// Like `wait_for_io`, but an empty result leaves no trace line (the settle
+    /// poll of virtual time: its "nothing" is followed by the clock jump's line).
+    fn wait_for_io_quietly(&self, timeout: Option<Duration>) -> UnparkReason {
+        self.wait_for_io_traced(timeout, true)
+    }
+
+    fn wait_for_io_traced(
+        &self,
+        timeout: Option<Duration>,
+        quiet_if_nothing: bool,
+    ) -> UnparkReason {
         let wakeup = match self.reactor.borrow_mut().wait(timeout) {
             Ok(wakeup) => wakeup,
             // EINTR and friends: treat as "nothing happened", the loop comes back.
@@ -324,8 +339,7 @@ impl Core {
         } else {
             UnparkReason::Nothing
         };
-        let peek_with_nothing = timeout == Some(Duration::ZERO) && reason == UnparkReason::Nothing;
-        if !peek_with_nothing {
+        if !(quiet_if_nothing && reason == UnparkReason::Nothing) {
             self.trace(Event::Unpark {
                 reason: reason.clone(),
             });

@@ -46,7 +46,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
         /// Time each user lookup takes (e.g. 1s, 250ms).
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
         delay: Duration,
     },
     /// List the chapters and the command that runs each one's example.
@@ -62,7 +62,7 @@ struct LookupArgs {
     #[arg(long, default_value = "3,2,1", value_parser = parse_requests)]
     requests: Requests,
     /// Time the directory takes per user (e.g. 1s, 100ms).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     delay: Duration,
     /// Run the event-loop mode in virtual time, directory included (exact, instant).
     #[arg(long)]
@@ -80,7 +80,7 @@ struct LookupArgs {
     #[arg(long, default_value = "en")]
     lang: Lang,
     /// Give up on a lookup call that takes longer than this (e.g. 5s).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     timeout: Option<Duration>,
 }
 
@@ -352,7 +352,7 @@ fn stepper() -> impl FnMut(&TurnView) {
 fn describe_turn(view: &TurnView) -> String {
     let mut text = format!(
         "--- after turn {} at {:.3}s ---\n",
-        view.turn + 1,
+        view.turn,
         view.now.as_secs_f64()
     );
     let queue: Vec<String> = view.run_queue.iter().map(|t| t.to_string()).collect();

@@ -79,6 +79,9 @@ impl Directory {
     /// tasks already running finish their current request on their own.
     pub async fn serve_until(self, stop: impl Future<Output = ()>) {
         let mut stop = pin!(stop);
+        // Connections are named by arrival order, not by the client's port, so that a
+        // trace under virtual time is the same on every run.
+        let mut accepted: u64 = 0;
         loop {
             let mut accept = pin!(self.listener.accept());
             // Wait for whichever comes first: the stop signal or a new connection.
@@ -92,8 +95,9 @@ impl Directory {
             match next {
                 None => return,
                 Some(Ok((stream, peer))) => {
+                    accepted += 1;
                     let config = self.config.clone();
-                    crate::spawn_named(format!("conn {peer}"), async move {
+                    crate::spawn_named(format!("connection {accepted}"), async move {
                         // A connection's I/O error (reset, closed) ends that connection
                         // only; there is nobody to report it to but the trace.
                         if let Err(e) = serve_connection(stream, &config).await {

@@ -1,0 +1,164 @@
+//! The user directory over real sockets: users, 4xx answers, keep-alive, and clients
+//! that meet a dead address.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
+use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
+use looplab::lookup::http::{ResponseParse, parse_response};
+use looplab::lookup::narrative::Lang;
+
+fn start(delay_ms: u64) -> DirectoryThread {
+    DirectoryThread::start(
+        "127.0.0.1:0".parse().unwrap(),
+        DirectoryConfig {
+            delay: Duration::from_millis(delay_ms),
+        },
+    )
+    .unwrap()
+}
+
+/// Sends raw bytes on a connection and reads one whole answer.
+fn exchange(stream: &mut TcpStream, request: &[u8]) -> (u16, String) {
+    stream.write_all(request).unwrap();
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match parse_response(&buffer) {
+            ResponseParse::Complete { status, body, .. } => {
+                return (status, String::from_utf8(body).unwrap());
+            }
+            ResponseParse::Invalid(why) => panic!("invalid answer: {why}"),
+            ResponseParse::Partial => {
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "closed before a whole answer");
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+#[test]
+fn a_user_is_answered_after_the_delay_as_json() {
+    let directory = start(100);
+    let mut stream = connect(directory.addr());
+    let started = Instant::now();
+    let (status, body) = exchange(&mut stream, b"GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!(status, 200);
+    let user: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(user["id"], 7);
+    assert!(user["name"].is_string());
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let directory = start(1);
+    let mut stream = connect(directory.addr());
+    for id in 1..=5 {
+        let request = format!("GET /users/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (status, body) = exchange(&mut stream, request.as_bytes());
+        assert_eq!(status, 200);
+        assert!(body.contains(&format!("\"id\":{id}")), "{body}");
+    }
+}
+
+#[test]
+fn errors_get_a_4xx_with_a_reason_and_the_server_keeps_serving() {
+    let directory = start(1);
+    let cases: [(&[u8], u16, &str); 4] = [
+        (
+            b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+            404,
+            "no such path",
+        ),
+        (
+            b"POST /users/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            405,
+            "use GET",
+        ),
+        (b"GET /users/abc HTTP/1.1\r\nHost: x\r\n\r\n", 400, "abc"),
+        (b"\x01\x02 garbage\r\n\r\n", 400, "malformed request"),
+    ];
+    for (request, status, reason) in cases {
+        let mut stream = connect(directory.addr());
+        let (got, body) = exchange(&mut stream, request);
+        assert_eq!(got, status, "{body}");
+        assert!(body.contains(reason), "{status}: {body}");
+        // And a good request right after still works.
+        let mut stream = connect(directory.addr());
+        let (ok, _) = exchange(&mut stream, b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(ok, 200);
+    }
+}
+
+#[test]
+fn many_connections_are_served_at_once_on_one_thread() {
+    let directory = start(200);
+    let addr = directory.addr();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..50)
+        .map(|id| {
+            std::thread::spawn(move || {
+                let mut stream = connect(addr);
+                let request = format!("GET /users/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
+                exchange(&mut stream, request.as_bytes()).0
+            })
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 200);
+    }
+    // 50 lookups of 200 ms each overlapped: far less than 50 x 200 ms.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+fn dead_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+    // The listener is dropped here: nothing listens on that port any more.
+}
+
+#[test]
+fn the_event_loop_client_reports_a_refused_connection_as_an_error() {
+    let addr = dead_address();
+    let options = EventLoopOptions {
+        requests: vec![1],
+        delay: Duration::from_millis(1),
+        virtual_time: false,
+        call_timeout: None,
+        lang: Lang::En,
+        trace: looplab::TraceOutput::Off,
+        recorder: None,
+    };
+    let quiet: Narrator = Arc::new(|_, _| {});
+    let Err(err) = run_event_loop(Some(addr), &options, quiet, |b| b) else {
+        panic!("a dead address must be an error");
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+#[test]
+fn the_blocking_clients_report_a_refused_connection_as_an_error() {
+    let addr = dead_address();
+    let mut quiet = |_| {};
+    let err = looplab::lookup::blocking::run_sequential(addr, &[1], None, Lang::En, &mut quiet)
+        .unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    let err =
+        looplab::lookup::blocking::run_threads(addr, &[1], None, Lang::En, &mut quiet).unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
