@@ -48,6 +48,15 @@ enum Command {
         /// Time each user lookup takes (e.g. 1s, 250ms).
         #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
         delay: Duration,
+        /// Largest request line plus headers, in bytes; larger gets 431.
+        #[arg(long, default_value_t = looplab::lookup::http::MAX_REQUEST_HEAD)]
+        max_request_head: usize,
+        /// Close a connection that sends no (complete) request for this long; 408 if one had started.
+        #[arg(long, default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true)]
+        idle_timeout: Duration,
+        /// Most connections served at once; more get 503 and are closed.
+        #[arg(long, default_value_t = 16_384)]
+        max_connections: usize,
     },
     /// List the chapters and the command that runs each one's example.
     Chapters,
@@ -168,7 +177,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => lookup(LookupArgs::default()),
         Some(Command::Lookup(args)) => lookup(args),
-        Some(Command::Directory { addr, delay }) => directory(addr, delay),
+        Some(Command::Directory {
+            addr,
+            delay,
+            max_request_head,
+            idle_timeout,
+            max_connections,
+        }) => directory(
+            addr,
+            DirectoryConfig {
+                delay,
+                max_request_head,
+                idle_timeout,
+                max_connections,
+            },
+        ),
         Some(Command::Chapters) => {
             print!("{}", chapters());
             Ok(())
@@ -227,7 +250,7 @@ fn lookup(args: LookupArgs) -> Result<(), Failure> {
     } else {
         Some(DirectoryThread::start(
             "127.0.0.1:0".parse().expect("a valid address"),
-            DirectoryConfig { delay: args.delay },
+            DirectoryConfig::with_delay(args.delay),
         )?)
     };
     let modes: &[ModeArg] = match args.mode {
@@ -418,9 +441,15 @@ fn heading(mode: ModeArg, requests: &[u32], delay: Duration, virtual_time: bool)
     )
 }
 
-fn directory(addr: SocketAddr, delay: Duration) -> Result<(), Failure> {
+fn directory(addr: SocketAddr, config: DirectoryConfig) -> Result<(), Failure> {
+    if config.max_connections == 0 || config.max_request_head == 0 {
+        return Err(Failure::Usage(
+            "--max-connections and --max-request-head must be at least 1".into(),
+        ));
+    }
+    let delay = config.delay;
     looplab::block_on(async move {
-        let server = Directory::bind(addr, DirectoryConfig { delay })?;
+        let server = Directory::bind(addr, config)?;
         let addr = server.local_addr()?;
         println!("listening on http://{addr}");
         println!("try: curl -i http://{addr}/users/7   (answers after {delay:?})");

@@ -193,7 +193,7 @@ fn trace_ends_with_the_runtime_counters() {
     );
     assert!(text.contains("runtime counters"));
     assert!(
-        text.contains("timers      6 armed, 0 cancelled, 6 fired"),
+        text.contains("timers      12 armed, 5 cancelled, 6 fired"),
         "{text}"
     );
     assert!(text.contains("virtual clock jumps"));

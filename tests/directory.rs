@@ -14,9 +14,7 @@ use looplab::lookup::narrative::Lang;
 fn start(delay_ms: u64) -> DirectoryThread {
     DirectoryThread::start(
         "127.0.0.1:0".parse().unwrap(),
-        DirectoryConfig {
-            delay: Duration::from_millis(delay_ms),
-        },
+        DirectoryConfig::with_delay(Duration::from_millis(delay_ms)),
     )
     .unwrap()
 }

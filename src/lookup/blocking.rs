@@ -376,7 +376,7 @@ mod tests {
                     }
                     continue;
                 }
-                RequestParse::Invalid(_) => return,
+                RequestParse::Invalid(_) | RequestParse::TooLarge(_) => return,
                 RequestParse::Partial => {}
             }
             match stream.read(&mut chunk) {

@@ -21,6 +21,24 @@
 //! the connection closes, since the position of the next request cannot be trusted; the
 //! accept loop and every other connection go on.
 //!
+//! ## Limits
+//!
+//! A server that trusts its clients can be made to hold any amount of memory or any
+//! number of sockets. Three limits, each in [`DirectoryConfig`] and each a flag of
+//! `looplab directory`, keep what one client can cost bounded:
+//!
+//! | limit | default | past it |
+//! |---|---|---|
+//! | request line + headers (`max_request_head`) | 8 KiB | `431`, connection closed |
+//! | idle time waiting for a request (`idle_timeout`) | 10 s | `408` if a request had started, then closed |
+//! | open connections (`max_connections`) | 16,384 | new connections get `503` and are closed at once |
+//!
+//! So a connection's memory is its task, its socket and a buffer of at most the head
+//! limit plus one read (a request body, at most 64 KiB, is skipped as it is parsed).
+//! Past the connection limit the server keeps accepting (and closing), so the kernel's
+//! backlog never fills and the server never stops accepting for good; if accepting
+//! fails (out of file descriptors), it pauses 10 ms and tries again.
+//!
 //! Try it: `cargo run --release -- directory --addr 127.0.0.1:7878`, then
 //! `curl -i http://127.0.0.1:7878/users/7`.
 
@@ -28,26 +46,57 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::http::{self, RequestParse, Route, User};
 use crate::net::{TcpListener, TcpStream};
-use crate::time::sleep;
+use crate::time::{sleep, timeout};
 
-/// How the directory behaves.
+/// How the directory behaves. `DirectoryConfig { delay, ..Default::default() }` keeps
+/// the default limits.
 #[derive(Clone, Debug)]
 pub struct DirectoryConfig {
     /// How long each user lookup takes: the post's one second.
     pub delay: Duration,
+    /// The largest request line plus headers accepted (default 8 KiB); larger gets `431`.
+    pub max_request_head: usize,
+    /// How long a connection may wait for (the rest of) a request (default 10 s).
+    pub idle_timeout: Duration,
+    /// The most connections served at once (default 16,384); more get `503`.
+    pub max_connections: usize,
 }
 
 impl Default for DirectoryConfig {
     fn default() -> DirectoryConfig {
         DirectoryConfig {
             delay: Duration::from_secs(1),
+            max_request_head: http::MAX_REQUEST_HEAD,
+            idle_timeout: Duration::from_secs(10),
+            max_connections: 16_384,
         }
+    }
+}
+
+impl DirectoryConfig {
+    /// The default limits with the given delay per user.
+    pub fn with_delay(delay: Duration) -> DirectoryConfig {
+        DirectoryConfig {
+            delay,
+            ..DirectoryConfig::default()
+        }
+    }
+}
+
+/// Counts open connections; the count goes down when a connection's guard is dropped,
+/// however its task ends (finished, failed, or dropped with the runtime).
+struct ConnectionGuard(Arc<AtomicUsize>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -55,6 +104,7 @@ impl Default for DirectoryConfig {
 pub struct Directory {
     listener: TcpListener,
     config: Arc<DirectoryConfig>,
+    open_connections: Arc<AtomicUsize>,
 }
 
 impl Directory {
@@ -67,7 +117,13 @@ impl Directory {
         Ok(Directory {
             listener: TcpListener::bind(addr)?,
             config: Arc::new(config),
+            open_connections: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// How many connections are open right now (shared with the server's tasks).
+    pub fn open_connections(&self) -> Arc<AtomicUsize> {
+        self.open_connections.clone()
     }
 
     /// The address the server listens on.
@@ -94,15 +150,29 @@ impl Directory {
             .await;
             match next {
                 None => return,
-                Some(Ok((stream, peer))) => {
+                Some(Ok((mut stream, peer))) => {
                     accepted += 1;
+                    let open = self.open_connections.fetch_add(1, Ordering::Relaxed);
+                    let guard = ConnectionGuard(self.open_connections.clone());
                     let config = self.config.clone();
+                    if open >= config.max_connections {
+                        // Over the limit: answer at once and close, in a task of its own
+                        // so a slow client cannot hold up the accept loop.
+                        crate::spawn(async move {
+                            let answer =
+                                http::Rejection::busy(config.max_connections).response_bytes(false);
+                            let _ = stream.write_all(&answer).await;
+                            drop(guard);
+                        });
+                        continue;
+                    }
                     crate::spawn_named(format!("connection {accepted}"), async move {
                         // A connection's I/O error (reset, closed) ends that connection
                         // only; there is nobody to report it to but the trace.
                         if let Err(e) = serve_connection(stream, &config).await {
                             crate::trace::note(format!("connection from {peer} ended: {e}"));
                         }
+                        drop(guard);
                     });
                 }
                 // Accepting can fail for one connection (it was reset before we took
@@ -128,7 +198,7 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        match http::parse_request(&buffer) {
+        match http::parse_request_limited(&buffer, config.max_request_head) {
             RequestParse::Complete { request, consumed } => {
                 buffer.drain(..consumed);
                 let answer = match http::route(&request) {
@@ -145,7 +215,19 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
                 }
             }
             RequestParse::Partial => {
-                let n = stream.read(&mut chunk).await?;
+                let n = match timeout(config.idle_timeout, stream.read(&mut chunk)).await {
+                    Ok(read) => read?,
+                    // Nothing for too long. A client that started a request and
+                    // stalled is told so; an idle kept-alive connection just closes.
+                    Err(_) => {
+                        if !buffer.is_empty() {
+                            let answer = http::Rejection::timed_out(config.idle_timeout)
+                                .response_bytes(false);
+                            stream.write_all(&answer).await?;
+                        }
+                        return Ok(());
+                    }
+                };
                 if n == 0 {
                     // The client closed. Between requests that is the normal end of
                     // a kept-alive connection; in the middle of one there is no one
@@ -156,6 +238,11 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
             }
             RequestParse::Invalid(reason) => {
                 let answer = http::Rejection::malformed(&reason).response_bytes(false);
+                stream.write_all(&answer).await?;
+                return Ok(());
+            }
+            RequestParse::TooLarge(reason) => {
+                let answer = http::Rejection::too_large(&reason).response_bytes(false);
                 stream.write_all(&answer).await?;
                 return Ok(());
             }

@@ -208,12 +208,8 @@ pub fn run_event_loop(
         let addr = match directory {
             Some(addr) => addr,
             None => {
-                let server = Directory::bind(
-                    "127.0.0.1:0",
-                    DirectoryConfig {
-                        delay: options.delay,
-                    },
-                )?;
+                let server =
+                    Directory::bind("127.0.0.1:0", DirectoryConfig::with_delay(options.delay))?;
                 let addr = server.local_addr()?;
                 let stop = stop.clone();
                 crate::spawn_named("directory", async move {

@@ -94,20 +94,39 @@ pub enum RequestParse {
     /// human. The position of the next request cannot be trusted, so the server should
     /// answer `400` and close the connection.
     Invalid(String),
+    /// The request line and headers are larger than the server accepts (too long, or
+    /// too many headers). The server should answer `431` and close the connection.
+    TooLarge(String),
 }
 
-/// Parses the request at the front of `buf`.
+/// Parses the request at the front of `buf`, accepting a head of up to
+/// [`MAX_REQUEST_HEAD`] bytes.
 pub fn parse_request(buf: &[u8]) -> RequestParse {
+    parse_request_limited(buf, MAX_REQUEST_HEAD)
+}
+
+/// Parses the request at the front of `buf`, accepting a request line and headers of
+/// at most `max_head` bytes. Past that, or with more than 32 headers, the answer is
+/// `TooLarge`: however much more the client sends, the server buffers no more.
+pub fn parse_request_limited(buf: &[u8], max_head: usize) -> RequestParse {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) if head_len > max_head => {
+            return RequestParse::TooLarge(format!(
+                "request line and headers longer than {max_head} bytes"
+            ));
+        }
         Ok(httparse::Status::Complete(head_len)) => head_len,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_REQUEST_HEAD => {
-            return RequestParse::Invalid(format!(
-                "request line and headers longer than {MAX_REQUEST_HEAD} bytes"
+        Ok(httparse::Status::Partial) if buf.len() > max_head => {
+            return RequestParse::TooLarge(format!(
+                "request line and headers longer than {max_head} bytes"
             ));
         }
         Ok(httparse::Status::Partial) => return RequestParse::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return RequestParse::TooLarge(format!("more than {MAX_HEADERS} headers"));
+        }
         Err(error) => {
             return RequestParse::Invalid(explain_request_error(
                 error,
@@ -276,6 +295,38 @@ impl Rejection {
             status: 400,
             reason: "Bad Request",
             message: format!("malformed request: {reason}"),
+            allow: None,
+        }
+    }
+
+    /// `431`: the request line and headers are larger than the server accepts.
+    pub fn too_large(reason: &str) -> Self {
+        Self {
+            status: 431,
+            reason: "Request Header Fields Too Large",
+            message: format!("request head too large: {reason}"),
+            allow: None,
+        }
+    }
+
+    /// `408`: a request had started but did not finish within the idle timeout.
+    pub fn timed_out(after: std::time::Duration) -> Self {
+        Self {
+            status: 408,
+            reason: "Request Timeout",
+            message: format!("the request did not arrive whole within {after:?}"),
+            allow: None,
+        }
+    }
+
+    /// `503`: the server is at its connection limit; try again later.
+    pub fn busy(limit: usize) -> Self {
+        Self {
+            status: 503,
+            reason: "Service Unavailable",
+            message: format!(
+                "the directory already serves {limit} connections, the most it takes; try again later"
+            ),
             allow: None,
         }
     }
@@ -591,25 +642,40 @@ mod tests {
     }
 
     #[test]
-    fn too_many_headers_are_invalid() {
+    fn too_many_headers_are_too_large() {
         let mut buf = b"GET /users/1 HTTP/1.1\r\n".to_vec();
         for n in 0..=MAX_HEADERS {
             buf.extend_from_slice(format!("X-Header-{n}: {n}\r\n").as_bytes());
         }
         buf.extend_from_slice(b"\r\n");
         assert_eq!(
-            invalid_reason(&buf),
-            format!("more than {MAX_HEADERS} headers")
+            parse_request(&buf),
+            RequestParse::TooLarge(format!("more than {MAX_HEADERS} headers"))
         );
     }
 
     #[test]
-    fn a_head_that_never_ends_is_invalid_once_past_the_limit() {
+    fn a_head_that_never_ends_is_too_large_once_past_the_limit() {
         let mut buf = b"GET /users/1 HTTP/1.1\r\nX-Long: ".to_vec();
         buf.resize(MAX_REQUEST_HEAD, b'a');
         assert_eq!(parse_request(&buf), RequestParse::Partial);
         buf.push(b'a');
-        assert!(invalid_reason(&buf).contains("longer than"));
+        assert!(
+            matches!(parse_request(&buf), RequestParse::TooLarge(r) if r.contains("longer than"))
+        );
+    }
+
+    #[test]
+    fn a_complete_head_over_a_smaller_limit_is_too_large() {
+        let buf = b"GET /users/1 HTTP/1.1\r\nHost: example\r\n\r\n";
+        assert!(matches!(
+            parse_request_limited(buf, 16),
+            RequestParse::TooLarge(_)
+        ));
+        assert!(matches!(
+            parse_request_limited(buf, 1024),
+            RequestParse::Complete { .. }
+        ));
     }
 
     #[test]
