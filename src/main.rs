@@ -88,6 +88,9 @@ struct LookupArgs {
     /// Language of the narrative lines: en, or ko for the post's own wording.
     #[arg(long, default_value = "en")]
     lang: Lang,
+    /// Use the directory already running at this address instead of starting one.
+    #[arg(long)]
+    directory: Option<SocketAddr>,
     /// Give up on a lookup call that takes longer than this (e.g. 5s).
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     timeout: Option<Duration>,
@@ -104,6 +107,7 @@ impl Default for LookupArgs {
             step: false,
             json: false,
             lang: Lang::En,
+            directory: None,
             timeout: None,
         }
     }
@@ -236,6 +240,13 @@ fn lookup(args: LookupArgs) -> Result<(), Failure> {
             "--step needs --mode event-loop: only the event loop has turns to step through".into(),
         ));
     }
+    if args.virtual_time && args.directory.is_some() {
+        return Err(Failure::Usage(
+            "--virtual-time and --directory do not go together: under virtual time the \
+             directory runs inside the client's own runtime"
+                .into(),
+        ));
+    }
     if args.step && args.json {
         return Err(Failure::Usage(
             "--step and --json do not go together".into(),
@@ -245,7 +256,7 @@ fn lookup(args: LookupArgs) -> Result<(), Failure> {
     let show = !args.json;
     // A directory on its own runtime and thread, for every real-time client. Under
     // virtual time the event-loop run starts its own, inside its runtime.
-    let directory = if args.virtual_time {
+    let directory = if args.virtual_time || args.directory.is_some() {
         None
     } else {
         Some(DirectoryThread::start(
@@ -271,7 +282,9 @@ fn lookup(args: LookupArgs) -> Result<(), Failure> {
                 println!("{:>8.3}s  {line}", started.elapsed().as_secs_f64());
             }
         };
-        let addr = directory.as_ref().map(DirectoryThread::addr);
+        let addr = args
+            .directory
+            .or_else(|| directory.as_ref().map(DirectoryThread::addr));
         let run = match mode {
             ModeArg::Sequential => run_sequential(
                 addr.unwrap(),

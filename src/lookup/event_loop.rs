@@ -56,12 +56,9 @@ struct DirectoryConnection {
 
 impl DirectoryConnection {
     async fn open(addr: SocketAddr) -> io::Result<DirectoryConnection> {
-        let stream = TcpStream::connect(addr).await.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot reach the directory at {addr}: {e}"),
-            )
-        })?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot reach the directory: {e}")))?;
         Ok(DirectoryConnection {
             stream,
             addr,
