@@ -10,8 +10,8 @@
 //!   0.000s  task 1 find_users(3)     poll
 //!   0.000s  task 1 find_users(3)     timer #1 armed: deadline 1.000s, wheel level 1 slot 15
 //!   0.000s  task 1 find_users(3)     -> Pending
-//!   0.000s  loop                     park: run queue empty, 3 timers, 0 sockets; until 1.000s
-//!   1.000s  loop                     unpark: deadline reached (clock jumped)
+//!   0.000s  loop                     park: run queue empty, 3 timers, 0 sockets; next deadline in 1000 ms
+//!   1.000s  loop                     unpark: nothing to do: clock jumps to the next deadline
 //!   1.000s  timer                    #1 #2 #3 fired -> wake task 1, task 2, task 3
 //! ```
 //!
@@ -439,9 +439,15 @@ impl Event {
                 sources,
             } => {
                 let until = match timeout {
-                    Some(t) if t.is_zero() => "poll without waiting".to_string(),
-                    Some(t) => format!("wait up to {} ms", t.as_millis()),
-                    None => "wait until something happens".to_string(),
+                    Some(t) if t.is_zero() => "a timer is due already".to_string(),
+                    Some(t) => format!("next deadline in {} ms", t.as_millis()),
+                    // Nothing in the loop itself can end this park. If no other
+                    // thread holds a waker either, the program hangs here: the classic
+                    // symptom of a lost wakeup.
+                    None if *timers == 0 && *sources == 0 => {
+                        "no timer, no socket: only another thread can wake the loop now".to_string()
+                    }
+                    None => "wait for I/O (no timer armed)".to_string(),
                 };
                 (
                     "loop".into(),

@@ -15,9 +15,9 @@
 //!   wins a race, or a `select!` that picks the other branch, leaves no dead entry
 //!   behind.
 //!
-//! This is why `time::sleep` blocks the loop and `sleep` does not (chapter 9):
-//! `std::thread::sleep` keeps the one thread for itself; `sleep(..).await` returns it
-//! to the loop until the deadline.
+//! This is why `std::thread::sleep` (Python's `time.sleep`) blocks the whole loop and
+//! `looplab::time::sleep` (`asyncio.sleep`) does not (chapter 9): the first keeps the
+//! one thread for itself; `sleep(..).await` returns it to the loop until the deadline.
 
 use std::future::Future;
 use std::pin::Pin;
