@@ -427,7 +427,10 @@ impl Event {
             Event::WokenByTask { task, by } if task == by => {
                 (task_label(*by, names), "wakes itself (yield)".into())
             }
-            Event::WokenByTask { task, by } => (task_label(*by, names), format!("wakes {}", task)),
+            Event::WokenByTask { task, by } => (
+                task_label(*by, names),
+                format!("wakes {}", task_label(*task, names)),
+            ),
             Event::WokenByThread { task } => (
                 "thread".into(),
                 format!("another thread woke {}", task_label(*task, names)),
