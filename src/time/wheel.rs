@@ -70,7 +70,10 @@
 //!   does not, so it lies beyond the end of the current level-L turn. The earliest
 //!   timer is therefore in the first occupied slot of the lowest level that has one.
 //!   Looking at that one slot gives the exact deadline, not the start of a coarse slot,
-//!   so under virtual time a 1 s sleep ends at exactly tick 1000.
+//!   so under virtual time a 1 s sleep ends at exactly tick 1000. The loop asks every
+//!   turn, and one slot can hold thousands of timers (ten thousand 1 s sleeps armed
+//!   together), so a slot remembers its earliest deadline once known. Inserting keeps
+//!   the answer exact; only cancelling that very timer makes the next ask scan the slot.
 //! - **What fires when time jumps ahead?** [`TimerWheel::advance`] hops from the first
 //!   tick of one occupied slot to the next and never visits the empty ticks in between.
 //!   Jumping a year ahead with a few timers takes a few dozen hops, not 31 billion.
@@ -117,9 +120,11 @@
 //!    - everything on level L is due before everything on level L + 1.
 //! 2. Bit `s` of a level's bitmap is set exactly when slot `s` of that level is non-empty.
 //! 3. A pending entry's `placement` and `position` say where its index is:
-//!    `levels[placement.level].slots[placement.slot][position] == its index`.
+//!    `levels[placement.level].slots[placement.slot].timers[position] == its index`.
+//! 4. A slot's remembered earliest deadline, when it has one, is the earliest deadline
+//!    of the timers in it.
 //!
-//! The unit tests at the bottom check all three after random operations.
+//! The unit tests at the bottom check all four after random operations.
 //!
 //! # What a production wheel does differently
 //!
@@ -128,6 +133,7 @@
 //! slab and the index `Vec`s at the price of `unsafe` pointer code. Here plain `Vec`s
 //! keep everything safe and visible.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// Slots in one level: one per 6-bit digit of a tick count, and one bit of a `u64`.
@@ -188,7 +194,8 @@ impl TimerKey {
 pub struct Placement {
     /// 0 (1 ms slots) up to `LEVELS - 1` (the coarsest).
     pub level: usize,
-    /// `0..SLOTS_PER_LEVEL`: the base-64 digit `level` of the deadline.
+    /// `0..SLOTS_PER_LEVEL`: digit `level` of the deadline written in base 64 (for a
+    /// timer already due, the slot under the level-0 hand).
     pub slot: usize,
 }
 
@@ -225,9 +232,10 @@ struct Timer<T> {
     /// Unique per insert; also the generation check for keys (see [`TimerKey`]).
     id: u64,
     deadline: u64,
+    /// The slot that holds this timer's index (invariant 3).
     placement: Placement,
-    /// Index of this timer's slab index inside its slot's `Vec`, so cancel can
-    /// `swap_remove` it without searching.
+    /// Where in that slot's `timers` the index is, so cancel can `swap_remove` it
+    /// without searching.
     position: usize,
     value: T,
 }
@@ -244,16 +252,60 @@ enum SlabEntry<T> {
 struct Level {
     /// Bit `s` is set exactly when `slots[s]` is non-empty.
     occupied: u64,
-    /// Slab indices of the timers in each slot, in no particular order.
-    slots: [Vec<usize>; SLOTS_PER_LEVEL],
+    slots: [Slot; SLOTS_PER_LEVEL],
 }
 
 impl Level {
     fn new() -> Self {
         Level {
             occupied: 0,
-            slots: std::array::from_fn(|_| Vec::new()),
+            slots: std::array::from_fn(|_| Slot::default()),
         }
+    }
+}
+
+/// The timers of one slot.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Slab indices, in no particular order.
+    timers: Vec<usize>,
+    /// The earliest deadline in `timers`, or `None` while not known. Only looked at
+    /// while the slot is non-empty. `next_deadline` works it out when it is missing (a
+    /// `Cell`, since that method only reads the wheel); adding a timer keeps it exact;
+    /// removing the earliest one forgets it rather than scanning for the next.
+    earliest: Cell<Option<u64>>,
+}
+
+impl Slot {
+    /// Adds a timer and returns its position in `timers`.
+    fn push(&mut self, index: usize, deadline: u64) -> usize {
+        let earliest = if self.timers.is_empty() {
+            Some(deadline) // whatever was remembered belonged to timers now gone
+        } else {
+            // Unknown stays unknown: the others' minimum would take a scan.
+            self.earliest.get().map(|earliest| earliest.min(deadline))
+        };
+        self.earliest.set(earliest);
+        self.timers.push(index);
+        self.timers.len() - 1
+    }
+
+    /// Removes the timer at `position` in O(1). `swap_remove` fills the hole with the
+    /// last index; that index is returned, since its timer must learn its new position.
+    fn remove(&mut self, position: usize, deadline: u64) -> Option<usize> {
+        self.timers.swap_remove(position);
+        if self.earliest.get() == Some(deadline) {
+            self.earliest.set(None);
+        }
+        self.timers.get(position).copied()
+    }
+
+    /// Empties the slot into `into` (which must be empty), swapping the `Vec`s so each
+    /// side keeps a buffer and nothing is allocated. (`earliest` may keep a stale value:
+    /// it is not read while the slot is empty, and the next `push` overwrites it.)
+    fn take_all(&mut self, into: &mut Vec<usize>) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(&mut self.timers, into);
     }
 }
 
@@ -266,7 +318,7 @@ pub struct TimerWheel<T> {
     /// The tick the wheel has advanced to. Every placement is relative to it.
     now: u64,
     /// `LEVELS` levels, finest first. Boxed so moving the wheel moves a pointer, not
-    /// 384 `Vec` headers.
+    /// all 384 slots.
     levels: Box<[Level; LEVELS]>,
     /// Every timer, pending or vacant; slots hold indices into it.
     entries: Vec<SlabEntry<T>>,
@@ -396,15 +448,22 @@ impl<T> TimerWheel<T> {
     /// It can be at or before [`now`](TimerWheel::now) when a due timer waits for the
     /// next advance (the runtime should then not park at all).
     ///
-    /// Cost: one bitmap test per empty level, then one slot's entries. Everything on a
-    /// lower level is due before everything on a higher one, so the first occupied slot
-    /// of the lowest non-empty level holds the earliest timer, and its minimum is exact.
+    /// Everything on a lower level is due before everything on a higher one, so the
+    /// first occupied slot of the lowest non-empty level holds the earliest timer, and
+    /// the minimum over that one slot is exact. Cost: one bitmap test per empty level,
+    /// then the slot's remembered earliest deadline, or one scan of that slot if it was
+    /// forgotten (its earliest timer was cancelled since the last call).
     pub fn next_deadline(&self) -> Option<u64> {
         let placement = self.first_occupied_slot()?;
-        self.levels[placement.level].slots[placement.slot]
-            .iter()
+        let slot = &self.levels[placement.level].slots[placement.slot];
+        if let Some(earliest) = slot.earliest.get() {
+            return Some(earliest);
+        }
+        let earliest = (slot.timers.iter())
             .map(|&index| self.pending(index).deadline)
-            .min()
+            .min();
+        slot.earliest.set(earliest);
+        earliest
     }
 
     /// Moves time forward to `now`, firing every timer whose deadline is `<= now`
@@ -416,6 +475,9 @@ impl<T> TimerWheel<T> {
     ///
     /// Time hops from the first tick of one occupied slot to the next, so the cost
     /// depends on the timers passed, not on how far time moves.
+    ///
+    /// `on_event` runs in the middle of the update; if it panics, the wheel is left
+    /// half-updated and must not be used again.
     pub fn advance(&mut self, now: u64, mut on_event: impl FnMut(WheelEvent<T>)) {
         if now < self.now {
             return;
@@ -436,6 +498,9 @@ impl<T> TimerWheel<T> {
             if start > now {
                 break;
             }
+            // Time only moves forward. (If the placement rule were broken, a slot could
+            // seem to start in the past and this loop would never end.)
+            debug_assert!(start > self.now, "slot start {start} is not ahead of now");
             self.now = start;
             if next.level > 0 {
                 self.cascade(next, &mut on_event);
@@ -475,7 +540,8 @@ impl<T> TimerWheel<T> {
             while bits != 0 {
                 let slot = bits.trailing_zeros() as usize;
                 bits &= bits - 1; // clear the lowest set bit
-                occupied.push((Placement { level, slot }, hand.slots[slot].len()));
+                let count = hand.slots[slot].timers.len();
+                occupied.push((Placement { level, slot }, count));
             }
         }
         occupied
@@ -529,10 +595,9 @@ impl<T> TimerWheel<T> {
 
     /// Puts a slab index into a slot and records where it went.
     fn link(&mut self, index: usize, placement: Placement) {
+        let deadline = self.pending(index).deadline;
         let hand = &mut self.levels[placement.level];
-        let slot = &mut hand.slots[placement.slot];
-        let position = slot.len();
-        slot.push(index);
+        let position = hand.slots[placement.slot].push(index, deadline);
         hand.occupied |= 1 << placement.slot;
         let timer = self.pending_mut(index);
         timer.placement = placement;
@@ -541,14 +606,12 @@ impl<T> TimerWheel<T> {
 
     /// Takes a slab index out of its slot in O(1), keeping invariants 2 and 3.
     fn unlink(&mut self, index: usize, placement: Placement) {
-        let position = self.pending(index).position;
+        let timer = self.pending(index);
+        let (position, deadline) = (timer.position, timer.deadline);
         let hand = &mut self.levels[placement.level];
         let slot = &mut hand.slots[placement.slot];
-        slot.swap_remove(position);
-        // `swap_remove` moved the slot's last index into the hole (unless the hole was
-        // the end); that timer must learn its new position.
-        let moved = slot.get(position).copied();
-        if slot.is_empty() {
+        let moved = slot.remove(position, deadline);
+        if slot.timers.is_empty() {
             hand.occupied &= !(1 << placement.slot);
         }
         if let Some(moved) = moved {
@@ -603,8 +666,7 @@ impl<T> TimerWheel<T> {
             return;
         }
         level_zero.occupied &= !(1 << hand_slot);
-        // Take the slot's indices out, leaving the scratch `Vec`'s capacity in their place.
-        std::mem::swap(&mut level_zero.slots[hand_slot], &mut self.scratch);
+        level_zero.slots[hand_slot].take_all(&mut self.scratch);
 
         // Usually all these share one deadline (this tick), but timers inserted already
         // overdue keep their own; sort so events come in deadline order, then by id.
@@ -636,11 +698,11 @@ impl<T> TimerWheel<T> {
     /// Time has reached the first tick of `from` (a slot on level 1 or higher): place
     /// each of its timers again, relative to the new now.
     fn cascade(&mut self, from: Placement, on_event: &mut impl FnMut(WheelEvent<T>)) {
-        // Take the slot's indices out, leaving the scratch `Vec`'s capacity in their place.
+        // Borrow the scratch buffer: `link` below needs all of `self`.
         let mut cascading = std::mem::take(&mut self.scratch);
         let hand = &mut self.levels[from.level];
         hand.occupied &= !(1 << from.slot);
-        std::mem::swap(&mut hand.slots[from.slot], &mut cascading);
+        hand.slots[from.slot].take_all(&mut cascading);
 
         for &index in &cascading {
             let timer = self.pending(index);
@@ -679,18 +741,26 @@ mod tests {
 
     /// Panics unless every invariant listed in the module docs holds.
     fn check_invariants<T>(wheel: &TimerWheel<T>) {
-        // Invariants 2 and 3: bitmaps, placements and positions agree with the slots,
-        // and no index is in two slots.
+        // Invariants 2 to 4: bitmaps, placements, positions and remembered earliest
+        // deadlines agree with the slots, and no index is in two slots.
         let mut in_a_slot = vec![false; wheel.entries.len()];
         for (level, hand) in wheel.levels.iter().enumerate() {
-            for (slot, indices) in hand.slots.iter().enumerate() {
+            for (slot, Slot { timers, earliest }) in hand.slots.iter().enumerate() {
                 let bit = hand.occupied & (1 << slot) != 0;
                 assert_eq!(
                     bit,
-                    !indices.is_empty(),
+                    !timers.is_empty(),
                     "bitmap of level {level} slot {slot}"
                 );
-                for (position, &index) in indices.iter().enumerate() {
+                if let (Some(earliest), false) = (earliest.get(), timers.is_empty()) {
+                    let actual = timers.iter().map(|&i| wheel.pending(i).deadline).min();
+                    assert_eq!(
+                        Some(earliest),
+                        actual,
+                        "earliest of level {level} slot {slot}"
+                    );
+                }
+                for (position, &index) in timers.iter().enumerate() {
                     let timer = wheel.pending(index);
                     assert_eq!(timer.placement, Placement { level, slot });
                     assert_eq!(timer.position, position);
@@ -723,8 +793,8 @@ mod tests {
         let mut previous_level_latest = None;
         for (level, hand) in wheel.levels.iter().enumerate() {
             let hand_slot = digit(wheel.now, level);
-            for (slot, indices) in hand.slots.iter().enumerate() {
-                for &index in indices {
+            for (slot, Slot { timers, .. }) in hand.slots.iter().enumerate() {
+                for &index in timers {
                     let deadline = wheel.pending(index).deadline;
                     let due = deadline <= wheel.now;
                     assert_eq!(
@@ -744,7 +814,7 @@ mod tests {
             let deadlines = hand
                 .slots
                 .iter()
-                .flatten()
+                .flat_map(|slot| &slot.timers)
                 .map(|&i| wheel.pending(i).deadline);
             if let (Some(earliest), Some(latest)) = (deadlines.clone().min(), deadlines.max()) {
                 if let Some(below) = previous_level_latest {
@@ -815,10 +885,54 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_key_is_refused_although_its_slab_entry_now_holds_another_timer() {
+        let mut wheel = TimerWheel::new();
+        let (fired, _) = wheel.insert(5, "fired");
+        wheel.advance(5, |_| {});
+        let (cancelled, _) = wheel.insert(50, "cancelled");
+        assert_eq!(
+            cancelled.index, fired.index,
+            "the free list hands the entry out again"
+        );
+        wheel.cancel(cancelled);
+        let (live, _) = wheel.insert(50, "live");
+        assert_eq!(live.index, fired.index);
+
+        for stale in [fired, cancelled] {
+            assert_eq!(wheel.cancel(stale), None);
+            assert_eq!(wheel.get_mut(stale), None);
+        }
+        assert_eq!(wheel.deadline(live), Some(50));
+        check_invariants(&wheel);
+    }
+
+    #[test]
+    fn a_slot_remembers_its_earliest_deadline_until_that_timer_leaves() {
+        let mut wheel = TimerWheel::new();
+        let keys: Vec<_> = [1_010, 1_000, 1_020]
+            .map(|deadline| wheel.insert(deadline, ()).0)
+            .into();
+        let slot = |wheel: &TimerWheel<()>| wheel.levels[1].slots[15].earliest.get();
+        assert_eq!(slot(&wheel), Some(1_000), "kept exact while inserting");
+
+        wheel.cancel(keys[0]);
+        assert_eq!(slot(&wheel), Some(1_000), "a later timer left: still known");
+        wheel.cancel(keys[1]);
+        assert_eq!(
+            slot(&wheel),
+            None,
+            "the earliest left: forgotten, not rescanned"
+        );
+        assert_eq!(wheel.next_deadline(), Some(1_020));
+        assert_eq!(slot(&wheel), Some(1_020), "found again by the one scan");
+        check_invariants(&wheel);
+    }
+
+    #[test]
     fn a_warmed_up_wheel_inserts_and_cancels_without_allocating() {
         fn capacities(wheel: &TimerWheel<u64>) -> Vec<usize> {
             let slots = wheel.levels.iter().flat_map(|hand| hand.slots.iter());
-            let mut all: Vec<_> = slots.map(Vec::capacity).collect();
+            let mut all: Vec<_> = slots.map(|slot| slot.timers.capacity()).collect();
             all.extend([wheel.entries.capacity(), wheel.free.capacity()]);
             all
         }
