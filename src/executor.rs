@@ -19,7 +19,7 @@
 //!
 //! Under virtual time step 4 changes: when nothing is ready, the reactor is asked with
 //! a zero timeout (plus a short settle for sockets that are waiting on each other, see
-//! [`Core::park`]), and if it has nothing, the clock jumps straight to the next
+//! `Core::park`), and if it has nothing, the clock jumps straight to the next
 //! deadline instead of waiting for it.
 //!
 //! Data flows one way: tasks -> wakers -> run queue -> poll. Nothing here calls into
@@ -369,10 +369,12 @@ impl Core {
         let mut cascaded = Vec::new();
         {
             let mut timers = self.timers.borrow_mut();
-            // The common case, nothing due: no wheel work at all.
-            match timers.next_deadline() {
-                Some(deadline) if deadline <= now_tick => {}
-                _ => return,
+            // Nothing due and the wheel's hand already at this tick: no work at all.
+            // Otherwise advance even with nothing due, so the hand follows the clock
+            // and new timers are placed relative to the real now.
+            let due = timers.next_deadline().is_some_and(|d| d <= now_tick);
+            if !due && timers.now() >= now_tick {
+                return;
             }
             let tracing = self.tracer.enabled();
             timers.advance(now_tick, |event| match event {

@@ -38,7 +38,7 @@
 //! | [`spawn`] | `asyncio.create_task` | `tokio::spawn` |
 //! | [`JoinHandle`] | `Task` | `JoinHandle` |
 //! | [`join_all`] | `asyncio.gather` | `futures::future::join_all` |
-//! | [`time::sleep`], [`time::timeout`] | `asyncio.sleep`, `asyncio.wait_for` | `tokio::time` |
+//! | [`time::sleep()`], [`time::timeout()`] | `asyncio.sleep`, `asyncio.wait_for` | `tokio::time` |
 //! | [`net::TcpListener`], [`net::TcpStream`] | `asyncio.start_server`, `open_connection` | `tokio::net` |
 //! | [`Runtime::builder`] | `asyncio.new_event_loop` | `runtime::Builder` |
 //!

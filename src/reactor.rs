@@ -20,7 +20,7 @@
 //!
 //! mio is edge-triggered: it reports a socket *once* when it becomes readable, not
 //! again and again while data is waiting. Two rules follow, and they live in
-//! [`poll_io`]:
+//! `poll_io`:
 //!
 //! 1. Keep reading (or writing) until the OS says `WouldBlock` before waiting again.
 //!    After a successful read there may be more data, and no new event will say so.

@@ -20,7 +20,7 @@
 //! [`Recorder`] that keeps them in memory, for tests and for drawing the timeline.
 //! Under virtual time the output is deterministic, so two runs can be diffed.
 //!
-//! Tracing costs nothing when it is off: the runtime asks [`Tracer::enabled`] before it
+//! Tracing costs nothing when it is off: the runtime asks `Tracer::enabled` before it
 //! builds an event.
 //!
 //! asyncio's nearest equivalent is its debug mode (`PYTHONASYNCIODEBUG=1`); tokio's is

@@ -1,6 +1,6 @@
 //! The runtime's clock: real or virtual (chapter 6).
 //!
-//! Every runtime reads time through one [`Clock`], and [`Instant`] is a reading of it:
+//! Every runtime reads time through one `Clock`, and [`Instant`] is a reading of it:
 //! the time since the runtime started. Two kinds of clock:
 //!
 //! - **Real**: wall time (`std::time::Instant`). Sleeping one second takes one second.
