@@ -76,7 +76,11 @@ fn print_side_by_side(title: &str, looplab: &[Duration], tokio: &[Duration]) {
     println!("  request    looplab      tokio");
     for ((users, a), b) in REQUESTS.iter().zip(looplab).zip(tokio) {
         let label = if *users == 1 { "1 user " } else { "users" };
-        let label = if *users == 1 { label.to_string() } else { format!("{users} {label}") };
+        let label = if *users == 1 {
+            label.to_string()
+        } else {
+            format!("{users} {label}")
+        };
         println!(
             "  {label}  {:>8.3} s  {:>8.3} s",
             a.as_secs_f64(),
