@@ -464,9 +464,16 @@ fn directory(addr: SocketAddr, config: DirectoryConfig) -> Result<(), Failure> {
     looplab::block_on(async move {
         let server = Directory::bind(addr, config)?;
         let addr = server.local_addr()?;
-        println!("listening on http://{addr}");
-        println!("try: curl -i http://{addr}/users/7   (answers after {delay:?})");
-        let _ = io::stdout().flush();
+        // One write, and its errors ignored: a server whose stdout was closed after it
+        // said where it listens (a script that read the first line) keeps serving.
+        let banner = format!(
+            "listening on http://{addr}\ntry: curl -i http://{addr}/users/7   (answers after {delay:?})\n"
+        );
+        let mut stdout = io::stdout().lock();
+        let _ = stdout
+            .write_all(banner.as_bytes())
+            .and_then(|()| stdout.flush());
+        drop(stdout);
         server.serve().await;
         Ok::<(), io::Error>(())
     })?;

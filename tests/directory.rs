@@ -160,3 +160,32 @@ fn the_blocking_clients_report_a_refused_connection_as_an_error() {
         looplab::lookup::blocking::run_threads(addr, &[1], None, Lang::En, &mut quiet).unwrap_err();
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+#[test]
+fn one_stop_signal_stops_every_task_waiting_on_it() {
+    // The lookup exercise stops a directory and its own server with one signal; a
+    // signal that kept a single waker would leave one of them waiting for ever.
+    let runtime = looplab::Runtime::builder()
+        .virtual_time(true)
+        .build()
+        .unwrap();
+    let stopped = runtime.block_on(async {
+        let stop = looplab::lookup::directory::StopSignal::new();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let stop = stop.clone();
+                looplab::spawn(async move { stop.fired().await })
+            })
+            .collect();
+        // Let every waiter park on the signal before it fires.
+        looplab::time::sleep(std::time::Duration::from_millis(1)).await;
+        stop.fire();
+        looplab::time::timeout(
+            std::time::Duration::from_secs(1),
+            looplab::join_all(waiters),
+        )
+        .await
+        .map(|results| results.len())
+    });
+    assert_eq!(stopped, Ok(3), "every waiter is woken by one fire");
+}

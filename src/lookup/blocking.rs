@@ -60,7 +60,9 @@ pub fn first_user_ids(requests: &[u32]) -> Vec<u64> {
 /// that waited for others before starting reports that wait in its latency. Narrative
 /// lines (the post's `print`s) are handed to `narrate` as they happen.
 ///
-/// `timeout` bounds each connect, write and read; `None` waits as long as it takes.
+/// `timeout` bounds the connect and each whole call (request sent and answer read, as
+/// the event-loop client's `looplab::time::timeout` does); `None` waits as long as it
+/// takes.
 pub fn find_users_blocking(
     addr: SocketAddr,
     first_id: u64,
@@ -233,6 +235,10 @@ impl Connection {
     /// One round trip: `GET /users/{id}`, then block until the whole answer is here.
     fn get_user(&mut self, id: u64) -> io::Result<User> {
         let call = format!("GET /users/{id}");
+        // The timeout is for the whole call, not for each read: a server that sends
+        // one byte every few milliseconds never lets a single read time out, so every
+        // read is given only what is left of the call's time.
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
         self.stream
             .write_all(&http::user_request(id, &self.host))
             .map_err(|error| self.explain(&call, "sending the request", error))?;
@@ -255,6 +261,18 @@ impl Connection {
                     ));
                 }
                 ResponseParse::Partial => {}
+            }
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // `set_read_timeout(Some(ZERO))` is an error, so a call with no time
+                // left fails here, as the read would have.
+                if left.is_zero() {
+                    let error = io::Error::from(io::ErrorKind::TimedOut);
+                    return Err(self.explain(&call, "waiting for the answer", error));
+                }
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(|error| self.explain(&call, "waiting for the answer", error))?;
             }
             match self.stream.read(&mut chunk) {
                 Ok(0) if self.unread.is_empty() => {

@@ -251,10 +251,19 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
 }
 
 /// A one-time signal another thread can fire to stop a server: a tiny hand-written
-/// future, woken across threads like any other.
+/// future, woken across threads like any other. Clones share the signal, so one
+/// `fire` can stop several servers: every task waiting on it is woken.
 #[derive(Clone, Default)]
 pub struct StopSignal {
-    state: Arc<Mutex<(bool, Option<Waker>)>>,
+    state: Arc<Mutex<StopState>>,
+}
+
+#[derive(Default)]
+struct StopState {
+    fired: bool,
+    /// One waker per waiting task. A single slot would be a lost wakeup as soon as
+    /// two tasks wait: the second waker would overwrite the first.
+    waiting: Vec<Waker>,
 }
 
 impl StopSignal {
@@ -263,14 +272,15 @@ impl StopSignal {
         StopSignal::default()
     }
 
-    /// Fires the signal and wakes the task waiting on it, from any thread.
+    /// Fires the signal and wakes every task waiting on it, from any thread.
     pub fn fire(&self) {
-        let waker = {
+        let waiting = {
             let mut state = self.state.lock().unwrap();
-            state.0 = true;
-            state.1.take()
+            state.fired = true;
+            std::mem::take(&mut state.waiting)
         };
-        if let Some(waker) = waker {
+        // Woken outside the lock: a wake may run code that takes it again.
+        for waker in waiting {
             waker.wake();
         }
     }
@@ -279,12 +289,15 @@ impl StopSignal {
     pub async fn fired(&self) {
         std::future::poll_fn(|cx| {
             let mut state = self.state.lock().unwrap();
-            if state.0 {
-                Poll::Ready(())
-            } else {
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
+            if state.fired {
+                return Poll::Ready(());
             }
+            // Polled again by the same task: keep one waker for it, the newest.
+            match state.waiting.iter_mut().find(|w| w.will_wake(cx.waker())) {
+                Some(waker) => waker.clone_from(cx.waker()),
+                None => state.waiting.push(cx.waker().clone()),
+            }
+            Poll::Pending
         })
         .await
     }

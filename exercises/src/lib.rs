@@ -1,0 +1,36 @@
+//! # looplab exercises: extend the runtime yourself
+//!
+//! Each exercise lives here twice, under the same module name:
+//!
+//! - [`start`]`::exNN_name`: **the starting point you edit**. Signatures and docs are
+//!   written; the bodies are `todo!("a hint")`. Bug hunts (`bugNN_name`) are complete
+//!   copies of a runtime part with one bug planted.
+//! - [`solutions`]`::exNN_name`: the reference solution, with the same public items.
+//!
+//! Each spec test in `tests/exNN_name.rs` is written against [`under_test`], which is
+//! one of the two, chosen by the cargo feature `start`:
+//!
+//! ```text
+//! cargo test -p looplab-exercises --features start --test ex01_yield_now   # your work
+//! cargo test -p looplab-exercises --test ex01_yield_now                    # the solution
+//! ```
+//!
+//! The default build compiles both trees (so the starting points always compile and
+//! clippy sees them) but tests only the solutions: a plain `cargo test` at the root
+//! proves every spec test passes against its reference solution, and an unsolved
+//! starting point can never break the default build or tests.
+//!
+//! The statements are in `exercises/README.md`.
+
+pub mod solutions;
+pub mod start;
+
+/// The tree the spec tests run against: [`start`] with `--features start`, else
+/// [`solutions`].
+#[cfg(feature = "start")]
+pub use start as under_test;
+
+/// The tree the spec tests run against: [`start`] with `--features start`, else
+/// [`solutions`].
+#[cfg(not(feature = "start"))]
+pub use solutions as under_test;
