@@ -26,9 +26,9 @@
 //! The lookups end at exactly 1.000, 2.000 and 3.000 s, shortest first, and the whole
 //! part takes a millisecond or so of wall time.
 //!
-//! **Part 2: 10,000 concurrent 200 ms sleeps, real time, done two ways.**
+//! **Part 2: 10,000 concurrent one-second sleeps, real time, done two ways.**
 //!
-//! (a) **looplab's wheel**: 10,000 tasks each `sleep(200 ms)`. Every timer is an entry
+//! (a) **looplab's wheel**: 10,000 tasks each `sleep(1 s)`. Every timer is an entry
 //!     in one data structure; the loop parks once until the nearest deadline.
 //! (b) **A thread per timer**: the approach of the async book's `TimerFuture` (and
 //!     mini-tokio's `Delay`), written here from scratch as [`ThreadTimer`]: its first
