@@ -269,12 +269,18 @@ impl Core {
         if self.clock.is_virtual() {
             self.park_virtual(next_deadline);
         } else {
-            let reason = self.wait_for_io(until_deadline);
+            // Quiet: when the poll comes back empty, the one unpark line to print is
+            // "deadline reached" (the park's timeout ran out), not "nothing happened".
+            let reason = self.wait_for_io_quietly(until_deadline);
             if reason == UnparkReason::Nothing {
-                Stats::bump(&self.stats.unparks_deadline);
-                self.trace(Event::Unpark {
-                    reason: UnparkReason::Deadline,
-                });
+                let reason = if until_deadline.is_some() {
+                    Stats::bump(&self.stats.unparks_deadline);
+                    UnparkReason::Deadline
+                } else {
+                    // No timeout and no news: a signal interrupted the wait.
+                    UnparkReason::Nothing
+                };
+                self.trace(Event::Unpark { reason });
             }
         }
         Stats::add_time(&self.stats.parked, started.elapsed());

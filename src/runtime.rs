@@ -212,6 +212,7 @@ impl Builder {
             slow_poll_threshold: self.slow_poll_threshold,
             on_turn: RefCell::new(self.on_turn),
         };
+        core.stats.per_poll_measured.set(core.tracer.enabled());
         Ok(Runtime {
             core: Rc::new(core),
         })

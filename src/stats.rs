@@ -39,6 +39,9 @@ pub(crate) struct Stats {
     pub(crate) busy: Cell<Duration>,
     /// Only filled while tracing (a map update per poll is too dear otherwise).
     pub(crate) polls_per_task: RefCell<BTreeMap<TaskId, u64>>,
+    /// Whether the per-poll measurements (`busy`, `woken_still_pending`,
+    /// `polls_per_task`, slow-poll warnings) are taken: only while tracing or recording.
+    pub(crate) per_poll_measured: Cell<bool>,
 }
 
 impl Stats {
@@ -68,18 +71,26 @@ impl Stats {
             parked: self.parked.get(),
             busy: self.busy.get(),
             polls_per_task: self.polls_per_task.borrow().clone(),
+            per_poll_measured: self.per_poll_measured.get(),
         }
     }
 }
 
 /// A snapshot of the runtime's counters ([`Runtime::stats`](crate::Runtime::stats)).
+///
+/// Most counters are a plain add and are always kept. Four measurements cost more (two
+/// clock reads and a map update per poll), so the loop takes them only while it traces
+/// or records (`LOOPLAB_TRACE=1`, `--trace`, [`Builder::record`](crate::Builder::record)):
+/// `woken_still_pending`, `busy`, `polls_per_task` and the slow-poll warning.
+/// [`per_poll_measured`](StatsReport::per_poll_measured) says whether they were, so a
+/// zero there is never mistaken for "no time spent".
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatsReport {
     /// Tasks spawned (not counting `block_on`'s future).
     pub spawned: u64,
     /// Polls of any task, main included.
     pub polls: u64,
-    /// Polls after a task's first that returned `Pending`.
+    /// Polls after a task's first that returned `Pending` (only while tracing).
     pub woken_still_pending: u64,
     /// Tasks that ran to completion.
     pub completed: u64,
@@ -103,10 +114,13 @@ pub struct StatsReport {
     pub turns: u64,
     /// Wall time spent parked in the reactor.
     pub parked: Duration,
-    /// Wall time spent polling tasks.
+    /// Wall time spent polling tasks (only while tracing).
     pub busy: Duration,
     /// Polls per task (filled only while tracing).
     pub polls_per_task: BTreeMap<TaskId, u64>,
+    /// Whether the per-poll measurements above were taken (the runtime was tracing or
+    /// recording); when `false`, `busy` and `woken_still_pending` stay zero.
+    pub per_poll_measured: bool,
 }
 
 impl fmt::Display for StatsReport {
@@ -117,11 +131,19 @@ impl fmt::Display for StatsReport {
             "  tasks       {} spawned, {} completed, {} panicked",
             self.spawned, self.completed, self.panicked
         )?;
-        writeln!(
-            f,
-            "  polls       {} in {} turns; {} found the task still waiting after a wake",
-            self.polls, self.turns, self.woken_still_pending
-        )?;
+        if self.per_poll_measured {
+            writeln!(
+                f,
+                "  polls       {} in {} turns; {} found the task still waiting after a wake",
+                self.polls, self.turns, self.woken_still_pending
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  polls       {} in {} turns (per-poll counts are taken only while tracing)",
+                self.polls, self.turns
+            )?;
+        }
         if !self.polls_per_task.is_empty() {
             let per_task: Vec<String> = self
                 .polls_per_task
@@ -140,11 +162,19 @@ impl fmt::Display for StatsReport {
             "  wakeups     {} by deadline, {} by I/O, {} by another thread, {} virtual clock jumps",
             self.unparks_deadline, self.unparks_io, self.unparks_remote, self.clock_jumps
         )?;
-        write!(
-            f,
-            "  wall time   {:.3}s parked, {:.3}s busy polling",
-            self.parked.as_secs_f64(),
-            self.busy.as_secs_f64()
-        )
+        if self.per_poll_measured {
+            write!(
+                f,
+                "  wall time   {:.3}s parked, {:.3}s busy polling",
+                self.parked.as_secs_f64(),
+                self.busy.as_secs_f64()
+            )
+        } else {
+            write!(
+                f,
+                "  wall time   {:.3}s parked (busy time is measured only while tracing)",
+                self.parked.as_secs_f64()
+            )
+        }
     }
 }

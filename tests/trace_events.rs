@@ -167,3 +167,69 @@ fn a_slow_poll_is_reported_with_the_task_and_the_time() {
     assert_eq!(slow[0].0, TaskId(1));
     assert!(slow[0].1 >= Duration::from_millis(30));
 }
+
+#[test]
+fn a_real_time_park_that_times_out_is_one_unpark_deadline_reached() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder().record(recorder.clone()).build().unwrap();
+    rt.block_on(async { looplab::time::sleep(Duration::from_millis(20)).await });
+    let events = recorder.events();
+    let parks = events
+        .iter()
+        .filter(|e| matches!(e, Event::Park { .. }))
+        .count();
+    let unparks: Vec<&UnparkReason> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Unpark { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    // The poll may come back a little before the timer's tick (the OS rounds the
+    // timeout), so the loop can park more than once; but each park ends in exactly one
+    // unpark line, and it says why: the deadline, never a "nothing happened" beside it.
+    assert!(parks >= 1, "the loop parked for the sleep: {events:?}");
+    assert_eq!(unparks.len(), parks, "one unpark per park: {events:?}");
+    assert!(
+        unparks.iter().all(|r| **r == UnparkReason::Deadline),
+        "every park ended at the deadline: {unparks:?}"
+    );
+}
+
+#[test]
+fn busy_time_is_measured_while_recording_and_says_so_when_not() {
+    let busy_loop = async {
+        let handle = looplab::spawn(async {
+            // Real work inside a poll, so the busy time cannot round to zero.
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_millis(5) {}
+        });
+        handle.await.unwrap();
+    };
+
+    let recording = Runtime::builder()
+        .virtual_time(true)
+        .record(Recorder::new())
+        .build()
+        .unwrap();
+    recording.block_on(busy_loop);
+    let stats = recording.stats();
+    assert!(stats.per_poll_measured);
+    assert!(stats.busy >= Duration::from_millis(5), "{stats:?}");
+    assert!(stats.to_string().contains("busy polling"), "{stats}");
+
+    let quiet = Runtime::builder().virtual_time(true).build().unwrap();
+    quiet.block_on(async {
+        looplab::spawn(async {}).await.unwrap();
+    });
+    let stats = quiet.stats();
+    assert!(!stats.per_poll_measured);
+    assert_eq!(stats.busy, Duration::ZERO);
+    // The report does not print a zero busy time as if it were a measurement.
+    assert!(
+        stats
+            .to_string()
+            .contains("busy time is measured only while tracing"),
+        "{stats}"
+    );
+}
