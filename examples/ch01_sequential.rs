@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let in_delays = |d: Duration| d.as_secs_f64() / DELAY.as_secs_f64();
     println!(
         "proved: one after another, the latencies add up: {:.2}, {:.2} and {:.2} × the delay \
-         ({} ms, {} ms, {} ms), and the total {} ms = ({} lookups × {} ms): the sum of all the waiting",
+         ({} ms, {} ms, {} ms), and the total {} ms ≥ {} lookups × {} ms: the sum of all the waiting",
         in_delays(latencies[0]),
         in_delays(latencies[1]),
         in_delays(latencies[2]),

@@ -20,7 +20,8 @@
 //! proves every spec test passes against its reference solution, and an unsolved
 //! starting point can never break the default build or tests.
 //!
-//! The statements are in `exercises/README.md`.
+//! The statements are in `CHAPTERS.md`, each under the chapter it extends;
+//! `exercises/README.md` lists all of them in one table.
 
 pub mod solutions;
 pub mod start;

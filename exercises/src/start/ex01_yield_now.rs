@@ -4,7 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex01_yield_now
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Chapter 5's example has a `YieldNow`:
+//! The statement is in `CHAPTERS.md`, chapter 5. Chapter 5's example has a `YieldNow`:
 //! close it and write yours from the rules of a waker (chapter 4).
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.

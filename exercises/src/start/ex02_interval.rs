@@ -4,7 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex02_interval
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/time/sleep.rs` first.
+//! The statement is in `CHAPTERS.md`, chapter 6. Read `src/time/sleep.rs` first.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]

@@ -4,7 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex03_select
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/time/timeout.rs` first: a
+//! The statement is in `CHAPTERS.md`, chapter 6. Read `src/time/timeout.rs` first: a
 //! `timeout` is a select of a future and a sleep.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.

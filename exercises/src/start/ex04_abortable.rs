@@ -4,7 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex04_abortable
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/join.rs` (how a task hands
+//! The statement is in `CHAPTERS.md`, chapter 5. Read `src/join.rs` (how a task hands
 //! its output to its `JoinHandle`) and `src/executor.rs` (`Core::poll_task`: what the
 //! loop does with a task's future once it is `Ready`).
 // The starting point declares fields that only your code will read: delete this line

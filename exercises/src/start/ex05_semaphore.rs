@@ -5,7 +5,7 @@
 //! cargo test -p looplab-exercises --features start --test ex05_semaphore
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/join.rs` (a shared slot with a
+//! The statement is in `CHAPTERS.md`, chapter 8. Read `src/join.rs` (a shared slot with a
 //! stored waker) and `src/lookup/event_loop.rs` (the client this one limits).
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.

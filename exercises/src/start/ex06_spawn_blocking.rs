@@ -4,7 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex06_spawn_blocking
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/task.rs` (`wake_by_ref`: what a
+//! The statement is in `CHAPTERS.md`, chapter 9. Read `src/task.rs` (`wake_by_ref`: what a
 //! wake from another thread does) and `StopSignal` in `src/lookup/directory.rs` (a
 //! tiny future woken from another thread).
 // The starting point declares fields that only your code will read: delete this line

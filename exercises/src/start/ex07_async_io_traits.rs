@@ -5,7 +5,7 @@
 //! cargo test -p looplab-exercises --features start --test ex07_async_io_traits
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/net.rs` (the methods the TCP
+//! The statement is in `CHAPTERS.md`, chapter 7. Read `src/net.rs` (the methods the TCP
 //! implementation forwards to) and `src/reactor.rs` (the module doc: who waits for
 //! what, and who wakes whom).
 // The starting point declares fields that only your code will read: delete this line

@@ -5,7 +5,7 @@
 //! cargo test -p looplab-exercises --features start --test ex08_lookup_web_server
 //! ```
 //!
-//! The statement is in `exercises/README.md`. Read `src/lookup/directory.rs` first: it
+//! The statement is in `CHAPTERS.md`, chapter 8. Read `src/lookup/directory.rs` first: it
 //! is a server of the same shape. `route` and `DirectoryClient` at the bottom of this
 //! file are given.
 // The starting point declares fields and helpers that only your code will use: delete
