@@ -370,6 +370,12 @@ impl Core {
 
     /// Step 5: advance the wheel to now and wake the tasks of expired timers.
     fn fire_due_timers(&self) {
+        // An empty wheel has nothing to fire, so the turn need not read the clock (a
+        // `clock_gettime` per turn is a tenth of a busy loop's time). Its hand may fall
+        // behind meanwhile: `arm_timer` moves it up before the next insert.
+        if self.timers.borrow().is_empty() {
+            return;
+        }
         let now_tick = now_to_tick(self.clock.now());
         let mut fired = Vec::new();
         let mut cascaded = Vec::new();
@@ -472,10 +478,18 @@ impl Core {
         waker: std::task::Waker,
     ) -> crate::time::wheel::TimerKey {
         let task = self.current_task.get();
-        let (key, placement) = self.timers.borrow_mut().insert(
+        let mut timers = self.timers.borrow_mut();
+        if timers.is_empty() {
+            // The hand stood still while the wheel was empty (`fire_due_timers`): bring
+            // it to the clock first, so the timer's level and slot are counted from now.
+            // Advancing an empty wheel fires nothing and costs no work.
+            timers.advance(now_to_tick(self.clock.now()), |_| {});
+        }
+        let (key, placement) = timers.insert(
             deadline_to_tick(deadline),
             crate::runtime::TimerEntry { waker, task },
         );
+        drop(timers);
         Stats::bump(&self.stats.timers_armed);
         if self.tracer.enabled() {
             self.trace(Event::TimerArmed {

@@ -13,8 +13,10 @@
 //!   and a **generation**: when a socket is dropped its slot may go to a new socket,
 //!   and a late event for the old one must not wake the new one's tasks. An event
 //!   whose generation does not match is ignored.
-//! - two **readiness flags**, readable and writable, and
-//! - the waker of the task waiting to read and of the one waiting to write.
+//! - per direction (read, write): a **readiness flag**, a **tick** that counts the
+//!   readiness events, and the wakers of the tasks waiting in that direction. Usually
+//!   one task, but not always: several tasks may `accept` on one shared listener, and
+//!   each must be woken, not only the last to arrive.
 //!
 //! ## Edge-triggered, and the lost wakeup
 //!
@@ -31,16 +33,21 @@
 //!    happened, and hangs. So an event always sets the flag; only a `WouldBlock` clears
 //!    it, and the waker is stored in that same step.
 //!
-//! In a multi-threaded runtime the event could also land *between* the `WouldBlock`
-//! and the storing of the waker; tokio guards that with a readiness "tick". Here the
-//! reactor only runs while no task is being polled (step 4 of the loop), so between a
-//! task's `WouldBlock` and its waker being stored no event can be processed at all.
+//! The event could also land *between* the `WouldBlock` and the storing of the waker:
+//! the operation saw "no data", the event then set the flag, and clearing the flag
+//! now would throw that event away. In this loop the reactor only runs between polls
+//! (step 4), so it cannot happen through `poll_io` today; but the reactor does not
+//! lean on that. Like tokio's `ScheduledIo`, it counts events in a **tick**: an
+//! operation notes the tick before it runs, and its `WouldBlock` clears the flag only
+//! if the tick has not moved. If it has, the `WouldBlock` is out of date and the
+//! operation is simply tried again. (The unit tests at the bottom provoke exactly
+//! this race.)
 //!
 //! asyncio's equivalent is its `selectors` module plus `add_reader`/`add_writer`;
 //! tokio's is `tokio::runtime::io::Driver` with its `ScheduledIo` per source.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -93,14 +100,48 @@ pub(crate) struct Waiter {
     pub(crate) task: Option<TaskId>,
 }
 
+/// What the reactor knows about one direction (read or write) of a socket.
+#[derive(Default)]
+struct Half {
+    /// Set by every readiness event, cleared only by a `WouldBlock` (rule 2 above).
+    ready: bool,
+    /// Counts the readiness events. An operation notes it before it runs; its
+    /// `WouldBlock` may clear `ready` only if no event came meanwhile (the race in the
+    /// module docs).
+    tick: u64,
+    /// The tasks waiting for the next event in this direction. A list, not one slot:
+    /// tasks sharing a listener all wait in `accept`, and a single slot kept only the
+    /// last one's waker, so the others were never woken again. A waiter whose
+    /// operation was cancelled (a timeout) stays until the next event wakes it once,
+    /// which is harmless; a task waiting again replaces its own entry (`will_wake`).
+    waiters: Vec<Waiter>,
+}
+
+impl Half {
+    fn add_waiter(&mut self, waker: &Waker, task: Option<TaskId>) {
+        if !self.waiters.iter().any(|w| w.waker.will_wake(waker)) {
+            self.waiters.push(Waiter {
+                waker: waker.clone(),
+                task,
+            });
+        }
+    }
+}
+
 /// What the reactor knows about one registered socket.
 struct SourceState {
     what: &'static str,
-    /// Set by every readiness event, cleared only by a `WouldBlock` (rule 2 above).
-    readable: bool,
-    writable: bool,
-    reader: Option<Waiter>,
-    writer: Option<Waiter>,
+    read: Half,
+    write: Half,
+}
+
+impl SourceState {
+    fn half(&mut self, direction: Direction) -> &mut Half {
+        match direction {
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
+        }
+    }
 }
 
 /// A slot of the source table. `generation` counts how often it has been reused.
@@ -121,6 +162,9 @@ pub(crate) struct Ready {
 pub(crate) struct Wakeup {
     pub(crate) ready: Vec<Ready>,
     pub(crate) remote_wake: bool,
+    /// Stale wakers of sockets dropped out of the reactor's reach; nothing to wake,
+    /// only to drop once the reactor is no longer borrowed (see `reclaim_released`).
+    pub(crate) _orphans: Vec<Waiter>,
 }
 
 /// The reactor: mio's `Poll` plus the table of registered sources.
@@ -130,6 +174,13 @@ pub(crate) struct Reactor {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
+    /// Keys of sockets dropped where this reactor could not be reached: outside its
+    /// runtime's `block_on` (a socket returned from `block_on` and dropped later), in
+    /// another runtime, or on another thread. Their slots are freed at the next
+    /// `wait`; without this list they stayed taken for good, a leak per
+    /// such socket, and `pending_resources` counted them forever. (The kernel side
+    /// needs nothing: closing the socket removes it from epoll.)
+    released: Arc<Mutex<Vec<IoKey>>>,
 }
 
 impl Reactor {
@@ -144,6 +195,7 @@ impl Reactor {
                 slots: Vec::new(),
                 free: Vec::new(),
                 live: 0,
+                released: Arc::default(),
             },
             waker,
         ))
@@ -178,12 +230,14 @@ impl Reactor {
             self.free.push(index);
             return Err(e);
         }
+        let half = || Half {
+            ready: assume_ready,
+            ..Half::default()
+        };
         slot.state = Some(SourceState {
             what,
-            readable: assume_ready,
-            writable: assume_ready,
-            reader: None,
-            writer: None,
+            read: half(),
+            write: half(),
         });
         self.live += 1;
         Ok(key)
@@ -201,17 +255,46 @@ impl Reactor {
             // Already deregistered: a stale key changes nothing.
             _ => return Vec::new(),
         };
-        let Some(state) = slot.state.take() else {
+        if slot.state.is_none() {
             return Vec::new();
-        };
+        }
         // Closing the socket would remove it from epoll anyway; deregistering first
         // keeps the reactor's table and the kernel's in step.
         let _ = self.poll.registry().deregister(source);
+        self.free_slot(key)
+    }
+
+    /// Empties `key`'s slot for the next socket and returns the tasks that waited on it.
+    fn free_slot(&mut self, key: IoKey) -> Vec<Waiter> {
+        let slot = &mut self.slots[key.index as usize];
+        let Some(state) = slot.state.take() else {
+            return Vec::new();
+        };
         // The next socket in this slot gets a new generation: stale tokens stay stale.
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(key.index);
         self.live -= 1;
-        state.reader.into_iter().chain(state.writer).collect()
+        state
+            .read
+            .waiters
+            .into_iter()
+            .chain(state.write.waiters)
+            .collect()
+    }
+
+    /// Frees the slots of sockets dropped away from this reactor (see `released`) and
+    /// returns their leftover waiters (of operations cancelled earlier). The caller
+    /// drops those after releasing the reactor: dropping a waker may drop a task, and
+    /// with it sockets that deregister themselves here.
+    fn reclaim_released(&mut self) -> Vec<Waiter> {
+        let released = std::mem::take(&mut *self.released.lock().unwrap());
+        let mut orphans = Vec::new();
+        for key in released {
+            if self.slots.get(key.index as usize).map(|s| s.generation) == Some(key.generation) {
+                orphans.extend(self.free_slot(key));
+            }
+        }
+        orphans
     }
 
     fn state_mut(&mut self, key: IoKey) -> Option<&mut SourceState> {
@@ -222,44 +305,46 @@ impl Reactor {
         slot.state.as_mut()
     }
 
-    /// Whether the last thing known about this direction is "ready". A stale key reads
-    /// as ready, so the operation runs and reports the real error.
-    pub(crate) fn is_ready(&mut self, key: IoKey, direction: Direction) -> bool {
+    /// Whether the last thing known about this direction is "ready", and if so the
+    /// tick to hand back to [`wait_for`](Self::wait_for) if the operation would block.
+    /// `None`: not ready, wait. A stale key reads as ready, so the operation runs and
+    /// reports the real error.
+    pub(crate) fn readiness(&mut self, key: IoKey, direction: Direction) -> Option<u64> {
         match self.state_mut(key) {
-            Some(state) => match direction {
-                Direction::Read => state.readable,
-                Direction::Write => state.writable,
-            },
-            None => true,
+            Some(state) => {
+                let half = state.half(direction);
+                half.ready.then_some(half.tick)
+            }
+            None => Some(0),
         }
     }
 
-    /// Records a `WouldBlock`: not ready any more, and `waker` waits for the next edge.
-    /// One step, so that no event can fall between the two.
+    /// Records a `WouldBlock` of an operation that started at `tick` (from
+    /// [`readiness`](Self::readiness)): not ready any more, and `waker` waits for the
+    /// next edge. One step, so that no event can fall between the two.
+    ///
+    /// Returns `false` if an event arrived since `tick`: the `WouldBlock` is out of
+    /// date, the flag stays set, no waker is stored, and the caller must try the
+    /// operation again. (Clearing the flag here would lose that event for good: the
+    /// edge has been reported already and will not come again.)
     pub(crate) fn wait_for(
         &mut self,
         key: IoKey,
         direction: Direction,
+        tick: u64,
         waker: &Waker,
         task: Option<TaskId>,
-    ) {
+    ) -> bool {
         let Some(state) = self.state_mut(key) else {
-            return;
+            return true;
         };
-        let (flag, waiter) = match direction {
-            Direction::Read => (&mut state.readable, &mut state.reader),
-            Direction::Write => (&mut state.writable, &mut state.writer),
-        };
-        *flag = false;
-        match waiter {
-            Some(w) if w.waker.will_wake(waker) => {}
-            _ => {
-                *waiter = Some(Waiter {
-                    waker: waker.clone(),
-                    task,
-                })
-            }
+        let half = state.half(direction);
+        if half.tick != tick {
+            return false;
         }
+        half.ready = false;
+        half.add_waiter(waker, task);
+        true
     }
 
     /// Stores a waker for a source that is not ready yet, without touching the flag.
@@ -271,34 +356,26 @@ impl Reactor {
         task: Option<TaskId>,
     ) {
         if let Some(state) = self.state_mut(key) {
-            let waiter = match direction {
-                Direction::Read => &mut state.reader,
-                Direction::Write => &mut state.writer,
-            };
-            *waiter = Some(Waiter {
-                waker: waker.clone(),
-                task,
-            });
+            state.half(direction).add_waiter(waker, task);
         }
     }
 
     /// Blocks in `mio::Poll::poll` for at most `timeout` (`None`: no limit), then
     /// records readiness and collects the tasks to wake.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Wakeup> {
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                return Ok(Wakeup {
-                    ready: Vec::new(),
-                    remote_wake: false,
-                });
-            }
-            Err(e) => return Err(e),
-        }
         let mut wakeup = Wakeup {
             ready: Vec::new(),
             remote_wake: false,
+            _orphans: Vec::new(),
         };
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(wakeup),
+            Err(e) => return Err(e),
+        }
+        // Before the events: a reclaimed slot has a new generation, so an event for
+        // the dropped socket is ignored below.
+        wakeup._orphans = self.reclaim_released();
         for event in self.events.iter() {
             if event.token() == REMOTE_WAKE_TOKEN {
                 wakeup.remote_wake = true;
@@ -320,13 +397,12 @@ impl Reactor {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_write_closed() || event.is_error();
             let mut waiters = Vec::new();
-            if readable {
-                state.readable = true;
-                waiters.extend(state.reader.take());
-            }
-            if writable {
-                state.writable = true;
-                waiters.extend(state.writer.take());
+            for (seen, half) in [(readable, &mut state.read), (writable, &mut state.write)] {
+                if seen {
+                    half.ready = true;
+                    half.tick = half.tick.wrapping_add(1);
+                    waiters.append(&mut half.waiters);
+                }
             }
             wakeup.ready.push(Ready {
                 token: key.number(),
@@ -338,9 +414,11 @@ impl Reactor {
         Ok(wakeup)
     }
 
-    /// Registered sources.
+    /// Registered sources (not counting those dropped already and waiting to be
+    /// reclaimed). Every key in `released` names a live slot: a socket leaves its key
+    /// there only when it could not deregister itself, and only once.
     pub(crate) fn source_count(&self) -> usize {
-        self.live
+        self.live - self.released.lock().unwrap().len()
     }
 
     /// Tasks waiting on some source.
@@ -348,11 +426,12 @@ impl Reactor {
         self.slots
             .iter()
             .filter_map(|s| s.state.as_ref())
-            .map(|s| s.reader.is_some() as usize + s.writer.is_some() as usize)
+            .map(|s| s.read.waiters.len() + s.write.waiters.len())
             .sum()
     }
 
     /// (token, what, reading task, writing task) for every source: the `--step` view.
+    /// Where several tasks wait in one direction, the first to arrive is shown.
     pub(crate) fn registrations(
         &self,
     ) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
@@ -364,8 +443,8 @@ impl Reactor {
                 Some((
                     i,
                     state.what,
-                    state.reader.as_ref().and_then(|w| w.task),
-                    state.writer.as_ref().and_then(|w| w.task),
+                    state.read.waiters.first().and_then(|w| w.task),
+                    state.write.waiters.first().and_then(|w| w.task),
                 ))
             })
             .collect()
@@ -375,8 +454,8 @@ impl Reactor {
     pub(crate) fn take_all_waiters(&mut self) -> Vec<Waiter> {
         let mut all = Vec::new();
         for state in self.slots.iter_mut().filter_map(|s| s.state.as_mut()) {
-            all.extend(state.reader.take());
-            all.extend(state.writer.take());
+            all.append(&mut state.read.waiters);
+            all.append(&mut state.write.waiters);
         }
         all
     }
@@ -388,6 +467,8 @@ impl Reactor {
 pub(crate) struct Registration {
     pub(crate) key: IoKey,
     pub(crate) runtime_id: u64,
+    /// The reactor's list of keys dropped out of its reach (see `Reactor::released`).
+    released: Arc<Mutex<Vec<IoKey>>>,
 }
 
 impl Registration {
@@ -399,10 +480,10 @@ impl Registration {
         assume_ready: bool,
     ) -> io::Result<Registration> {
         with_core(what, |core| {
-            let key = core
-                .reactor
-                .borrow_mut()
-                .register(source, what, interest, assume_ready)?;
+            let mut reactor = core.reactor.borrow_mut();
+            let key = reactor.register(source, what, interest, assume_ready)?;
+            let released = reactor.released.clone();
+            drop(reactor);
             if core.tracer.enabled() {
                 core.trace(Event::IoRegistered {
                     task: core.current_task.get(),
@@ -413,6 +494,7 @@ impl Registration {
             Ok(Registration {
                 key,
                 runtime_id: core.id,
+                released,
             })
         })
     }
@@ -421,15 +503,21 @@ impl Registration {
     pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) {
         let waiters = crate::runtime::try_with_core(|core| {
             if core.id != self.runtime_id {
-                return Vec::new();
+                return None;
             }
             let waiters = core.reactor.borrow_mut().deregister(source, self.key);
             core.trace(Event::IoDeregistered {
                 token: self.key.number(),
             });
-            waiters
+            Some(waiters)
         })
-        .unwrap_or_default();
+        .flatten();
+        let Some(waiters) = waiters else {
+            // Not on the thread running our runtime's loop: leave the key for the
+            // reactor to free at its next turn.
+            self.released.lock().unwrap().push(self.key);
+            return;
+        };
         for waiter in waiters {
             waiter.waker.wake();
         }
@@ -443,7 +531,7 @@ impl Registration {
         op_name: &'static str,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(self.key, cx, direction, op_name, op)
+        poll_io(self.key, self.runtime_id, cx, direction, op_name, op)
     }
 }
 
@@ -453,18 +541,32 @@ impl Registration {
 /// - flag clear: no readiness since the last `WouldBlock`; store the waker and wait.
 /// - flag set: try the operation. Success returns at once, and the flag stays set
 ///   (there may be more; rule 1). `WouldBlock` clears the flag and stores the waker in
-///   one step (rule 2). `Interrupted` is simply tried again.
+///   one step (rule 2), unless an event came while the operation ran: then it is tried
+///   again. `Interrupted` is simply tried again.
+///
+/// A socket used inside another runtime's `block_on` than the one it was registered
+/// with gets an error: its key means nothing in that runtime's table. (Looked up
+/// there, it named some other socket's slot, parked the task on that socket and
+/// cleared *its* readiness flag, while the socket's own events went to a `mio::Poll`
+/// that no one was polling.)
 pub(crate) fn poll_io<R>(
     key: IoKey,
+    runtime_id: u64,
     cx: &mut Context<'_>,
     direction: Direction,
     op_name: &'static str,
     mut op: impl FnMut() -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
     with_core(op_name, |core| {
+        if core.id != runtime_id {
+            return Poll::Ready(Err(io::Error::other(format!(
+                "{op_name} on a socket of another looplab runtime: a socket belongs to \
+                 the runtime it was created in; use it inside that runtime's block_on"
+            ))));
+        }
         loop {
-            let ready = core.reactor.borrow_mut().is_ready(key, direction);
-            if !ready {
+            let readiness = core.reactor.borrow_mut().readiness(key, direction);
+            let Some(tick) = readiness else {
                 core.reactor.borrow_mut().set_waiter(
                     key,
                     direction,
@@ -472,16 +574,21 @@ pub(crate) fn poll_io<R>(
                     core.current_task.get(),
                 );
                 return Poll::Pending;
-            }
+            };
             // The reactor is not borrowed while the syscall runs.
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    core.reactor.borrow_mut().wait_for(
+                    let waiting = core.reactor.borrow_mut().wait_for(
                         key,
                         direction,
+                        tick,
                         cx.waker(),
                         core.current_task.get(),
                     );
+                    if !waiting {
+                        // Readiness arrived while the operation ran: try again.
+                        continue;
+                    }
                     if core.tracer.enabled() {
                         core.trace(Event::IoWouldBlock {
                             task: core.current_task.get(),
@@ -496,4 +603,195 @@ pub(crate) fn poll_io<R>(
             }
         }
     })
+}
+
+/// The reactor driven by hand, without the loop: each test sets up the exact order of
+/// events that the loop would only produce by chance (or, today, not at all).
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_task::ArcWake;
+    use mio::net::UnixStream;
+
+    use super::*;
+
+    /// A waker that counts its wakes.
+    struct CountingWaker(AtomicUsize);
+
+    impl ArcWake for CountingWaker {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Waker, Arc<CountingWaker>) {
+        let count = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (futures_task::waker(count.clone()), count)
+    }
+
+    fn wakes(count: &CountingWaker) -> usize {
+        count.0.load(Ordering::SeqCst)
+    }
+
+    const LONG_ENOUGH: Option<Duration> = Some(Duration::from_secs(2));
+
+    #[test]
+    fn readiness_between_a_would_block_and_the_storing_of_the_waker_is_not_lost() {
+        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let key = reactor
+            .register(&mut a, "a", Interest::READABLE, true)
+            .unwrap();
+
+        // A task's read: the flag says "try", the socket says "nothing yet".
+        let tick = reactor
+            .readiness(key, Direction::Read)
+            .expect("starts ready");
+        let mut buf = [0u8; 8];
+        let err = a.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+
+        // Before the task stores its waker, data comes and the reactor reports it.
+        // No waker is stored yet, so the event can only be remembered in the flag.
+        b.write_all(b"x").unwrap();
+        let wakeup = reactor.wait(LONG_ENOUGH).unwrap();
+        assert_eq!(wakeup.ready.len(), 1);
+        assert!(wakeup.ready[0].readable);
+        assert!(wakeup.ready[0].waiters.is_empty());
+
+        // Now the task records its WouldBlock. It is out of date: the reactor must say
+        // "try again" and keep the flag, not clear it and park the task.
+        let (waker, count) = counting_waker();
+        let parked = reactor.wait_for(key, Direction::Read, tick, &waker, None);
+        assert!(!parked, "a stale WouldBlock parked the task");
+        assert!(reactor.readiness(key, Direction::Read).is_some());
+        assert_eq!(reactor.waiter_count(), 0);
+        assert_eq!(a.read(&mut buf).unwrap(), 1);
+
+        // Why it matters: the edge has been reported and will not come again, so a
+        // task parked on it would never be woken.
+        let wakeup = reactor.wait(Some(Duration::from_millis(50))).unwrap();
+        assert!(wakeup.ready.is_empty());
+        assert_eq!(wakes(&count), 0);
+    }
+
+    #[test]
+    fn poll_io_tries_again_when_readiness_lands_during_the_operation() {
+        // The same race through `poll_io`, inside a runtime: the read's own closure
+        // plays the loop's step 4 right after the syscall said WouldBlock.
+        let rt = crate::Runtime::builder().build().unwrap();
+        let got = rt.block_on(async {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            let registration = Registration::new("a", &mut a, Interest::READABLE, true).unwrap();
+            let mut buf = [0u8; 8];
+            let mut raced = false;
+            let read = std::future::poll_fn(|cx| {
+                registration.poll_io(cx, Direction::Read, "read", || {
+                    let result = (&a).read(&mut buf);
+                    if !raced
+                        && result
+                            .as_ref()
+                            .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
+                    {
+                        raced = true;
+                        b.write_all(b"x").unwrap();
+                        let wakeup = with_core("test", |core| {
+                            core.reactor.borrow_mut().wait(LONG_ENOUGH).unwrap()
+                        });
+                        assert_eq!(wakeup.ready.len(), 1, "the data was reported");
+                    }
+                    result
+                })
+            });
+            let got = crate::time::timeout(Duration::from_secs(2), read).await;
+            registration.deregister(&mut a);
+            (got, raced)
+        });
+        let (got, raced) = got;
+        assert!(raced, "the race was not staged");
+        let n = got.expect("the read waited for an edge that had come already");
+        assert_eq!(n.unwrap(), 1);
+    }
+
+    #[test]
+    fn an_event_for_a_dropped_sources_token_does_not_wake_the_slots_new_owner() {
+        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (mut old_socket, _old_peer) = UnixStream::pair().unwrap();
+        let old = reactor
+            .register(&mut old_socket, "old", Interest::READABLE, false)
+            .unwrap();
+        assert!(reactor.deregister(&mut old_socket, old).is_empty());
+
+        // The freed slot goes to the next socket, under a new generation.
+        let (mut new_socket, mut new_peer) = UnixStream::pair().unwrap();
+        let new = reactor
+            .register(&mut new_socket, "new", Interest::READABLE, false)
+            .unwrap();
+        assert_eq!(new.number(), old.number(), "the slot was reused");
+        assert_ne!(new.token(), old.token());
+        let (waker, count) = counting_waker();
+        reactor.set_waiter(new, Direction::Read, &waker, None);
+
+        // A late event under the old token (the kernel still reporting the old socket;
+        // staged here by registering another socket under that token by hand).
+        let (mut ghost, mut ghost_peer) = UnixStream::pair().unwrap();
+        reactor
+            .poll
+            .registry()
+            .register(&mut ghost, old.token(), Interest::READABLE)
+            .unwrap();
+        ghost_peer.write_all(b"late").unwrap();
+        let wakeup = reactor.wait(LONG_ENOUGH).unwrap();
+        assert!(wakeup.ready.is_empty(), "the stale event was taken as news");
+        assert_eq!(reactor.readiness(new, Direction::Read), None);
+
+        // The old key changes nothing either: no second deregistration, no waiter.
+        assert!(reactor.deregister(&mut old_socket, old).is_empty());
+        let (other_waker, _) = counting_waker();
+        reactor.set_waiter(old, Direction::Read, &other_waker, None);
+        assert_eq!(reactor.source_count(), 1);
+        assert_eq!(reactor.waiter_count(), 1);
+
+        // The new socket's own event wakes its task, once.
+        new_peer.write_all(b"x").unwrap();
+        let wakeup = reactor.wait(LONG_ENOUGH).unwrap();
+        assert_eq!(wakeup.ready.len(), 1);
+        assert_eq!(wakeup.ready[0].token, new.number());
+        for waiter in wakeup.ready.into_iter().flat_map(|r| r.waiters) {
+            waiter.waker.wake();
+        }
+        assert_eq!(wakes(&count), 1);
+    }
+
+    #[test]
+    fn one_event_wakes_every_task_waiting_in_that_direction_and_no_other() {
+        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (mut a, mut peer) = UnixStream::pair().unwrap();
+        let key = reactor
+            .register(&mut a, "a", Interest::READABLE, false)
+            .unwrap();
+        let (first, first_count) = counting_waker();
+        let (second, second_count) = counting_waker();
+        let (writer, writer_count) = counting_waker();
+        reactor.set_waiter(key, Direction::Read, &first, None);
+        reactor.set_waiter(key, Direction::Read, &second, None);
+        // The same task waiting again keeps one entry, not two.
+        reactor.set_waiter(key, Direction::Read, &first, None);
+        reactor.set_waiter(key, Direction::Write, &writer, None);
+        assert_eq!(reactor.waiter_count(), 3);
+
+        peer.write_all(b"x").unwrap();
+        let wakeup = reactor.wait(LONG_ENOUGH).unwrap();
+        assert_eq!(wakeup.ready.len(), 1);
+        assert!(wakeup.ready[0].readable && !wakeup.ready[0].writable);
+        for waiter in wakeup.ready.into_iter().flat_map(|r| r.waiters) {
+            waiter.waker.wake();
+        }
+        assert_eq!(wakes(&first_count), 1);
+        assert_eq!(wakes(&second_count), 1);
+        assert_eq!(wakes(&writer_count), 0, "a read event woke the writer");
+        assert_eq!(reactor.waiter_count(), 1);
+    }
 }

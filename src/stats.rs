@@ -110,7 +110,8 @@ pub struct StatsReport {
     pub unparks_remote: u64,
     /// Times virtual time jumped to the next deadline.
     pub clock_jumps: u64,
-    /// Turns of the loop.
+    /// Turns of the loop that ran to their end (park and timers included). The turn in
+    /// which `block_on`'s future returns stops at step 2 and is not counted.
     pub turns: u64,
     /// Wall time spent parked in the reactor.
     pub parked: Duration,
