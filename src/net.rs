@@ -34,6 +34,29 @@ pub struct TcpListener {
     registration: Registration,
 }
 
+/// How many connections the kernel may hold for a listener before `accept` takes them.
+/// std and mio listen with 128: a burst of more connects than that at once (the
+/// lookup benchmark opens 10,000) overflows the queue, the kernel drops the excess,
+/// and their clients retry a whole second later (TCP's first retransmission). Linux
+/// caps the value at `net.core.somaxconn` (4,096 on current kernels), so asking for
+/// more simply means "as many as the system allows".
+const LISTEN_BACKLOG: i32 = 65_535;
+
+/// A non-blocking listening socket on `addr` with [`LISTEN_BACKLOG`]. Built with
+/// socket2, because neither std nor mio lets the backlog be chosen.
+fn listening_socket(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std and mio do on Unix: a restarted server can bind its port again at once,
+    // without waiting for the old connections' TIME_WAIT to end.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
 impl TcpListener {
     /// Binds to `addr` (e.g. `"127.0.0.1:0"` for any free port) and starts listening.
     ///
@@ -42,7 +65,7 @@ impl TcpListener {
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last_error = None;
         for addr in addr.to_socket_addrs()? {
-            match mio::net::TcpListener::bind(addr) {
+            match listening_socket(addr) {
                 Ok(mut socket) => {
                     let registration =
                         Registration::new("listener", &mut socket, Interest::READABLE, true)?;

@@ -489,6 +489,11 @@ impl Registration {
                     task: core.current_task.get(),
                     token: key.number(),
                     what,
+                    interest: match (interest.is_readable(), interest.is_writable()) {
+                        (true, true) => "read+write",
+                        (false, true) => "write",
+                        _ => "read",
+                    },
                 });
             }
             Ok(Registration {

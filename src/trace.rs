@@ -176,6 +176,8 @@ pub enum Event {
         token: usize,
         /// What it was: "listener", "stream", ...
         what: &'static str,
+        /// What the reactor will report for it: "read", "write" or "read+write".
+        interest: &'static str,
     },
     /// The reactor saw readiness on a source.
     IoReady {
@@ -506,9 +508,14 @@ impl Event {
                 ("timer".into(), what)
             }
             Event::TimerCancelled { timer } => ("timer".into(), format!("#{timer} cancelled")),
-            Event::IoRegistered { task, token, what } => (
+            Event::IoRegistered {
+                task,
+                token,
+                what,
+                interest,
+            } => (
                 task_or_loop(task),
-                format!("io: {what} registered as token {token}"),
+                format!("io: {what} registered as token {token}, interest {interest}"),
             ),
             Event::IoReady {
                 token,

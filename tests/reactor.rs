@@ -55,6 +55,7 @@ fn token_of(events: &[Event], task: TaskId, what: &str) -> usize {
                 task: Some(t),
                 token,
                 what: w,
+                ..
             } if *t == task && *w == what => Some(*token),
             _ => None,
         })
