@@ -81,6 +81,13 @@ impl Task {
         }
         // The receiver lives as long as the runtime. Once the runtime is gone a send
         // fails, and there is nothing left to poll the task anyway.
+        //
+        // One queue for every wake keeps the rule simple, but it is a channel built for
+        // many threads, paid even by a wake from the loop's own thread: about a fifth
+        // of a task-to-task wake (BENCHMARKS.md, `wake`). The fast version, tokio's, is
+        // two queues: a plain `VecDeque` in the loop for wakes on its own thread
+        // (`wake_by_ref` below already knows which thread it is on), and this channel
+        // only for wakes from other threads, drained into the deque at each turn.
         self.scheduler.run_queue.send(self.clone()).is_ok()
     }
 }
