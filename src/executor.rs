@@ -15,7 +15,12 @@
 //! That is asyncio's `BaseEventLoop._run_once` too: its `_ready` deque is the run queue,
 //! `call_soon` is a wake, the selector's timeout is step 3, `call_later`'s heap is the
 //! timer wheel. tokio's current-thread scheduler is the same loop with more care
-//! (a budget per task, a LIFO slot, I/O checked every 61 polls).
+//! (a budget per task, I/O checked every 61 polls).
+//!
+//! The run queue is a plain `VecDeque` that only the loop's thread touches. Wakes from
+//! other threads arrive through a crossbeam channel (and ring the reactor), and step 1
+//! moves them into the run queue first: asyncio's `call_soon_threadsafe` and tokio's
+//! inject queue do the same.
 //!
 //! Under virtual time step 4 changes: when nothing is ready, the reactor is asked with
 //! a zero timeout (plus a short settle for sockets that are waiting on each other, see
@@ -117,7 +122,10 @@ impl Core {
         let mut polls_since_io_check = 0;
         loop {
             // 1. Run: main (if woken), then the tasks queued when the turn began.
-            if main_waker.woken.swap(false, Ordering::AcqRel) {
+            // Load first: a swap is a locked instruction, and most turns main sleeps.
+            if main_waker.woken.load(Ordering::Acquire)
+                && main_waker.woken.swap(false, Ordering::AcqRel)
+            {
                 if let Poll::Ready(output) = self.poll_main(main.as_mut(), &main_waker) {
                     // 2. Stop.
                     let elapsed = self.clock.now() - started;
@@ -126,9 +134,12 @@ impl Core {
                 }
                 polls_since_io_check += 1;
             }
-            let queued_at_start = self.run_queue.len();
+            self.take_remote_wakes();
+            let queued_at_start = self.run_queue.borrow().len();
             for _ in 0..queued_at_start {
-                let Ok(task) = self.run_queue.try_recv() else {
+                // The borrow ends with this statement: polling the task may wake others
+                // onto the same queue.
+                let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                     break;
                 };
                 self.poll_task(task);
@@ -136,7 +147,9 @@ impl Core {
             polls_since_io_check += queued_at_start as u64;
 
             // 3. + 4. Park (or only peek at I/O, if tasks are ready).
-            let ready = !self.run_queue.is_empty() || main_waker.woken.load(Ordering::Acquire);
+            let ready = !self.run_queue.borrow().is_empty()
+                || self.scheduler.remote_wakes_waiting.load(Ordering::Acquire)
+                || main_waker.woken.load(Ordering::Acquire);
             if !ready || polls_since_io_check >= POLLS_BETWEEN_IO_CHECKS {
                 self.park(ready);
                 polls_since_io_check = 0;
@@ -164,7 +177,9 @@ impl Core {
         // Clear the flag before polling: a wake that arrives during the poll (from the
         // task itself, or another thread) must queue the task again, not be swallowed.
         task.scheduled.store(false, Ordering::Release);
-        if task.woken_remotely.swap(false, Ordering::AcqRel) {
+        if task.woken_remotely.load(Ordering::Acquire)
+            && task.woken_remotely.swap(false, Ordering::AcqRel)
+        {
             self.trace(Event::WokenByThread { task: task.id });
         }
         let waker = waker_ref(&task);
@@ -438,15 +453,27 @@ impl Core {
         hook(&view);
     }
 
-    /// Builds the `--step` view. The run queue is a channel, which cannot be looked
-    /// into, so it is drained and refilled in the same order (fine for a debugging
-    /// view; the loop never does this otherwise).
-    fn turn_view(&self) -> TurnView {
-        let queued: Vec<Arc<Task>> = self.run_queue.try_iter().collect();
-        let run_queue = queued.iter().map(|t| t.id).collect();
-        for task in queued {
-            let _ = self.scheduler.run_queue.send(task);
+    /// Moves the wakes that came from other threads into the run queue, after the
+    /// ones already there.
+    fn take_remote_wakes(&self) {
+        if !self
+            .scheduler
+            .remote_wakes_waiting
+            .swap(false, Ordering::AcqRel)
+        {
+            return;
         }
+        while let Ok(task) = self.remote_wakes.try_recv() {
+            self.run_queue.borrow_mut().push_back(task);
+        }
+    }
+
+    /// Builds the `--step` view.
+    fn turn_view(&self) -> TurnView {
+        // Wakes from other threads join the queue now rather than at the next turn's
+        // start: the same order, and the view shows every task that will run.
+        self.take_remote_wakes();
+        let run_queue = self.run_queue.borrow().iter().map(|t| t.id).collect();
         let mut timers: Vec<_> = self
             .timers
             .borrow()

@@ -16,6 +16,7 @@
 //! completion on this thread, and returns its output.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
@@ -49,7 +50,11 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<TimerWheel<TimerEntry>>,
     pub(crate) reactor: RefCell<Reactor>,
     pub(crate) scheduler: Arc<Scheduler>,
-    pub(crate) run_queue: Receiver<Arc<Task>>,
+    /// The run queue: tasks woken and waiting for their poll, in wake order. Only this
+    /// thread touches it, so it is a plain `VecDeque` (asyncio's `_ready` deque).
+    pub(crate) run_queue: RefCell<VecDeque<Arc<Task>>>,
+    /// Wakes from other threads, moved into `run_queue` at the start of each turn.
+    pub(crate) remote_wakes: Receiver<Arc<Task>>,
     /// The task being polled right now (`None` between polls). Wakes, spawns, timers
     /// and notes made during a poll are attributed to it in the trace.
     pub(crate) current_task: Cell<Option<TaskId>>,
@@ -202,10 +207,12 @@ impl Builder {
             reactor: RefCell::new(reactor),
             scheduler: Arc::new(Scheduler {
                 runtime_id: id,
-                run_queue: sender,
+                remote_wakes: sender,
+                remote_wakes_waiting: AtomicBool::new(false),
                 loop_waker,
             }),
-            run_queue: receiver,
+            run_queue: RefCell::new(VecDeque::new()),
+            remote_wakes: receiver,
             current_task: Cell::new(None),
             next_task_id: Cell::new(1),
             stats: Stats::default(),
@@ -270,9 +277,13 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Tasks left in the run queue hold a sender of that same queue: drain it so
-        // the tasks (and the futures inside them) are dropped now, not leaked.
-        while self.core.run_queue.try_recv().is_ok() {}
+        // Drop the tasks left in the run queue now, with the futures inside them. A
+        // future may wake another task as it goes; with no loop running here, that
+        // wake takes the channel, and tasks in the channel hold a sender of that same
+        // channel: drain it until it stays empty, or they would keep each other alive.
+        let queued = std::mem::take(&mut *self.core.run_queue.borrow_mut());
+        drop(queued);
+        while self.core.remote_wakes.try_recv().is_ok() {}
         // Take the wakers out of the wheel and reactor before dropping them: dropping a
         // waker may drop its task's future, whose `Sleep` or `TcpStream` would reach
         // for this wheel or reactor (harmless: no runtime is current here any more).
@@ -339,7 +350,7 @@ impl Core {
             );
         }
         self.stats.spawned.set(self.stats.spawned.get() + 1);
-        task.schedule();
+        task.schedule_on(self);
         handle
     }
 }

@@ -14,9 +14,12 @@
 //!
 //! - **Queued at most once.** A task woken ten times before its next poll is polled
 //!   once; the `scheduled` flag makes the extra wakes free.
-//! - **Wakes may come from any thread.** A `Waker` is `Send + Sync`, so the run queue
-//!   is a crossbeam channel, and a wake from a thread that is not the loop's also
-//!   rings the loop's `mio::Waker`, in case the loop is parked in the reactor.
+//! - **Wakes may come from any thread.** A `Waker` is `Send + Sync`. A wake on the
+//!   loop's own thread (a task waking a task, a timer, the reactor) pushes the task on
+//!   the run queue, a plain `VecDeque` only that thread touches. A wake from another
+//!   thread cannot touch it, so it sends the task through a crossbeam channel, which
+//!   the loop empties into the run queue at each turn, and rings the loop's
+//!   `mio::Waker`, in case the loop is parked in the reactor.
 //!
 //! asyncio has no separate task object for wakes: `Future.add_done_callback` plus
 //! `loop.call_soon(task.__step)` play this part. tokio's is `tokio::runtime::task`.
@@ -30,6 +33,7 @@ use crossbeam_channel::Sender;
 use futures_task::ArcWake;
 
 use crate::join::TaskOutcome;
+use crate::runtime::Core;
 use crate::trace::{Event, TaskId};
 
 /// The future a task runs, type-erased: every task's future ends in a
@@ -59,42 +63,63 @@ pub(crate) struct Task {
     pub(crate) scheduler: Arc<Scheduler>,
 }
 
-/// What a waker needs to get a task polled again: the run queue's sending end and a
-/// way to interrupt the loop's park. Shared by every task of one runtime.
+/// What a waker on another thread needs to get a task polled again: a channel into
+/// the loop and a way to interrupt the loop's park. Shared by every task of one
+/// runtime.
 pub(crate) struct Scheduler {
     pub(crate) runtime_id: u64,
-    pub(crate) run_queue: Sender<Arc<Task>>,
+    /// Wakes from other threads; the loop moves them into its run queue each turn.
+    pub(crate) remote_wakes: Sender<Arc<Task>>,
+    /// Set after each send on `remote_wakes`, so the loop can see with one load that
+    /// the channel has something, instead of asking the channel itself every turn.
+    pub(crate) remote_wakes_waiting: AtomicBool,
     /// Rings the reactor: `mio::Poll::poll` returns at once. Only needed when the wake
     /// comes from another thread; the loop thread never parks while it is polling.
     pub(crate) loop_waker: Arc<mio::Waker>,
 }
 
 impl Task {
-    /// Queues the task unless it is queued already or finished. Returns whether it was
-    /// queued by this call.
-    pub(crate) fn schedule(self: &Arc<Self>) -> bool {
+    /// Claims the right to queue the task: `false` if it is finished, or queued
+    /// already (then this wake is free: the task is going to be polled anyway).
+    fn claim_a_place_in_the_queue(&self) -> bool {
         if self.completed.load(Ordering::Acquire) {
             return false;
         }
-        if self.scheduled.swap(true, Ordering::AcqRel) {
-            return false;
+        !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Queues the task on `core`'s run queue (the loop's own thread) unless it is
+    /// queued already or finished.
+    pub(crate) fn schedule_on(self: &Arc<Self>, core: &Core) {
+        if self.claim_a_place_in_the_queue() {
+            core.run_queue.borrow_mut().push_back(self.clone());
+        }
+    }
+
+    /// Queues the task from another thread (or from no runtime at all): through the
+    /// channel, then rings the loop in case it is parked.
+    fn schedule_remotely(self: &Arc<Self>) {
+        self.woken_remotely.store(true, Ordering::Release);
+        if !self.claim_a_place_in_the_queue() {
+            return;
         }
         // The receiver lives as long as the runtime. Once the runtime is gone a send
-        // fails, and there is nothing left to poll the task anyway.
-        //
-        // One queue for every wake keeps the rule simple, but it is a channel built for
-        // many threads, paid even by a wake from the loop's own thread: about a fifth
-        // of a task-to-task wake (BENCHMARKS.md, `wake`). The fast version, tokio's, is
-        // two queues: a plain `VecDeque` in the loop for wakes on its own thread
-        // (`wake_by_ref` below already knows which thread it is on), and this channel
-        // only for wakes from other threads, drained into the deque at each turn.
-        self.scheduler.run_queue.send(self.clone()).is_ok()
+        // fails, and there is nothing left to poll the task anyway; the same for the
+        // `mio::Waker`.
+        if self.scheduler.remote_wakes.send(self.clone()).is_ok() {
+            // Flag after the send: a loop that sees the flag finds the task in the
+            // channel. Ring after the flag: a loop woken by the ring sees the flag.
+            self.scheduler
+                .remote_wakes_waiting
+                .store(true, Ordering::Release);
+            let _ = self.scheduler.loop_waker.wake();
+        }
     }
 }
 
 impl ArcWake for Task {
     fn wake_by_ref(arc_self: &Arc<Self>) {
-        let on_loop_thread = crate::runtime::try_with_core(|core| {
+        let queued_on_the_loop = crate::runtime::try_with_core(|core| {
             if core.id != arc_self.scheduler.runtime_id {
                 return false;
             }
@@ -112,19 +137,13 @@ impl ArcWake for Task {
                     },
                 );
             }
+            arc_self.schedule_on(core);
             true
         })
         .unwrap_or(false);
 
-        if on_loop_thread {
-            arc_self.schedule();
-        } else {
-            arc_self.woken_remotely.store(true, Ordering::Release);
-            if arc_self.schedule() {
-                // The loop may be parked in `Poll::poll`; ring it. An error here means
-                // the runtime is gone, and then no one is left to poll the task.
-                let _ = arc_self.scheduler.loop_waker.wake();
-            }
+        if !queued_on_the_loop {
+            arc_self.schedule_remotely();
         }
     }
 }
