@@ -2,8 +2,8 @@
 //!
 //! Unlike `yield`, no task wakes itself: each message wakes the *other* task, the way
 //! a socket event or a finished job wakes the task waiting for it. One wake costs a
-//! trip through the waker (for looplab: futures-task's `ArcWake` to `Task::schedule`,
-//! a flag and a crossbeam-channel send) and the poll that follows.
+//! trip through the waker (for looplab: futures-task's `ArcWake` to
+//! `Task::schedule_on`, a flag and a push on the run queue) and the poll that follows.
 //!
 //! Both runtimes use the same channel (`futures::channel::mpsc`, which belongs to
 //! neither), so the difference is the runtimes' wake-and-poll path alone.

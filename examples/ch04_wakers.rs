@@ -107,7 +107,7 @@ fn walk_through(
     step("drop(copy)", &counter);
 
     // A `Waker` is `Send`: a timer thread or another runtime may wake our task. This
-    // is why looplab's run queue is a channel that any thread can send into.
+    // is why looplab has a channel any thread can send into, beside its run queue.
     let remote = waker.clone();
     std::thread::spawn(move || remote.wake()).join().unwrap();
     step("clone, wake() on another thread", &counter);

@@ -160,6 +160,7 @@ where
         id,
         slot: slot.clone(),
     };
+    let writer = SlotWriter { slot };
     let body = async move {
         // `pin!` pins the future inside this async block's own (already pinned)
         // state: safe, and no second allocation.
@@ -183,7 +184,7 @@ where
             ),
         };
         let waiter = {
-            let mut slot = slot.lock().unwrap();
+            let mut slot = writer.slot.lock().unwrap();
             slot.result = Some(result);
             slot.waiter.take()
         };
@@ -195,6 +196,26 @@ where
         outcome
     };
     (Box::pin(body), handle)
+}
+
+/// The task's end of its join slot. If the task's future is dropped before it has a
+/// result (its runtime was dropped with the task still waiting), the task awaiting
+/// the handle can never be woken: drop its waker now. Kept, that waker would hold the
+/// awaiting task, whose future holds the handle, which holds this slot, which holds
+/// the waker: a cycle of `Arc`s that nothing would ever free.
+struct SlotWriter<T> {
+    slot: Arc<Mutex<JoinSlot<T>>>,
+}
+
+impl<T> Drop for SlotWriter<T> {
+    fn drop(&mut self) {
+        let waiter = match self.slot.lock() {
+            Ok(mut slot) if slot.result.is_none() => slot.waiter.take(),
+            _ => None,
+        };
+        // Dropped after the lock is released: it may free the awaiting task.
+        drop(waiter);
+    }
 }
 
 /// Waits for every future and returns their outputs **in input order**, whatever

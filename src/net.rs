@@ -17,8 +17,8 @@
 //! | `stream.write_all(&buf).await` | `writer.write` + `drain` | `AsyncWriteExt::write_all` |
 //!
 //! Errors are `std::io::Error` with the OS's reason (connection refused, reset by
-//! peer), never a panic. Binding never waits: it is a single syscall that either
-//! works or fails at once, so it is a plain function, not a future.
+//! peer), never a panic. Binding never waits: a few syscalls (socket, bind, listen)
+//! that either work or fail at once, so it is a plain function, not a future.
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -113,7 +113,7 @@ struct Half {
     /// tasks sharing a listener all wait in `accept`, and a single slot kept only the
     /// last one's waker, so the others were never woken again. A waiter whose
     /// operation was cancelled (a timeout) stays until the next event wakes it once,
-    /// which is harmless; a task waiting again replaces its own entry (`will_wake`).
+    /// which is harmless; a task waiting again keeps its one entry (`will_wake`).
     waiters: Vec<Waiter>,
 }
 

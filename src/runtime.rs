@@ -277,20 +277,22 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Drop the tasks left in the run queue now, with the futures inside them. A
-        // future may wake another task as it goes; with no loop running here, that
-        // wake takes the channel, and tasks in the channel hold a sender of that same
-        // channel: drain it until it stays empty, or they would keep each other alive.
+        // Drop every task the loop still holds, with the futures inside them: the ones
+        // in the run queue, and the wakers in the wheel and the reactor (the only other
+        // places that keep a waiting task alive). Each is taken out first and dropped
+        // after: dropping a future may reach for this wheel or reactor (a `Sleep` or a
+        // `TcpStream` cancelling itself; harmless, no runtime is current here).
         let queued = std::mem::take(&mut *self.core.run_queue.borrow_mut());
         drop(queued);
-        while self.core.remote_wakes.try_recv().is_ok() {}
-        // Take the wakers out of the wheel and reactor before dropping them: dropping a
-        // waker may drop its task's future, whose `Sleep` or `TcpStream` would reach
-        // for this wheel or reactor (harmless: no runtime is current here any more).
         let timers = std::mem::take(&mut *self.core.timers.borrow_mut());
         drop(timers);
         let waiters = self.core.reactor.borrow_mut().take_all_waiters();
         drop(waiters);
+        // A future dropped above may have woken another task; with no loop running
+        // here, that wake went through the channel. Tasks in the channel hold a sender
+        // of that same channel, so drain it until it stays empty, or they would keep
+        // each other alive.
+        while self.core.remote_wakes.try_recv().is_ok() {}
     }
 }
 

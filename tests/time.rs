@@ -211,3 +211,34 @@ fn instant_now_outside_a_runtime_panics_naming_block_on() {
     let message = looplab::join::panic_message_of(&*err);
     assert!(message.contains("block_on"), "{message}");
 }
+
+#[test]
+fn a_sleep_polled_in_another_runtime_fails_its_task_not_the_other_runtimes_timers() {
+    // A sleep armed in runtime A names a slot of A's wheel. Polled in runtime B, that
+    // key would find one of B's own timers; it must fail its task with a clear message
+    // instead, and B's timers must go on as if nothing happened.
+    let a = Runtime::builder().virtual_time(true).build().unwrap();
+    let mut armed_in_a = None;
+    a.block_on(async {
+        let mut sleep = Box::pin(looplab::time::sleep(Duration::from_secs(60)));
+        // One poll arms its timer in A's wheel.
+        let _ = futures::poll!(sleep.as_mut());
+        armed_in_a = Some(sleep);
+    });
+    let from_a = armed_in_a.unwrap();
+    let b = Runtime::builder().virtual_time(true).build().unwrap();
+    let (error, b_slept) = b.block_on(async move {
+        let own = looplab::spawn(async {
+            let started = looplab::time::Instant::now();
+            looplab::time::sleep(Duration::from_secs(1)).await;
+            started.elapsed()
+        });
+        let foreign = looplab::spawn(from_a);
+        (foreign.await.unwrap_err(), own.await.unwrap())
+    });
+    assert!(
+        error.panic_message().contains("another runtime"),
+        "{error:?}"
+    );
+    assert_eq!(b_slept, Duration::from_secs(1));
+}

@@ -206,3 +206,33 @@ fn block_on_inside_a_running_loop_panics_with_advice() {
     );
     assert!(message.contains(".await"), "{message}");
 }
+
+#[test]
+fn dropping_the_runtime_frees_a_task_awaiting_another_that_still_waits() {
+    // Task `sleeper` waits an hour; task `joiner` awaits the sleeper's handle and holds
+    // `owned`. The runtime is dropped with both unfinished: both futures must go with
+    // it, so `owned` is back to one owner (ours). The joiner's waker sits in the
+    // sleeper's join slot: kept there, it would form a cycle of `Arc`s (joiner ->
+    // handle -> slot -> waker -> joiner) that nothing frees.
+    let owned = Arc::new(());
+    let rt = Runtime::builder().virtual_time(true).build().unwrap();
+    rt.block_on({
+        let owned = owned.clone();
+        async move {
+            let sleeper = looplab::spawn(looplab::time::sleep(Duration::from_secs(3600)));
+            looplab::spawn(async move {
+                let _owned = owned;
+                let _ = sleeper.await;
+            });
+            // Let both tasks run once and start waiting, then return.
+            looplab::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    assert_eq!(Arc::strong_count(&owned), 2, "the joiner still waits");
+    drop(rt);
+    assert_eq!(
+        Arc::strong_count(&owned),
+        1,
+        "the joiner's future outlived its runtime"
+    );
+}

@@ -82,6 +82,14 @@ impl Future for Sleep {
         // `Sleep` holds no self-references, so it is `Unpin` and can be used directly.
         let this = self.get_mut();
         with_core("polling a looplab Sleep", |core| {
+            // The deadline and the timer belong to the runtime the sleep was made in:
+            // another runtime's clock started at another moment, and the timer key
+            // would name a slot in the wrong wheel (some other task's timer).
+            assert!(
+                core.id == this.runtime_id,
+                "a looplab Sleep was polled in another runtime than the one it was made \
+                 in. Create the sleep inside the runtime that awaits it."
+            );
             if core.clock.now() >= this.deadline.since_start() {
                 // Done. If the timer has not fired (the task was polled for another
                 // reason at the right moment), take it out now.
@@ -98,8 +106,12 @@ impl Future for Sleep {
                     let mut timers = core.timers.borrow_mut();
                     let entry = timers.get_mut(key).expect("checked just above");
                     if !entry.waker.will_wake(cx.waker()) {
-                        entry.waker = cx.waker().clone();
+                        let old = std::mem::replace(&mut entry.waker, cx.waker().clone());
                         entry.task = core.current_task.get();
+                        // Dropped once the wheel is released: it may be the last
+                        // reference to a task, whose own sleeps reach for the wheel.
+                        drop(timers);
+                        drop(old);
                     }
                 }
                 // First poll, or the timer fired but the clock has not reached the
