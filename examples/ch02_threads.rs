@@ -42,6 +42,8 @@
 //!
 //! The last lines are the claims, with the numbers measured on your machine.
 
+mod common;
+
 use std::cell::Cell;
 use std::error::Error;
 use std::future::Future;
@@ -57,6 +59,8 @@ use looplab::lookup::blocking::run_threads;
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::narrative::Lang;
 use looplab::lookup::report::{RunReport, render_table, render_timeline};
+
+use common::{mb, process_status, thousands};
 
 /// The directory's time per user: chapter 1's, so the two runs compare directly.
 const DELAY: Duration = Duration::from_millis(250);
@@ -549,33 +553,4 @@ fn check_and_claim(
         weight_phrase(threads),
         weight_phrase(tasks),
     );
-}
-
-// ---------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------
-
-/// 800000 -> "800,000".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-fn mb(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// A number from `/proc/self/status` (`Threads:` is a count, `Vm*:` are in KiB), or
-/// `None` where there is no `/proc` (not Linux).
-fn process_status(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

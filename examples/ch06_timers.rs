@@ -45,6 +45,8 @@
 //!
 //! The last line is the claim, with the numbers measured on your machine.
 
+mod common;
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -57,6 +59,8 @@ use std::time::Duration;
 use looplab::time::{Instant, sleep};
 use looplab::trace::{Event, TaskId};
 use looplab::{Recorder, Runtime, TraceOutput};
+
+use common::{mb, process_status, thousands};
 
 /// The post's three requests: how many users each one looks up.
 const REQUESTS: [u32; 3] = [3, 2, 1];
@@ -517,31 +521,6 @@ fn memory_phrase(kib: Option<u64>) -> String {
         Some(kib) => format!("+{:.1} MB peak memory", mb(kib)),
         None => "(memory not measured)".into(),
     }
-}
-
-/// 10000 -> "10,000".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-fn mb(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// A number from `/proc/self/status` (`Threads:` is a count, `Vm*:` are in KiB), or
-/// `None` where there is no `/proc` (not Linux).
-fn process_status(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Sets the process's peak resident set (`VmHWM`) back to its current size, so the next

@@ -43,6 +43,8 @@
 //! seconds parked in the reactor, a millisecond or two busy running tasks. That
 //! split is the post's whole point in two numbers.
 
+mod common;
+
 use std::error::Error;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,6 +57,8 @@ use looplab::lookup::report::{RunReport, render_table, render_timeline};
 use looplab::stats::StatsReport;
 use looplab::trace::{Event, TaskId};
 use looplab::{Recorder, TraceOutput};
+
+use common::process_status;
 
 /// The post's three requests, in the order they arrive.
 const REQUESTS: [u32; 3] = [3, 2, 1];
@@ -321,12 +325,4 @@ fn check_and_claim(virtual_run: &Observed, real_run: &Observed) {
         real_run.stats.polls,
         real_run.stats.turns,
     );
-}
-
-/// A number from `/proc/self/status` (`Threads:` is a count), or `None` where there is
-/// no `/proc` (not Linux).
-fn process_status(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

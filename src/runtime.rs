@@ -219,7 +219,6 @@ impl Builder {
             slow_poll_threshold: self.slow_poll_threshold,
             on_turn: RefCell::new(self.on_turn),
         };
-        core.stats.per_poll_measured.set(core.tracer.enabled());
         Ok(Runtime {
             core: Rc::new(core),
         })
@@ -262,7 +261,7 @@ impl Runtime {
 
     /// The runtime's counters so far (polls, wakes, timers, parks, ...).
     pub fn stats(&self) -> crate::stats::StatsReport {
-        self.core.stats.report()
+        self.core.stats.report(self.core.tracer.enabled())
     }
 
     /// How many timers are in the wheel and how many I/O sources the reactor holds:

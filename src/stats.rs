@@ -39,9 +39,6 @@ pub(crate) struct Stats {
     pub(crate) busy: Cell<Duration>,
     /// Only filled while tracing (a map update per poll is too dear otherwise).
     pub(crate) polls_per_task: RefCell<BTreeMap<TaskId, u64>>,
-    /// Whether the per-poll measurements (`busy`, `woken_still_pending`,
-    /// `polls_per_task`, slow-poll warnings) are taken: only while tracing or recording.
-    pub(crate) per_poll_measured: Cell<bool>,
 }
 
 impl Stats {
@@ -53,7 +50,9 @@ impl Stats {
         counter.set(counter.get() + d);
     }
 
-    pub(crate) fn report(&self) -> StatsReport {
+    /// A snapshot. `per_poll_measured`: whether the loop took the per-poll
+    /// measurements, which it does exactly while it traces or records.
+    pub(crate) fn report(&self, per_poll_measured: bool) -> StatsReport {
         StatsReport {
             spawned: self.spawned.get(),
             polls: self.polls.get(),
@@ -71,7 +70,7 @@ impl Stats {
             parked: self.parked.get(),
             busy: self.busy.get(),
             polls_per_task: self.polls_per_task.borrow().clone(),
-            per_poll_measured: self.per_poll_measured.get(),
+            per_poll_measured,
         }
     }
 }
