@@ -160,7 +160,7 @@ where
         id,
         slot: slot.clone(),
     };
-    let writer = SlotWriter { slot };
+    let writer = SlotWriter { slot: Some(slot) };
     let body = async move {
         // `pin!` pins the future inside this async block's own (already pinned)
         // state: safe, and no second allocation.
@@ -183,13 +183,7 @@ where
                 TaskOutcome::Panicked(message),
             ),
         };
-        let waiter = {
-            let mut slot = writer.slot.lock().unwrap();
-            slot.result = Some(result);
-            slot.waiter.take()
-        };
-        // Wake outside the lock: the waiter may be polled on this same thread later,
-        // and it will lock the slot then.
+        let waiter = writer.finish(result);
         if let Some(waiter) = waiter {
             waiter.wake();
         }
@@ -204,15 +198,28 @@ where
 /// awaiting task, whose future holds the handle, which holds this slot, which holds
 /// the waker: a cycle of `Arc`s that nothing would ever free.
 struct SlotWriter<T> {
-    slot: Arc<Mutex<JoinSlot<T>>>,
+    /// `None` once [`finish`](SlotWriter::finish) has delivered the result.
+    slot: Option<Arc<Mutex<JoinSlot<T>>>>,
+}
+
+impl<T> SlotWriter<T> {
+    /// Puts the task's result in the slot and returns the waiter to wake (outside the
+    /// lock: the waiter may be polled on this same thread later, and lock it then).
+    fn finish(mut self, result: Result<T, JoinError>) -> Option<Waker> {
+        let slot = self.slot.take()?;
+        let mut slot = slot.lock().unwrap();
+        slot.result = Some(result);
+        slot.waiter.take()
+    }
 }
 
 impl<T> Drop for SlotWriter<T> {
     fn drop(&mut self) {
-        let waiter = match self.slot.lock() {
-            Ok(mut slot) if slot.result.is_none() => slot.waiter.take(),
-            _ => None,
+        // Finished: the result is delivered, nothing to let go of.
+        let Some(slot) = self.slot.take() else {
+            return;
         };
+        let waiter = slot.lock().ok().and_then(|mut slot| slot.waiter.take());
         // Dropped after the lock is released: it may free the awaiting task.
         drop(waiter);
     }
