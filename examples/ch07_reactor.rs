@@ -9,7 +9,7 @@
 //! sockets on 127.0.0.1. The server task accepts three connections and spawns a
 //! `conn-k` task for each; every `client-k` connects, thinks for 10 ms, sends a line,
 //! reads it back and closes. Seven tasks, seven sockets, one thread, and the trace
-//! shows every step the reactor takes (`src/reactor.rs`, `src/net.rs`).
+//! shows every step the reactor takes (`src/reactor/mod.rs`, `src/net.rs`).
 //!
 //! **Readiness, not completion.** A thread that calls `read` on a socket with no data
 //! sleeps in the kernel, which is why a thread-per-connection server needs a thread
@@ -66,7 +66,7 @@ const CLIENTS: usize = 3;
 /// moment where all six streams are open and idle and the loop parks until a timer.
 const THINK: Duration = Duration::from_millis(10);
 /// The echo server's read buffer: smaller than a client's line on purpose, so one
-/// readable edge takes two reads (rule 1 of `src/reactor.rs`).
+/// readable edge takes two reads (rule 1 of `src/reactor/mod.rs`).
 const CONN_BUFFER: usize = 16;
 
 /// What a client sent, what it got back, and the thread it ran on.

@@ -29,15 +29,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::task::TaskFuture;
-use crate::trace::TaskId;
-
-/// How a task's future ended, as the loop sees it: the value itself has already gone
-/// to the `JoinHandle`.
-pub(crate) enum TaskOutcome {
-    Completed,
-    Panicked(String),
-}
+use crate::task::{TaskFuture, TaskId, TaskOutcome};
 
 /// The slot between a task and its handle.
 struct JoinSlot<T> {

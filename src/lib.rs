@@ -60,11 +60,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// In reading order, which is also the dependency order: each file imports only
+// files above it (context.rs and runtime.rs, the one pair, excepted).
+mod context;
+mod driver;
 pub mod executor;
 pub mod join;
 pub mod lookup;
 pub mod net;
 pub mod reactor;
+mod run_queue;
 pub mod runtime;
 pub mod stats;
 pub mod task;

@@ -26,7 +26,8 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 
 use mio::Interest;
 
-use crate::reactor::{Direction, Registration};
+use crate::reactor::Direction;
+use crate::reactor::registration::Registration;
 
 /// A TCP socket listening for connections, registered with the runtime's reactor.
 pub struct TcpListener {

@@ -1,103 +1,150 @@
-//! The runtime: building one, entering it, and finding it again (chapter 5).
+//! The runtime: the parts of chapters 5 to 7 put together, and the way in
+//! (`block_on`, `spawn`).
 //!
-//! A [`Runtime`] owns everything the loop needs: the run queue, the timer wheel, the
-//! reactor, the clock and the trace. Those live in one `Core`, and while
-//! [`Runtime::block_on`] runs, a thread-local points at that core. That is how
-//! `looplab::spawn(...)`, `sleep(...)` and `TcpStream::connect(...)` find "the"
-//! runtime without being handed it: they look at the thread they are called on.
+//! A [`Runtime`] owns one `Core`, and the core owns one of each part, each behind its
+//! own door:
 //!
-//! - Calling them outside a runtime panics with a message that names `block_on`.
-//! - Calling `block_on` inside a running loop panics too: the inner call would block
-//!   the thread, and with it the outer loop and every task on it. (asyncio raises
-//!   "asyncio.run() cannot be called from a running event loop" for the same reason.)
+//! | part | file | what it owns |
+//! |---|---|---|
+//! | the executor | `executor.rs` | the run queue (`run_queue.rs`), the task being polled, the loop |
+//! | the driver | `driver.rs` | the park: the timer driver (`time/driver.rs`: clock and wheel) and the reactor (`reactor/`) |
+//! | the tracer | `trace/` | where events go, stamped with the clock |
+//!
+//! The core is what the thread-local of `context.rs` points at while
+//! [`Runtime::block_on`] runs, which is how `spawn`, `sleep` and the sockets find
+//! their runtime. It is also the one place that knows both a waker's runtime and the
+//! loop running on this thread, so it decides which door of the run queue a wake
+//! takes ([`Schedule`] for tasks, the main waker for `block_on`'s future).
 //!
 //! [`block_on`] is the bridge from ordinary code into the loop (asyncio's
 //! `asyncio.run`): it builds a runtime with default settings, runs one future to
 //! completion on this thread, and returns its output.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::Receiver;
+use futures_task::ArcWake;
 
-use crate::join::{JoinHandle, into_task};
+use crate::context::{self, Entered};
+use crate::driver::Driver;
+use crate::executor::{Executor, Park, ParkTimeout, TurnView};
+use crate::join::JoinHandle;
 use crate::reactor::Reactor;
-use crate::stats::Stats;
-use crate::task::{Scheduler, Task};
+use crate::run_queue::{Injector, RunQueue};
+use crate::stats::StatsReport;
+use crate::task::{Schedule, Task};
 use crate::time::clock::Clock;
-use crate::time::wheel::TimerWheel;
-use crate::trace::{Event, Recorder, TaskId, TraceOutput, Tracer};
+use crate::time::driver::TimeDriver;
+use crate::trace::{Recorder, TraceOutput, Tracer};
 
-/// What the timer wheel stores per timer: whom to wake, and (for the trace) which task
-/// that is.
-pub(crate) struct TimerEntry {
-    pub(crate) waker: std::task::Waker,
-    pub(crate) task: Option<TaskId>,
+/// Everything one runtime owns. Used only on the thread running the loop.
+pub(crate) struct Core {
+    id: u64,
+    executor: Executor,
+    driver: Driver,
+    tracer: Rc<Tracer>,
+    /// Called after each turn of the loop (the `--step` view).
+    on_turn: RefCell<Option<TurnHook>>,
 }
 
-/// Everything one runtime owns. Used only on the thread running the loop, so plain
-/// `Cell`/`RefCell` suffice; the parts other threads need sit in [`Scheduler`].
-pub(crate) struct Core {
-    pub(crate) id: u64,
-    pub(crate) clock: Clock,
-    pub(crate) tracer: Tracer,
-    pub(crate) timers: RefCell<TimerWheel<TimerEntry>>,
-    pub(crate) reactor: RefCell<Reactor>,
-    pub(crate) scheduler: Arc<Scheduler>,
-    /// The run queue: tasks woken and waiting for their poll, in wake order. Only this
-    /// thread touches it, so it is a plain `VecDeque` (asyncio's `_ready` deque).
-    pub(crate) run_queue: RefCell<VecDeque<Arc<Task>>>,
-    /// Wakes from other threads, moved into `run_queue` at the start of each turn.
-    pub(crate) remote_wakes: Receiver<Arc<Task>>,
-    /// The task being polled right now (`None` between polls). Wakes, spawns, timers
-    /// and notes made during a poll are attributed to it in the trace.
-    pub(crate) current_task: Cell<Option<TaskId>>,
-    next_task_id: Cell<u64>,
-    pub(crate) stats: Stats,
-    /// A poll longer than this (wall time) is reported as a slow poll.
-    pub(crate) slow_poll_threshold: Duration,
-    /// Called after each turn of the loop (the `--step` view).
-    pub(crate) on_turn: RefCell<Option<TurnHook>>,
+impl Core {
+    /// The runtime's number: sockets and sleeps remember it, to refuse being used in
+    /// another runtime.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    pub(crate) fn time(&self) -> &TimeDriver {
+        self.driver.time()
+    }
+
+    pub(crate) fn reactor(&self) -> &Reactor {
+        self.driver.reactor()
+    }
+
+    pub(crate) fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+}
+
+/// The loop's steps 3 to 5, as the executor sees them.
+impl Park for Core {
+    fn next_deadline(&self) -> Option<Duration> {
+        self.driver.time().next_deadline()
+    }
+
+    fn park(&self, timeout: ParkTimeout) {
+        self.driver.park(timeout);
+    }
+
+    fn fire_due_timers(&self) {
+        self.driver.time().fire_due();
+    }
+
+    fn turn_ended(&self) {
+        let mut hook = self.on_turn.borrow_mut();
+        let Some(hook) = hook.as_mut() else {
+            return;
+        };
+        let view = TurnView {
+            turn: self.executor.turns(),
+            now: self.time().now(),
+            main_woken: self.executor.main_is_woken(),
+            run_queue: self.executor.queued_task_ids(),
+            timers: self.time().timers_view(),
+            io: self.reactor().registrations(),
+        };
+        hook(&view);
+    }
+}
+
+/// Runs `on_the_loop` with the core if this thread is running `runtime_id`'s loop;
+/// `false` otherwise (another thread, no runtime, or another runtime's loop).
+fn on_the_loop_of(runtime_id: u64, on_the_loop: impl FnOnce(&Core)) -> bool {
+    context::try_with_core(|core| {
+        if core.id != runtime_id {
+            return false;
+        }
+        on_the_loop(core);
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// Where a task's wake goes: onto the run queue's deque if this thread runs the
+/// task's loop, else through the door for other threads (`run_queue.rs`).
+impl Schedule for Injector {
+    fn schedule(&self, task: &Arc<Task>) {
+        if !on_the_loop_of(self.runtime_id(), |core| core.executor.wake_here(task)) {
+            self.push_remote(task);
+        }
+    }
+}
+
+/// The waker of main, the `block_on` future: the same two doors as a task's, leading
+/// to main's flag instead of the deque.
+struct MainWaker(Arc<Injector>);
+
+impl ArcWake for MainWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        let injector = &arc_self.0;
+        if !on_the_loop_of(injector.runtime_id(), |core| core.executor.wake_main_here()) {
+            injector.wake_main(false);
+        }
+    }
 }
 
 /// A function the loop calls after every turn, with a view of its state.
-pub type TurnHook = Box<dyn FnMut(&crate::executor::TurnView)>;
-
-thread_local! {
-    /// The runtime whose loop is running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with the current runtime's core, or returns `None` outside a runtime.
-pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
-    // `try_with`: during thread exit the thread-local may already be gone (a waker
-    // dropped late); that is "no runtime", not a crash.
-    CURRENT
-        .try_with(|current| current.borrow().as_ref().map(|core| f(core)))
-        .ok()
-        .flatten()
-}
-
-/// Runs `f` with the current runtime's core.
-///
-/// # Panics
-/// Outside a runtime, with a message naming `what` and pointing to `block_on`.
-pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
-    CURRENT.with(|current| match current.borrow().as_ref() {
-        Some(core) => f(core),
-        None => panic!(
-            "{what} was called outside a looplab runtime. It needs a running event loop: \
-             run your async code inside `looplab::block_on(async {{ ... }})` \
-             (or `Runtime::builder().build()?.block_on(...)`)."
-        ),
-    })
-}
+pub type TurnHook = Box<dyn FnMut(&TurnView)>;
 
 /// Spawns a future as a new task on the current runtime and returns its handle.
 ///
@@ -112,7 +159,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    with_core("looplab::spawn", |core| core.spawn("", future))
+    context::with_core("looplab::spawn", |core| core.executor.spawn("", future))
 }
 
 /// Like [`spawn`], with a name that the trace prints beside the task's number
@@ -122,7 +169,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    with_core("looplab::spawn_named", |core| core.spawn(name, future))
+    context::with_core("looplab::spawn_named", |core| {
+        core.executor.spawn(name, future)
+    })
 }
 
 /// Runs a future to completion on a new runtime with default settings, on this
@@ -184,7 +233,7 @@ impl Builder {
 
     /// Calls `hook` after every turn of the loop with a view of the run queue, the
     /// timers and the I/O registrations (what `looplab lookup --step` shows).
-    pub fn on_turn(mut self, hook: impl FnMut(&crate::executor::TurnView) + 'static) -> Builder {
+    pub fn on_turn(mut self, hook: impl FnMut(&TurnView) + 'static) -> Builder {
         self.on_turn = Some(Box::new(hook));
         self
     }
@@ -193,30 +242,32 @@ impl Builder {
     /// instance), e.g. when the process is out of file descriptors.
     pub fn build(self) -> io::Result<Runtime> {
         let (reactor, loop_waker) = Reactor::new()?;
-        let (sender, receiver) = crossbeam_channel::unbounded();
         let id = NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed);
+        let clock = Rc::new(if self.virtual_time {
+            Clock::virtual_()
+        } else {
+            Clock::real()
+        });
+        let tracer = Rc::new(Tracer::new(self.trace, self.recorder, {
+            let clock = clock.clone();
+            move || clock.now()
+        }));
+        let run_queue = RunQueue::new(id, loop_waker);
+        let scheduler: Arc<dyn Schedule> = run_queue.injector().clone();
         let core = Core {
             id,
-            clock: if self.virtual_time {
-                Clock::virtual_()
-            } else {
-                Clock::real()
-            },
-            tracer: Tracer::new(self.trace, self.recorder),
-            timers: RefCell::new(TimerWheel::new()),
-            reactor: RefCell::new(reactor),
-            scheduler: Arc::new(Scheduler {
-                runtime_id: id,
-                remote_wakes: sender,
-                remote_wakes_waiting: AtomicBool::new(false),
-                loop_waker,
-            }),
-            run_queue: RefCell::new(VecDeque::new()),
-            remote_wakes: receiver,
-            current_task: Cell::new(None),
-            next_task_id: Cell::new(1),
-            stats: Stats::default(),
-            slow_poll_threshold: self.slow_poll_threshold,
+            executor: Executor::new(
+                run_queue,
+                scheduler,
+                tracer.clone(),
+                self.slow_poll_threshold,
+            ),
+            driver: Driver::new(
+                TimeDriver::new(clock, tracer.clone()),
+                reactor,
+                tracer.clone(),
+            ),
+            tracer,
             on_turn: RefCell::new(self.on_turn),
         };
         Ok(Runtime {
@@ -256,21 +307,25 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _entered = Entered::enter(self.core.clone());
         let future = std::pin::pin!(future);
-        self.core.run(future)
+        let main_waker = futures_task::waker(Arc::new(MainWaker(self.core.executor.injector())));
+        self.core.executor.run(future, &main_waker, &*self.core)
     }
 
     /// The runtime's counters so far (polls, wakes, timers, parks, ...).
-    pub fn stats(&self) -> crate::stats::StatsReport {
-        self.core.stats.report(self.core.tracer.enabled())
+    pub fn stats(&self) -> StatsReport {
+        let mut report = StatsReport {
+            per_poll_measured: self.core.tracer.enabled(),
+            ..StatsReport::default()
+        };
+        self.core.executor.report_into(&mut report);
+        self.core.driver.report_into(&mut report);
+        report
     }
 
     /// How many timers are in the wheel and how many I/O sources the reactor holds:
     /// both are zero once every sleep and socket is gone.
     pub fn pending_resources(&self) -> (usize, usize) {
-        (
-            self.core.timers.borrow().len(),
-            self.core.reactor.borrow().source_count(),
-        )
+        (self.core.time().len(), self.core.reactor().source_count())
     }
 }
 
@@ -281,77 +336,14 @@ impl Drop for Runtime {
         // places that keep a waiting task alive). Each is taken out first and dropped
         // after: dropping a future may reach for this wheel or reactor (a `Sleep` or a
         // `TcpStream` cancelling itself; harmless, no runtime is current here).
-        let queued = std::mem::take(&mut *self.core.run_queue.borrow_mut());
+        let queued = self.core.executor.take_all_tasks();
         drop(queued);
-        let timers = std::mem::take(&mut *self.core.timers.borrow_mut());
+        let timers = self.core.time().take_all();
         drop(timers);
-        let waiters = self.core.reactor.borrow_mut().take_all_waiters();
+        let waiters = self.core.reactor().take_all_waiters();
         drop(waiters);
         // A future dropped above may have woken another task; with no loop running
-        // here, that wake went through the channel. Tasks in the channel hold a sender
-        // of that same channel, so drain it until it stays empty, or they would keep
-        // each other alive.
-        while self.core.remote_wakes.try_recv().is_ok() {}
-    }
-}
-
-/// Marks this thread as running `core`'s loop until dropped (also on panic).
-struct Entered;
-
-impl Entered {
-    fn enter(core: Rc<Core>) -> Entered {
-        CURRENT.with(|current| {
-            let mut current = current.borrow_mut();
-            assert!(
-                current.is_none(),
-                "block_on was called inside a running looplab event loop. That would block \
-                 the loop's only thread, and every task on it, until the inner future is \
-                 done. Inside async code, `.await` the future instead (or `spawn` it)."
-            );
-            *current = Some(core);
-        });
-        Entered
-    }
-}
-
-impl Drop for Entered {
-    fn drop(&mut self) {
-        // Take the core out first and drop it after the borrow ends: dropping it could
-        // run destructors that look at CURRENT.
-        let core = CURRENT.with(|current| current.borrow_mut().take());
-        drop(core);
-    }
-}
-
-impl Core {
-    pub(crate) fn spawn<F>(&self, name: impl Into<String>, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let id = TaskId(self.next_task_id.get());
-        self.next_task_id.set(id.0 + 1);
-        let (future, handle) = into_task(id, future);
-        let task = Arc::new(Task {
-            id,
-            future: Mutex::new(Some(future)),
-            scheduled: AtomicBool::new(false),
-            completed: AtomicBool::new(false),
-            woken_remotely: AtomicBool::new(false),
-            scheduler: self.scheduler.clone(),
-        });
-        if self.tracer.enabled() {
-            self.tracer.emit(
-                self.clock.now(),
-                Event::Spawn {
-                    parent: self.current_task.get(),
-                    task: id,
-                    name: name.into(),
-                },
-            );
-        }
-        self.stats.spawned.set(self.stats.spawned.get() + 1);
-        task.schedule_on(self);
-        handle
+        // here, that wake went through the channel.
+        self.core.executor.drain_remote_wakes();
     }
 }

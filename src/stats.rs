@@ -10,68 +10,43 @@
 //! The counters are plain `Cell`s: only the loop thread touches them, so counting
 //! costs an add, never a lock.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::trace::TaskId;
+use crate::task::TaskId;
 
-/// Counters kept by the loop as it runs.
+/// One count that only the loop's thread touches: an add, never a lock. Each part
+/// of the runtime keeps its own counters and fills them into a [`StatsReport`].
 #[derive(Default)]
-pub(crate) struct Stats {
-    pub(crate) spawned: Cell<u64>,
-    pub(crate) polls: Cell<u64>,
-    /// Polls after the first that returned `Pending`: the task was woken and still had
-    /// to wait (a wake that brought no completion).
-    pub(crate) woken_still_pending: Cell<u64>,
-    pub(crate) completed: Cell<u64>,
-    pub(crate) panicked: Cell<u64>,
-    pub(crate) timers_armed: Cell<u64>,
-    pub(crate) timers_cancelled: Cell<u64>,
-    pub(crate) timers_fired: Cell<u64>,
-    pub(crate) unparks_deadline: Cell<u64>,
-    pub(crate) unparks_io: Cell<u64>,
-    pub(crate) unparks_remote: Cell<u64>,
-    pub(crate) clock_jumps: Cell<u64>,
-    pub(crate) turns: Cell<u64>,
-    pub(crate) parked: Cell<Duration>,
-    pub(crate) busy: Cell<Duration>,
-    /// Only filled while tracing (a map update per poll is too dear otherwise).
-    pub(crate) polls_per_task: RefCell<BTreeMap<TaskId, u64>>,
+pub(crate) struct Counter(Cell<u64>);
+
+impl Counter {
+    pub(crate) fn bump(&self) {
+        self.add(1);
+    }
+
+    pub(crate) fn add(&self, n: u64) {
+        self.0.set(self.0.get() + n);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.get()
+    }
 }
 
-impl Stats {
-    pub(crate) fn bump(counter: &Cell<u64>) {
-        counter.set(counter.get() + 1);
+/// A running total of time, like [`Counter`].
+#[derive(Default)]
+pub(crate) struct TimeCounter(Cell<Duration>);
+
+impl TimeCounter {
+    pub(crate) fn add(&self, d: Duration) {
+        self.0.set(self.0.get() + d);
     }
 
-    pub(crate) fn add_time(counter: &Cell<Duration>, d: Duration) {
-        counter.set(counter.get() + d);
-    }
-
-    /// A snapshot. `per_poll_measured`: whether the loop took the per-poll
-    /// measurements, which it does exactly while it traces or records.
-    pub(crate) fn report(&self, per_poll_measured: bool) -> StatsReport {
-        StatsReport {
-            spawned: self.spawned.get(),
-            polls: self.polls.get(),
-            woken_still_pending: self.woken_still_pending.get(),
-            completed: self.completed.get(),
-            panicked: self.panicked.get(),
-            timers_armed: self.timers_armed.get(),
-            timers_cancelled: self.timers_cancelled.get(),
-            timers_fired: self.timers_fired.get(),
-            unparks_deadline: self.unparks_deadline.get(),
-            unparks_io: self.unparks_io.get(),
-            unparks_remote: self.unparks_remote.get(),
-            clock_jumps: self.clock_jumps.get(),
-            turns: self.turns.get(),
-            parked: self.parked.get(),
-            busy: self.busy.get(),
-            polls_per_task: self.polls_per_task.borrow().clone(),
-            per_poll_measured,
-        }
+    pub(crate) fn get(&self) -> Duration {
+        self.0.get()
     }
 }
 

@@ -1,149 +1,155 @@
 //! Tasks and their wakers (chapter 4).
 //!
 //! A **task** is a spawned future plus what the loop needs to run it: a number, a
-//! name for the trace, and a way back into the run queue. A future alone cannot be
-//! "woken": it is just a value. The task is what a [`Waker`](std::task::Waker) points
-//! at, so that whoever holds the waker (a timer, the reactor, another task, another
-//! thread) can say "poll this one again".
+//! way back into the run queue, and how it ended. A future alone cannot be "woken": it
+//! is just a value. The task is what a [`Waker`](std::task::Waker) points at, so that
+//! whoever holds the waker (a timer, the reactor, another task, another thread) can
+//! say "poll this one again".
 //!
 //! The waker is built with futures-task's [`ArcWake`]: implement `wake_by_ref` for
 //! `Arc<Task>` and futures-task builds the `RawWakerVTable` for us, without `unsafe`.
 //! (Example `ch04_wakers` builds the same thing by hand, to show what that saves.)
 //!
-//! Waking is "put me back in the run queue", with two rules:
+//! Waking is "put me back in the run queue", with one rule that lives here:
 //!
 //! - **Queued at most once.** A task woken ten times before its next poll is polled
 //!   once; the `scheduled` flag makes the extra wakes free.
-//! - **Wakes may come from any thread.** A `Waker` is `Send + Sync`. A wake on the
-//!   loop's own thread (a task waking a task, a timer, the reactor) pushes the task on
-//!   the run queue, a plain `VecDeque` only that thread touches. A wake from another
-//!   thread cannot touch it, so it sends the task through a crossbeam channel, which
-//!   the loop empties into the run queue at each turn, and rings the loop's
-//!   `mio::Waker`, in case the loop is parked in the reactor.
+//!
+//! Where the task goes is not this file's business: a task only knows *something*
+//! that can [`Schedule`] it. Chapter 5's run queue is that something (`run_queue.rs`),
+//! so this file needs nothing from a later chapter.
 //!
 //! asyncio has no separate task object for wakes: `Future.add_done_callback` plus
 //! `loop.call_soon(task.__step)` play this part. tokio's is `tokio::runtime::task`.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use crossbeam_channel::Sender;
-use futures_task::ArcWake;
+use futures_task::{ArcWake, waker_ref};
 
-use crate::join::TaskOutcome;
-use crate::runtime::Core;
-use crate::trace::{Event, TaskId};
+/// A task's number, unique within one runtime. The `block_on` future is task 0, "main".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub u64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {}", self.0)
+    }
+}
+
+/// How a task's future ended, as the loop sees it: the value itself has already gone
+/// to the `JoinHandle`.
+pub(crate) enum TaskOutcome {
+    Completed,
+    Panicked(String),
+}
 
 /// The future a task runs, type-erased: every task's future ends in a
 /// [`TaskOutcome`] because its real output has already gone to its `JoinHandle`.
 pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = TaskOutcome> + Send>>;
 
+/// Whatever can put a woken task back in line to be polled: the run queue of the
+/// task's runtime. A `Waker` may be used on any thread, so this must be `Send + Sync`.
+pub(crate) trait Schedule: Send + Sync {
+    /// Puts `task` in line for a poll. Called on every wake, from any thread.
+    fn schedule(&self, task: &Arc<Task>);
+}
+
 /// A spawned future and the bookkeeping that lets wakers reschedule it.
 pub(crate) struct Task {
-    pub(crate) id: TaskId,
+    id: TaskId,
     /// The future, until it completes. `None` afterwards: a finished task's future is
     /// dropped at once (with everything it owned), not when the last waker goes away.
     /// A `Mutex` because a `Waker` must be `Sync`, so `Task` must be; only the loop
     /// thread ever locks it, so the lock is never contended.
-    pub(crate) future: Mutex<Option<TaskFuture>>,
+    future: Mutex<Option<TaskFuture>>,
     /// Set when the task is put in the run queue, cleared just before it is polled.
     /// While set, further wakes do nothing: the task is already going to be polled.
     /// Cleared *before* the poll (not after) so that a wake arriving during the poll
     /// queues the task again instead of being lost.
-    pub(crate) scheduled: AtomicBool,
+    scheduled: AtomicBool,
     /// Set once the future has returned `Ready` (or panicked). Wakes after that are
     /// ignored: waking a finished task is harmless.
-    pub(crate) completed: AtomicBool,
+    completed: AtomicBool,
     /// Set by a wake from another OS thread, so the loop can trace who woke the task
     /// when it picks it up (the waking thread has no access to the loop's trace).
-    pub(crate) woken_remotely: AtomicBool,
-    /// The loop's state this task needs to schedule itself from any thread.
-    pub(crate) scheduler: Arc<Scheduler>,
-}
-
-/// What a waker on another thread needs to get a task polled again: a channel into
-/// the loop and a way to interrupt the loop's park. Shared by every task of one
-/// runtime.
-pub(crate) struct Scheduler {
-    pub(crate) runtime_id: u64,
-    /// Wakes from other threads; the loop moves them into its run queue each turn.
-    pub(crate) remote_wakes: Sender<Arc<Task>>,
-    /// Set after each send on `remote_wakes`, so the loop can see with one load that
-    /// the channel has something, instead of asking the channel itself every turn.
-    pub(crate) remote_wakes_waiting: AtomicBool,
-    /// Rings the reactor: `mio::Poll::poll` returns at once. Only needed when the wake
-    /// comes from another thread; the loop thread never parks while it is polling.
-    pub(crate) loop_waker: Arc<mio::Waker>,
+    woken_remotely: AtomicBool,
+    /// Where a wake sends the task.
+    scheduler: Arc<dyn Schedule>,
 }
 
 impl Task {
+    pub(crate) fn new(id: TaskId, future: TaskFuture, scheduler: Arc<dyn Schedule>) -> Arc<Task> {
+        Arc::new(Task {
+            id,
+            future: Mutex::new(Some(future)),
+            scheduled: AtomicBool::new(false),
+            completed: AtomicBool::new(false),
+            woken_remotely: AtomicBool::new(false),
+            scheduler,
+        })
+    }
+
+    pub(crate) fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Whether the future has returned `Ready` (or panicked).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.completed.load(Ordering::Acquire)
+    }
+
     /// Claims the right to queue the task: `false` if it is finished, or queued
     /// already (then this wake is free: the task is going to be polled anyway).
-    fn claim_a_place_in_the_queue(&self) -> bool {
-        if self.completed.load(Ordering::Acquire) {
+    pub(crate) fn claim_a_place_in_the_queue(&self) -> bool {
+        if self.is_finished() {
             return false;
         }
         !self.scheduled.swap(true, Ordering::AcqRel)
     }
 
-    /// Queues the task on `core`'s run queue (the loop's own thread) unless it is
-    /// queued already or finished.
-    pub(crate) fn schedule_on(self: &Arc<Self>, core: &Core) {
-        if self.claim_a_place_in_the_queue() {
-            core.run_queue.borrow_mut().push_back(self.clone());
-        }
+    /// Notes that another thread woke the task (for the trace).
+    pub(crate) fn mark_woken_remotely(&self) {
+        self.woken_remotely.store(true, Ordering::Release);
     }
 
-    /// Queues the task from another thread (or from no runtime at all): through the
-    /// channel, then rings the loop in case it is parked.
-    fn schedule_remotely(self: &Arc<Self>) {
-        self.woken_remotely.store(true, Ordering::Release);
-        if !self.claim_a_place_in_the_queue() {
-            return;
+    /// Whether another thread woke the task since the last call. The load first: the
+    /// swap is a locked instruction, and nearly every wake comes from the loop thread.
+    pub(crate) fn take_woken_remotely(&self) -> bool {
+        self.woken_remotely.load(Ordering::Acquire)
+            && self.woken_remotely.swap(false, Ordering::AcqRel)
+    }
+
+    /// Polls the future once, with this task's own waker. `None` if the task had
+    /// finished already (a wake raced with its completion). On `Ready` the future is
+    /// dropped at once: its sockets close and its timers are cancelled now, not
+    /// whenever the last waker happens to go away.
+    pub(crate) fn poll(self: &Arc<Self>) -> Option<Poll<TaskOutcome>> {
+        // Clear the flag before polling: a wake that arrives during the poll (from the
+        // task itself, or another thread) must queue the task again, not be swallowed.
+        self.scheduled.store(false, Ordering::Release);
+        let waker = waker_ref(self);
+        let mut cx = Context::from_waker(&waker);
+        let mut slot = self.future.lock().unwrap();
+        let future = slot.as_mut()?;
+        let result = future.as_mut().poll(&mut cx);
+        if result.is_ready() {
+            self.completed.store(true, Ordering::Release);
+            let finished = slot.take();
+            // Dropped after the lock is released: dropping a future may wake tasks.
+            drop(slot);
+            drop(finished);
         }
-        // The receiver lives as long as the runtime. Once the runtime is gone a send
-        // fails, and there is nothing left to poll the task anyway; the same for the
-        // `mio::Waker`.
-        if self.scheduler.remote_wakes.send(self.clone()).is_ok() {
-            // Flag after the send: a loop that sees the flag finds the task in the
-            // channel. Ring after the flag: a loop woken by the ring sees the flag.
-            self.scheduler
-                .remote_wakes_waiting
-                .store(true, Ordering::Release);
-            let _ = self.scheduler.loop_waker.wake();
-        }
+        Some(result)
     }
 }
 
 impl ArcWake for Task {
     fn wake_by_ref(arc_self: &Arc<Self>) {
-        let queued_on_the_loop = crate::runtime::try_with_core(|core| {
-            if core.id != arc_self.scheduler.runtime_id {
-                return false;
-            }
-            // A wake while some task is being polled is a task waking a task. Wakes
-            // by timers and I/O happen between polls; their own events name the tasks.
-            if let Some(by) = core.current_task.get()
-                && core.tracer.enabled()
-                && !arc_self.completed.load(Ordering::Acquire)
-            {
-                core.tracer.emit(
-                    core.clock.now(),
-                    Event::WokenByTask {
-                        task: arc_self.id,
-                        by,
-                    },
-                );
-            }
-            arc_self.schedule_on(core);
-            true
-        })
-        .unwrap_or(false);
-
-        if !queued_on_the_loop {
-            arc_self.schedule_remotely();
-        }
+        arc_self.scheduler.schedule(arc_self);
     }
 }

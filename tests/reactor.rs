@@ -8,7 +8,7 @@
 //!
 //! The races the loop cannot stage on demand (readiness landing between a
 //! `WouldBlock` and the storing of the waker; a late event under a reused token) are
-//! unit tests at the bottom of `src/reactor.rs`, where the reactor can be driven by
+//! unit tests at the bottom of `src/reactor/mod.rs`, where the reactor can be driven by
 //! hand.
 
 use std::future::Future;

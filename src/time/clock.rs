@@ -1,7 +1,8 @@
 //! The runtime's clock: real or virtual (chapter 6).
 //!
-//! Every runtime reads time through one `Clock`, and [`Instant`] is a reading of it:
-//! the time since the runtime started. Two kinds of clock:
+//! Every runtime reads time through one `Clock`, owned by its timer driver
+//! (`driver.rs`); [`Instant`](super::Instant) is a reading of it: the time since the
+//! runtime started. Two kinds of clock:
 //!
 //! - **Real**: wall time (`std::time::Instant`). Sleeping one second takes one second.
 //! - **Virtual**: a number that only the loop moves. When no task is ready and the
@@ -17,7 +18,6 @@
 //! libraries that swap `loop.time()`.
 
 use std::cell::Cell;
-use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
 
 /// The runtime's source of time.
@@ -58,63 +58,6 @@ impl Clock {
         {
             now.set(to);
         }
-    }
-}
-
-/// A point in time on the running runtime's clock (virtual-aware): the time since that
-/// runtime started.
-///
-/// Like `std::time::Instant`, but it follows virtual time when the runtime uses it.
-/// Instants of different runtimes are not comparable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(Duration);
-
-impl Instant {
-    /// The runtime's clock now.
-    ///
-    /// # Panics
-    /// Outside a runtime: there is no runtime clock to read. Run the code inside
-    /// `looplab::block_on(...)`.
-    pub fn now() -> Instant {
-        Instant(crate::runtime::with_core(
-            "looplab::time::Instant::now",
-            |core| core.clock.now(),
-        ))
-    }
-
-    /// Time since this instant, on the runtime's clock.
-    pub fn elapsed(&self) -> Duration {
-        Instant::now().duration_since(*self)
-    }
-
-    /// Time from `earlier` to `self`; zero if `earlier` is later.
-    pub fn duration_since(&self, earlier: Instant) -> Duration {
-        self.0.saturating_sub(earlier.0)
-    }
-
-    /// The time since the runtime started, as a `Duration` (what the trace prints).
-    pub fn since_start(&self) -> Duration {
-        self.0
-    }
-}
-
-impl Add<Duration> for Instant {
-    type Output = Instant;
-    fn add(self, rhs: Duration) -> Instant {
-        Instant(self.0 + rhs)
-    }
-}
-
-impl AddAssign<Duration> for Instant {
-    fn add_assign(&mut self, rhs: Duration) {
-        self.0 += rhs;
-    }
-}
-
-impl Sub<Instant> for Instant {
-    type Output = Duration;
-    fn sub(self, rhs: Instant) -> Duration {
-        self.duration_since(rhs)
     }
 }
 

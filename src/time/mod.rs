@@ -7,7 +7,9 @@
 //! deadline:
 //!
 //! - [`wheel`]: a hierarchical timing wheel, the data structure (no futures in it).
-//! - [`clock`]: the runtime's clock, real or virtual, and its [`Instant`].
+//! - [`clock`]: the runtime's clock, real or virtual; [`Instant`] is a reading of it.
+//! - `driver.rs`: the timer driver: arms, cancels and fires the runtime's timers,
+//!   and moves the virtual clock.
 //! - [`sleep`](mod@sleep) and [`timeout`](mod@timeout): the futures a task awaits.
 //!
 //! | looplab | asyncio | tokio |
@@ -18,11 +20,13 @@
 //! | the wheel | the `_scheduled` heap of `call_later` | `runtime::time::wheel` |
 
 pub mod clock;
+pub(crate) mod driver;
+mod instant;
 pub mod sleep;
 pub mod timeout;
 pub mod wheel;
 
-pub use clock::Instant;
+pub use instant::Instant;
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout};
 
@@ -32,13 +36,7 @@ pub use timeout::{Elapsed, Timeout, timeout};
 /// # Panics
 /// Outside a runtime.
 pub fn timers_in_wheel() -> (usize, usize) {
-    crate::runtime::with_core("looplab::time::timers_in_wheel", |core| {
-        let timers = core.timers.borrow();
-        let now = clock::now_to_tick(core.clock.now());
-        let due = timers
-            .iter()
-            .filter(|(_, deadline, _, _)| *deadline <= now)
-            .count();
-        (timers.len(), due)
+    crate::context::with_core("looplab::time::timers_in_wheel", |core| {
+        core.time().len_and_due()
     })
 }

@@ -24,9 +24,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::clock::Instant;
+use super::instant::Instant;
 use super::wheel::TimerKey;
-use crate::runtime::{try_with_core, with_core};
+use crate::context;
 
 /// Waits until `duration` has passed on the runtime's clock (asyncio's
 /// `asyncio.sleep`).
@@ -44,7 +44,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 /// Outside a runtime.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let runtime_id = with_core("looplab::time::sleep_until", |core| core.id);
+    let runtime_id = context::with_core("looplab::time::sleep_until", |core| core.id());
     Sleep {
         deadline,
         timer: None,
@@ -81,46 +81,33 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // `Sleep` holds no self-references, so it is `Unpin` and can be used directly.
         let this = self.get_mut();
-        with_core("polling a looplab Sleep", |core| {
+        context::with_core("polling a looplab Sleep", |core| {
             // The deadline and the timer belong to the runtime the sleep was made in:
             // another runtime's clock started at another moment, and the timer key
             // would name a slot in the wrong wheel (some other task's timer).
             assert!(
-                core.id == this.runtime_id,
+                core.id() == this.runtime_id,
                 "a looplab Sleep was polled in another runtime than the one it was made \
                  in. Create the sleep inside the runtime that awaits it."
             );
-            if core.clock.now() >= this.deadline.since_start() {
+            let time = core.time();
+            if time.now() >= this.deadline.since_start() {
                 // Done. If the timer has not fired (the task was polled for another
                 // reason at the right moment), take it out now.
                 if let Some(key) = this.timer.take() {
-                    core.cancel_timer(key);
+                    time.cancel(key);
                 }
                 return Poll::Ready(());
             }
-            let current = this
+            let task = core.executor().current_task();
+            // Polled again while the timer waits: keep it, with this poll's waker. A
+            // timer that fired before the clock reached the deadline cannot happen
+            // (ticks round up); arming again is the safe answer anyway.
+            let still_armed = this
                 .timer
-                .and_then(|key| core.timers.borrow_mut().get_mut(key).map(|_| key));
-            match current {
-                Some(key) => {
-                    let mut timers = core.timers.borrow_mut();
-                    let entry = timers.get_mut(key).expect("checked just above");
-                    if !entry.waker.will_wake(cx.waker()) {
-                        let old = std::mem::replace(&mut entry.waker, cx.waker().clone());
-                        entry.task = core.current_task.get();
-                        // Dropped once the wheel is released: it may be the last
-                        // reference to a task, whose own sleeps reach for the wheel.
-                        drop(timers);
-                        drop(old);
-                    }
-                }
-                // First poll, or the timer fired but the clock has not reached the
-                // deadline (it cannot, as ticks round up; arming again is the safe
-                // answer anyway).
-                None => {
-                    this.timer =
-                        Some(core.arm_timer(this.deadline.since_start(), cx.waker().clone()));
-                }
+                .is_some_and(|key| time.update_waker(key, cx.waker(), task));
+            if !still_armed {
+                this.timer = Some(time.arm(this.deadline.since_start(), cx.waker().clone(), task));
             }
             Poll::Pending
         })
@@ -134,9 +121,9 @@ impl Drop for Sleep {
         };
         // Outside its runtime (the runtime is being dropped, or the Sleep moved to
         // another thread) there is no wheel to clean up.
-        try_with_core(|core| {
-            if core.id == self.runtime_id {
-                core.cancel_timer(key);
+        context::try_with_core(|core| {
+            if core.id() == self.runtime_id {
+                core.time().cancel(key);
             }
         });
     }

@@ -27,20 +27,15 @@
 //! the `tracing` crate plus tokio-console.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A task's number, unique within one runtime. The `block_on` future is task 0, "main".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(pub u64);
+pub use crate::task::TaskId;
 
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {}", self.0)
-    }
-}
+mod note;
+pub use note::note;
 
 /// Why a parked loop woke up again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,6 +199,13 @@ pub enum Event {
         /// The mio token.
         token: usize,
     },
+    /// A turn of the loop ended (after step 5, timers fired). Recorded for the
+    /// pictures (the stepper counts turns by it), never printed: a line per turn would
+    /// drown the trace.
+    TurnEnded {
+        /// Turns completed so far, this one included.
+        turn: u64,
+    },
     /// A single poll kept the loop busy too long: nothing else could run meanwhile.
     SlowPoll {
         /// The task.
@@ -280,6 +282,7 @@ impl Recorder {
         inner
             .records
             .iter()
+            .filter(|r| r.event.is_printed())
             .map(|r| render_line(r, &inner.names))
             .collect()
     }
@@ -290,35 +293,27 @@ impl Recorder {
     }
 }
 
-/// Writes a note into the trace of the runtime running on this thread, attributed to
-/// the task being polled. Does nothing when tracing is off or outside a runtime, so
-/// library code can narrate freely.
-pub fn note(text: impl Into<String>) {
-    crate::runtime::try_with_core(|core| {
-        if core.tracer.enabled() {
-            let task = core.current_task.get();
-            core.tracer.emit(
-                core.clock.now(),
-                Event::Note {
-                    task,
-                    text: text.into(),
-                },
-            );
-        }
-    });
-}
-
 /// The runtime's side of tracing: decides whether anything listens, and sends each
 /// event to the printer and the recorder.
+///
+/// It reads the runtime's clock itself (through `clock`, a closure because the clock
+/// belongs to chapter 6), so every part of the runtime can shout an event without
+/// first asking what time it is.
 pub(crate) struct Tracer {
     output: TraceOutput,
     recorder: Option<Recorder>,
     // The printer needs task names for every line; the recorder keeps its own copy.
     names: std::cell::RefCell<HashMap<TaskId, String>>,
+    clock: Box<dyn Fn() -> Duration>,
 }
 
 impl Tracer {
-    pub(crate) fn new(output: TraceOutput, recorder: Option<Recorder>) -> Tracer {
+    /// A tracer that stamps events with `clock()`.
+    pub(crate) fn new(
+        output: TraceOutput,
+        recorder: Option<Recorder>,
+        clock: impl Fn() -> Duration + 'static,
+    ) -> Tracer {
         let mut names = HashMap::new();
         names.insert(TaskId(0), "main".to_string());
         if let Some(rec) = &recorder {
@@ -332,7 +327,13 @@ impl Tracer {
             output,
             recorder,
             names: std::cell::RefCell::new(names),
+            clock: Box::new(clock),
         }
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn now(&self) -> Duration {
+        (self.clock)()
     }
 
     /// Whether any sink listens. Callers check this before building an event, so a
@@ -342,7 +343,16 @@ impl Tracer {
         self.output != TraceOutput::Off || self.recorder.is_some()
     }
 
-    pub(crate) fn emit(&self, at: Duration, event: Event) {
+    /// Sends `event`, stamped with the clock, to whoever listens. Free when no one
+    /// does; callers that must build an event at some cost ask [`enabled`](Self::enabled)
+    /// first.
+    pub(crate) fn emit(&self, event: Event) {
+        if self.enabled() {
+            self.emit_at(self.now(), event);
+        }
+    }
+
+    fn emit_at(&self, at: Duration, event: Event) {
         if let Event::Spawn { task, name, .. } = &event
             && !name.is_empty()
         {
@@ -352,7 +362,7 @@ impl Tracer {
             }
         }
         let record = Record { at, event };
-        if self.output != TraceOutput::Off {
+        if self.output != TraceOutput::Off && record.event.is_printed() {
             let line = render_line(&record, &self.names.borrow());
             // A trace line that cannot be written (closed pipe) is not worth a panic.
             let _ = match self.output {
@@ -403,6 +413,12 @@ fn render_line(record: &Record, names: &HashMap<TaskId, String>) -> String {
 }
 
 impl Event {
+    /// Whether the printer shows this event. Only [`Event::TurnEnded`] is kept for
+    /// the recorder alone.
+    pub fn is_printed(&self) -> bool {
+        !matches!(self, Event::TurnEnded { .. })
+    }
+
     /// The event as the printer shows it: who did it, and what happened.
     pub fn describe(&self, names: &HashMap<TaskId, String>) -> (String, String) {
         let task_or_loop = |t: &Option<TaskId>| match t {
@@ -541,6 +557,7 @@ impl Event {
                 format!("io: {op} on token {token} would block; wait for readiness"),
             ),
             Event::IoDeregistered { token } => ("io".into(), format!("token {token} deregistered")),
+            Event::TurnEnded { turn } => ("loop".into(), format!("turn {turn} ends")),
             Event::SlowPoll { task, took } => (
                 task_label(*task, names),
                 format!(
@@ -563,8 +580,8 @@ mod tests {
     #[test]
     fn lines_align_time_who_and_what() {
         let rec = Recorder::new();
-        let tracer = Tracer::new(TraceOutput::Off, Some(rec.clone()));
-        tracer.emit(
+        let tracer = Tracer::new(TraceOutput::Off, Some(rec.clone()), || Duration::ZERO);
+        tracer.emit_at(
             Duration::ZERO,
             Event::Spawn {
                 parent: Some(TaskId(0)),
@@ -572,7 +589,7 @@ mod tests {
                 name: "find_users(3)".into(),
             },
         );
-        tracer.emit(Duration::from_millis(1000), Event::Poll { task: TaskId(1) });
+        tracer.emit_at(Duration::from_millis(1000), Event::Poll { task: TaskId(1) });
         assert_eq!(
             rec.lines(),
             vec![
@@ -584,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_disabled_tracer_reports_itself_disabled() {
-        assert!(!Tracer::new(TraceOutput::Off, None).enabled());
-        assert!(Tracer::new(TraceOutput::Off, Some(Recorder::new())).enabled());
+        assert!(!Tracer::new(TraceOutput::Off, None, || Duration::ZERO).enabled());
+        assert!(Tracer::new(TraceOutput::Off, Some(Recorder::new()), || Duration::ZERO).enabled());
     }
 }

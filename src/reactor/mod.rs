@@ -46,15 +46,17 @@
 //! asyncio's equivalent is its `selectors` module plus `add_reader`/`add_writer`;
 //! tokio's is `tokio::runtime::io::Driver` with its `ScheduledIo` per source.
 
+use std::cell::RefCell;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 use mio::{Events, Interest, Token};
 
-use crate::runtime::with_core;
-use crate::trace::{Event, TaskId};
+use crate::task::TaskId;
+
+pub(crate) mod registration;
 
 /// The token of the `mio::Waker` that other threads ring to unpark the loop.
 const REMOTE_WAKE_TOKEN: Token = Token(usize::MAX);
@@ -167,8 +169,9 @@ pub(crate) struct Wakeup {
     pub(crate) _orphans: Vec<Waiter>,
 }
 
-/// The reactor: mio's `Poll` plus the table of registered sources.
-pub(crate) struct Reactor {
+/// The reactor's state behind its `RefCell`: mio's `Poll` plus the table of
+/// registered sources.
+struct ReactorState {
     poll: mio::Poll,
     events: Events,
     slots: Vec<Slot>,
@@ -183,13 +186,12 @@ pub(crate) struct Reactor {
     released: Arc<Mutex<Vec<IoKey>>>,
 }
 
-impl Reactor {
-    /// A reactor, and the waker other threads use to interrupt its `wait`.
-    pub(crate) fn new() -> io::Result<(Reactor, Arc<mio::Waker>)> {
+impl ReactorState {
+    fn new() -> io::Result<(ReactorState, Arc<mio::Waker>)> {
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), REMOTE_WAKE_TOKEN)?);
         Ok((
-            Reactor {
+            ReactorState {
                 poll,
                 events: Events::with_capacity(EVENTS_PER_POLL),
                 slots: Vec::new(),
@@ -204,7 +206,7 @@ impl Reactor {
     /// Registers a socket. `assume_ready` starts the flags set, so the first
     /// operation is simply tried (right for an accepted or connected socket; a
     /// `WouldBlock` corrects it); a socket still connecting starts not ready.
-    pub(crate) fn register(
+    fn register(
         &mut self,
         source: &mut impl mio::event::Source,
         what: &'static str,
@@ -245,11 +247,7 @@ impl Reactor {
 
     /// Removes a socket. Returns the tasks that were waiting on it, so the caller can
     /// wake them (they will find their socket gone rather than wait forever).
-    pub(crate) fn deregister(
-        &mut self,
-        source: &mut impl mio::event::Source,
-        key: IoKey,
-    ) -> Vec<Waiter> {
+    fn deregister(&mut self, source: &mut impl mio::event::Source, key: IoKey) -> Vec<Waiter> {
         let slot = match self.slots.get_mut(key.index as usize) {
             Some(slot) if slot.generation == key.generation => slot,
             // Already deregistered: a stale key changes nothing.
@@ -309,7 +307,7 @@ impl Reactor {
     /// tick to hand back to [`wait_for`](Self::wait_for) if the operation would block.
     /// `None`: not ready, wait. A stale key reads as ready, so the operation runs and
     /// reports the real error.
-    pub(crate) fn readiness(&mut self, key: IoKey, direction: Direction) -> Option<u64> {
+    fn readiness(&mut self, key: IoKey, direction: Direction) -> Option<u64> {
         match self.state_mut(key) {
             Some(state) => {
                 let half = state.half(direction);
@@ -327,7 +325,7 @@ impl Reactor {
     /// date, the flag stays set, no waker is stored, and the caller must try the
     /// operation again. (Clearing the flag here would lose that event for good: the
     /// edge has been reported already and will not come again.)
-    pub(crate) fn wait_for(
+    fn wait_for(
         &mut self,
         key: IoKey,
         direction: Direction,
@@ -348,7 +346,7 @@ impl Reactor {
     }
 
     /// Stores a waker for a source that is not ready yet, without touching the flag.
-    pub(crate) fn set_waiter(
+    fn set_waiter(
         &mut self,
         key: IoKey,
         direction: Direction,
@@ -362,7 +360,7 @@ impl Reactor {
 
     /// Blocks in `mio::Poll::poll` for at most `timeout` (`None`: no limit), then
     /// records readiness and collects the tasks to wake.
-    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Wakeup> {
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Wakeup> {
         let mut wakeup = Wakeup {
             ready: Vec::new(),
             remote_wake: false,
@@ -417,12 +415,12 @@ impl Reactor {
     /// Registered sources (not counting those dropped already and waiting to be
     /// reclaimed). Every key in `released` names a live slot: a socket leaves its key
     /// there only when it could not deregister itself, and only once.
-    pub(crate) fn source_count(&self) -> usize {
+    fn source_count(&self) -> usize {
         self.live - self.released.lock().unwrap().len()
     }
 
     /// Tasks waiting on some source.
-    pub(crate) fn waiter_count(&self) -> usize {
+    fn waiter_count(&self) -> usize {
         self.slots
             .iter()
             .filter_map(|s| s.state.as_ref())
@@ -432,9 +430,7 @@ impl Reactor {
 
     /// (token, what, reading task, writing task) for every source: the `--step` view.
     /// Where several tasks wait in one direction, the first to arrive is shown.
-    pub(crate) fn registrations(
-        &self,
-    ) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
+    fn registrations(&self) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
         self.slots
             .iter()
             .enumerate()
@@ -451,7 +447,7 @@ impl Reactor {
     }
 
     /// Takes every stored waker out (the runtime is shutting down).
-    pub(crate) fn take_all_waiters(&mut self) -> Vec<Waiter> {
+    fn take_all_waiters(&mut self) -> Vec<Waiter> {
         let mut all = Vec::new();
         for state in self.slots.iter_mut().filter_map(|s| s.state.as_mut()) {
             all.append(&mut state.read.waiters);
@@ -461,153 +457,129 @@ impl Reactor {
     }
 }
 
-/// A registration held by a socket type: the key, and which runtime it belongs to (a
-/// socket dropped on another runtime's thread must not touch that runtime's table).
-#[derive(Debug)]
-pub(crate) struct Registration {
-    pub(crate) key: IoKey,
-    pub(crate) runtime_id: u64,
-    /// The reactor's list of keys dropped out of its reach (see `Reactor::released`).
+/// The reactor: one `mio::Poll` and the table of registered sources. Its methods
+/// take `&self`: the state sits in a `RefCell`, borrowed only inside each call, so no
+/// caller ever holds the reactor while a task runs.
+pub(crate) struct Reactor {
+    state: RefCell<ReactorState>,
+    /// The same list as `ReactorState::released`, handed to each `Registration`.
     released: Arc<Mutex<Vec<IoKey>>>,
 }
 
-impl Registration {
-    /// Registers `source` with the current runtime's reactor.
-    pub(crate) fn new(
-        what: &'static str,
+impl Reactor {
+    /// A reactor, and the waker other threads use to interrupt its `wait`.
+    pub(crate) fn new() -> io::Result<(Reactor, Arc<mio::Waker>)> {
+        let (state, waker) = ReactorState::new()?;
+        let released = state.released.clone();
+        let reactor = Reactor {
+            state: RefCell::new(state),
+            released,
+        };
+        Ok((reactor, waker))
+    }
+
+    /// Registers a socket. `assume_ready` starts the flags set, so the first
+    /// operation is simply tried (right for an accepted or connected socket; a
+    /// `WouldBlock` corrects it); a socket still connecting starts not ready.
+    pub(crate) fn register(
+        &self,
         source: &mut impl mio::event::Source,
+        what: &'static str,
         interest: Interest,
         assume_ready: bool,
-    ) -> io::Result<Registration> {
-        with_core(what, |core| {
-            let mut reactor = core.reactor.borrow_mut();
-            let key = reactor.register(source, what, interest, assume_ready)?;
-            let released = reactor.released.clone();
-            drop(reactor);
-            if core.tracer.enabled() {
-                core.trace(Event::IoRegistered {
-                    task: core.current_task.get(),
-                    token: key.number(),
-                    what,
-                    interest: match (interest.is_readable(), interest.is_writable()) {
-                        (true, true) => "read+write",
-                        (false, true) => "write",
-                        _ => "read",
-                    },
-                });
-            }
-            Ok(Registration {
-                key,
-                runtime_id: core.id,
-                released,
-            })
-        })
+    ) -> io::Result<IoKey> {
+        self.state
+            .borrow_mut()
+            .register(source, what, interest, assume_ready)
     }
 
-    /// Deregisters `source`; call from the socket's `Drop`.
-    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) {
-        let waiters = crate::runtime::try_with_core(|core| {
-            if core.id != self.runtime_id {
-                return None;
-            }
-            let waiters = core.reactor.borrow_mut().deregister(source, self.key);
-            core.trace(Event::IoDeregistered {
-                token: self.key.number(),
-            });
-            Some(waiters)
-        })
-        .flatten();
-        let Some(waiters) = waiters else {
-            // Not on the thread running our runtime's loop: leave the key for the
-            // reactor to free at its next turn.
-            self.released.lock().unwrap().push(self.key);
-            return;
-        };
-        for waiter in waiters {
-            waiter.waker.wake();
-        }
-    }
-
-    /// Runs a non-blocking operation the edge-triggered way; see [`poll_io`].
-    pub(crate) fn poll_io<R>(
+    /// Removes a socket. Returns the tasks that were waiting on it, so the caller can
+    /// wake them (they will find their socket gone rather than wait forever).
+    pub(crate) fn deregister(
         &self,
-        cx: &mut Context<'_>,
-        direction: Direction,
-        op_name: &'static str,
-        op: impl FnMut() -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        poll_io(self.key, self.runtime_id, cx, direction, op_name, op)
+        source: &mut impl mio::event::Source,
+        key: IoKey,
+    ) -> Vec<Waiter> {
+        self.state.borrow_mut().deregister(source, key)
     }
-}
 
-/// Runs `op` (a non-blocking read, write, accept, ...) if the source is ready in
-/// `direction`, the edge-triggered way:
-///
-/// - flag clear: no readiness since the last `WouldBlock`; store the waker and wait.
-/// - flag set: try the operation. Success returns at once, and the flag stays set
-///   (there may be more; rule 1). `WouldBlock` clears the flag and stores the waker in
-///   one step (rule 2), unless an event came while the operation ran: then it is tried
-///   again. `Interrupted` is simply tried again.
-///
-/// A socket used inside another runtime's `block_on` than the one it was registered
-/// with gets an error: its key means nothing in that runtime's table. (Looked up
-/// there, it named some other socket's slot, parked the task on that socket and
-/// cleared *its* readiness flag, while the socket's own events went to a `mio::Poll`
-/// that no one was polling.)
-pub(crate) fn poll_io<R>(
-    key: IoKey,
-    runtime_id: u64,
-    cx: &mut Context<'_>,
-    direction: Direction,
-    op_name: &'static str,
-    mut op: impl FnMut() -> io::Result<R>,
-) -> Poll<io::Result<R>> {
-    with_core(op_name, |core| {
-        if core.id != runtime_id {
-            return Poll::Ready(Err(io::Error::other(format!(
-                "{op_name} on a socket of another looplab runtime: a socket belongs to \
-                 the runtime it was created in; use it inside that runtime's block_on"
-            ))));
-        }
-        loop {
-            let readiness = core.reactor.borrow_mut().readiness(key, direction);
-            let Some(tick) = readiness else {
-                core.reactor.borrow_mut().set_waiter(
-                    key,
-                    direction,
-                    cx.waker(),
-                    core.current_task.get(),
-                );
-                return Poll::Pending;
-            };
-            // The reactor is not borrowed while the syscall runs.
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let waiting = core.reactor.borrow_mut().wait_for(
-                        key,
-                        direction,
-                        tick,
-                        cx.waker(),
-                        core.current_task.get(),
-                    );
-                    if !waiting {
-                        // Readiness arrived while the operation ran: try again.
-                        continue;
-                    }
-                    if core.tracer.enabled() {
-                        core.trace(Event::IoWouldBlock {
-                            task: core.current_task.get(),
-                            token: key.number(),
-                            op: op_name,
-                        });
-                    }
-                    return Poll::Pending;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                result => return Poll::Ready(result),
-            }
-        }
-    })
+    /// The list where sockets dropped out of this reactor's reach leave their keys.
+    pub(crate) fn released_list(&self) -> Arc<Mutex<Vec<IoKey>>> {
+        self.released.clone()
+    }
+
+    /// Whether the last thing known about this direction is "ready", and if so the
+    /// tick to hand back to [`wait_for`](Self::wait_for) if the operation would block.
+    /// `None`: not ready, wait. A stale key reads as ready, so the operation runs and
+    /// reports the real error.
+    pub(crate) fn readiness(&self, key: IoKey, direction: Direction) -> Option<u64> {
+        self.state.borrow_mut().readiness(key, direction)
+    }
+
+    /// Records a `WouldBlock` of an operation that started at `tick` (from
+    /// [`readiness`](Self::readiness)): not ready any more, and `waker` waits for the
+    /// next edge. One step, so that no event can fall between the two.
+    ///
+    /// Returns `false` if an event arrived since `tick`: the `WouldBlock` is out of
+    /// date, the flag stays set, no waker is stored, and the caller must try the
+    /// operation again. (Clearing the flag here would lose that event for good: the
+    /// edge has been reported already and will not come again.)
+    pub(crate) fn wait_for(
+        &self,
+        key: IoKey,
+        direction: Direction,
+        tick: u64,
+        waker: &Waker,
+        task: Option<TaskId>,
+    ) -> bool {
+        self.state
+            .borrow_mut()
+            .wait_for(key, direction, tick, waker, task)
+    }
+
+    /// Stores a waker for a source that is not ready yet, without touching the flag.
+    pub(crate) fn set_waiter(
+        &self,
+        key: IoKey,
+        direction: Direction,
+        waker: &Waker,
+        task: Option<TaskId>,
+    ) {
+        self.state
+            .borrow_mut()
+            .set_waiter(key, direction, waker, task)
+    }
+
+    /// Blocks in `mio::Poll::poll` for at most `timeout` (`None`: no limit, `ZERO`: do
+    /// not block at all), then records readiness and collects the tasks to wake. An
+    /// interrupted wait (EINTR) is an empty wakeup; any other error is the OS's.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<Wakeup> {
+        self.state.borrow_mut().wait(timeout)
+    }
+
+    /// Registered sources (not counting those dropped already and waiting to be
+    /// reclaimed).
+    pub(crate) fn source_count(&self) -> usize {
+        self.state.borrow().source_count()
+    }
+
+    /// Tasks waiting on some source.
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.state.borrow().waiter_count()
+    }
+
+    /// (token, what, reading task, writing task) for every source: the `--step` view.
+    /// Where several tasks wait in one direction, the first to arrive is shown.
+    pub(crate) fn registrations(
+        &self,
+    ) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
+        self.state.borrow().registrations()
+    }
+
+    /// Takes every stored waker out (the runtime is shutting down).
+    pub(crate) fn take_all_waiters(&self) -> Vec<Waiter> {
+        self.state.borrow_mut().take_all_waiters()
+    }
 }
 
 /// The reactor driven by hand, without the loop: each test sets up the exact order of
@@ -644,7 +616,7 @@ mod tests {
 
     #[test]
     fn readiness_between_a_would_block_and_the_storing_of_the_waker_is_not_lost() {
-        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (reactor, _remote) = Reactor::new().unwrap();
         let (mut a, mut b) = UnixStream::pair().unwrap();
         let key = reactor
             .register(&mut a, "a", Interest::READABLE, true)
@@ -683,46 +655,8 @@ mod tests {
     }
 
     #[test]
-    fn poll_io_tries_again_when_readiness_lands_during_the_operation() {
-        // The same race through `poll_io`, inside a runtime: the read's own closure
-        // plays the loop's step 4 right after the syscall said WouldBlock.
-        let rt = crate::Runtime::builder().build().unwrap();
-        let got = rt.block_on(async {
-            let (mut a, mut b) = UnixStream::pair().unwrap();
-            let registration = Registration::new("a", &mut a, Interest::READABLE, true).unwrap();
-            let mut buf = [0u8; 8];
-            let mut raced = false;
-            let read = std::future::poll_fn(|cx| {
-                registration.poll_io(cx, Direction::Read, "read", || {
-                    let result = (&a).read(&mut buf);
-                    if !raced
-                        && result
-                            .as_ref()
-                            .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
-                    {
-                        raced = true;
-                        b.write_all(b"x").unwrap();
-                        let wakeup = with_core("test", |core| {
-                            core.reactor.borrow_mut().wait(LONG_ENOUGH).unwrap()
-                        });
-                        assert_eq!(wakeup.ready.len(), 1, "the data was reported");
-                    }
-                    result
-                })
-            });
-            let got = crate::time::timeout(Duration::from_secs(2), read).await;
-            registration.deregister(&mut a);
-            (got, raced)
-        });
-        let (got, raced) = got;
-        assert!(raced, "the race was not staged");
-        let n = got.expect("the read waited for an edge that had come already");
-        assert_eq!(n.unwrap(), 1);
-    }
-
-    #[test]
     fn an_event_for_a_dropped_sources_token_does_not_wake_the_slots_new_owner() {
-        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (reactor, _remote) = Reactor::new().unwrap();
         let (mut old_socket, _old_peer) = UnixStream::pair().unwrap();
         let old = reactor
             .register(&mut old_socket, "old", Interest::READABLE, false)
@@ -743,6 +677,8 @@ mod tests {
         // staged here by registering another socket under that token by hand).
         let (mut ghost, mut ghost_peer) = UnixStream::pair().unwrap();
         reactor
+            .state
+            .borrow()
             .poll
             .registry()
             .register(&mut ghost, old.token(), Interest::READABLE)
@@ -772,7 +708,7 @@ mod tests {
 
     #[test]
     fn one_event_wakes_every_task_waiting_in_that_direction_and_no_other() {
-        let (mut reactor, _remote) = Reactor::new().unwrap();
+        let (reactor, _remote) = Reactor::new().unwrap();
         let (mut a, mut peer) = UnixStream::pair().unwrap();
         let key = reactor
             .register(&mut a, "a", Interest::READABLE, false)

@@ -1,0 +1,213 @@
+//! The driver: what the loop parks in, the reactor and the timers together
+//! (chapter 7, after the reactor).
+//!
+//! Step 4 of the loop has one entry point, [`Driver::park`], and it always says what
+//! ended the park ([`UnparkReason`]):
+//!
+//! | the loop asked for | real time | virtual time |
+//! |---|---|---|
+//! | `Zero` (tasks are ready) | a *peek*: `epoll_wait` with a zero timeout, collecting I/O that is there already | the same |
+//! | `Until(deadline)` | `epoll_wait` until the deadline: I/O, a wake from another thread, or the deadline | a peek; if nothing is there, the **clock jumps** to the deadline |
+//! | `Forever` (no timer) | `epoll_wait` with no timeout | the same: nothing to jump to |
+//!
+//! A peek that finds nothing leaves no line in the trace; every real park does, with
+//! its reason.
+//!
+//! **Why a jump is safe.** Under virtual time the loop moves the clock only when
+//! nothing could happen before the next deadline. A socket whose reply is on its way
+//! (written by one task, not yet readable by another) is the one thing that could:
+//! before jumping, the driver gives the sockets that tasks wait on a short settle
+//! (`VIRTUAL_TIME_IO_SETTLE`, wall time) to report readiness.
+//!
+//! A real error from `epoll_wait` (anything but an interrupted call, which the
+//! reactor retries) means the loop can no longer see its sockets: it panics with the
+//! OS's reason, as tokio's driver does, rather than spin on a broken reactor.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::reactor::Reactor;
+use crate::stats::{Counter, StatsReport, TimeCounter};
+use crate::time::driver::TimeDriver;
+use crate::trace::{Event, Tracer, UnparkReason};
+
+use crate::executor::ParkTimeout;
+
+/// Under virtual time, before the clock jumps, the loop gives sockets that tasks are
+/// waiting on this long (wall time) to report readiness. Data written to a loopback
+/// socket is normally readable at once, but the kernel does not promise it; without
+/// this grace the clock could jump past a reply that is in flight.
+const VIRTUAL_TIME_IO_SETTLE: Duration = Duration::from_millis(1);
+
+#[derive(Default)]
+struct ParkCounters {
+    unparks_deadline: Counter,
+    unparks_io: Counter,
+    unparks_remote: Counter,
+    clock_jumps: Counter,
+    parked: TimeCounter,
+}
+
+/// The reactor and the timer driver, behind the loop's one park.
+pub(crate) struct Driver {
+    time: TimeDriver,
+    reactor: Reactor,
+    tracer: Rc<Tracer>,
+    counters: ParkCounters,
+}
+
+impl Driver {
+    pub(crate) fn new(time: TimeDriver, reactor: Reactor, tracer: Rc<Tracer>) -> Driver {
+        Driver {
+            time,
+            reactor,
+            tracer,
+            counters: ParkCounters::default(),
+        }
+    }
+
+    /// The runtime's timers and clock.
+    pub(crate) fn time(&self) -> &TimeDriver {
+        &self.time
+    }
+
+    /// The runtime's reactor.
+    pub(crate) fn reactor(&self) -> &Reactor {
+        &self.reactor
+    }
+
+    /// Step 4: waits as `timeout` says, wakes the tasks whose sockets became ready, and
+    /// says what ended the wait.
+    pub(crate) fn park(&self, timeout: ParkTimeout) -> UnparkReason {
+        let deadline = match timeout {
+            ParkTimeout::Zero => return self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing),
+            ParkTimeout::Until(deadline) => Some(deadline),
+            ParkTimeout::Forever => None,
+        };
+        let until_deadline = deadline.map(|d| d.saturating_sub(self.time.now()));
+        if self.tracer.enabled() {
+            self.tracer.emit(Event::Park {
+                timeout: until_deadline,
+                timers: self.time.len(),
+                sources: self.reactor.source_count(),
+            });
+        }
+        let started = std::time::Instant::now();
+        let reason = if self.time.is_virtual() {
+            self.park_virtual(deadline)
+        } else {
+            self.park_real(until_deadline)
+        };
+        self.counters.parked.add(started.elapsed());
+        reason
+    }
+
+    /// A real-time park: `epoll_wait` until I/O, another thread, or the deadline.
+    fn park_real(&self, until_deadline: Option<Duration>) -> UnparkReason {
+        // Quiet: when the wait comes back empty, the one line to print is "deadline
+        // reached" (the timeout ran out), not "nothing happened".
+        let reason = self.poll_reactor(until_deadline, Quiet::IfNothing);
+        if reason != UnparkReason::Nothing {
+            return reason;
+        }
+        let reason = if until_deadline.is_some() {
+            self.counters.unparks_deadline.bump();
+            UnparkReason::Deadline
+        } else {
+            // No timeout and no news: a signal interrupted the wait.
+            UnparkReason::Nothing
+        };
+        self.tracer.emit(Event::Unpark {
+            reason: reason.clone(),
+        });
+        reason
+    }
+
+    /// A virtual-time park: either the reactor has news now (or after a short
+    /// settle), or nothing can happen before the deadline and the clock jumps there.
+    fn park_virtual(&self, deadline: Option<Duration>) -> UnparkReason {
+        let reason = self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing);
+        if reason != UnparkReason::Nothing {
+            return reason;
+        }
+        if self.reactor.waiter_count() > 0 {
+            let reason = self.poll_reactor(Some(VIRTUAL_TIME_IO_SETTLE), Quiet::IfNothing);
+            if reason != UnparkReason::Nothing {
+                return reason;
+            }
+        }
+        match deadline {
+            Some(deadline) => {
+                self.time.jump_to(deadline);
+                self.counters.clock_jumps.bump();
+                self.tracer.emit(Event::Unpark {
+                    reason: UnparkReason::ClockJump,
+                });
+                UnparkReason::ClockJump
+            }
+            // No timer to jump to: only I/O or another thread can move things on.
+            None => self.poll_reactor(None, Quiet::Never),
+        }
+    }
+
+    /// One `epoll_wait` of at most `timeout`; wakes the tasks it reports and says what
+    /// it found (`Nothing` if nothing).
+    fn poll_reactor(&self, timeout: Option<Duration>, quiet: Quiet) -> UnparkReason {
+        let wakeup = match self.reactor.wait(timeout) {
+            Ok(wakeup) => wakeup,
+            Err(e) => panic!(
+                "looplab's reactor failed: epoll_wait returned an error ({e}). The loop \
+                 cannot see its sockets any more, so it stops here."
+            ),
+        };
+        let reason = if !wakeup.ready.is_empty() {
+            self.counters.unparks_io.bump();
+            UnparkReason::Io(wakeup.ready.len())
+        } else if wakeup.remote_wake {
+            self.counters.unparks_remote.bump();
+            UnparkReason::RemoteWake
+        } else {
+            UnparkReason::Nothing
+        };
+        if !(quiet == Quiet::IfNothing && reason == UnparkReason::Nothing) {
+            self.tracer.emit(Event::Unpark {
+                reason: reason.clone(),
+            });
+        }
+        // The reactor is released before waking anyone: a wake never runs a task, but
+        // keeping borrows short keeps the rule simple.
+        for ready in wakeup.ready {
+            if self.tracer.enabled() {
+                self.tracer.emit(Event::IoReady {
+                    token: ready.token,
+                    readable: ready.readable,
+                    writable: ready.writable,
+                    woke: ready.waiters.iter().filter_map(|w| w.task).collect(),
+                });
+            }
+            for waiter in ready.waiters {
+                waiter.waker.wake();
+            }
+        }
+        reason
+    }
+
+    /// Fills in the park counters.
+    pub(crate) fn report_into(&self, report: &mut StatsReport) {
+        let c = &self.counters;
+        report.unparks_deadline = c.unparks_deadline.get();
+        report.unparks_io = c.unparks_io.get();
+        report.unparks_remote = c.unparks_remote.get();
+        report.clock_jumps = c.clock_jumps.get();
+        report.parked = c.parked.get();
+        self.time.report_into(report);
+    }
+}
+
+/// Whether an empty `epoll_wait` prints an "unpark: nothing happened" line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quiet {
+    /// A peek or a settle: its "nothing" is followed by the line that matters.
+    IfNothing,
+    Never,
+}

@@ -1,0 +1,246 @@
+//! The timer driver: the runtime's timers, between the wheel and the loop (chapter 6).
+//!
+//! The wheel (`wheel.rs`) is a plain data structure: it stores values by deadline and
+//! hands them back when its hand passes them. The driver is what makes it a *timer*
+//! service for tasks:
+//!
+//! - it owns the runtime's **clock** (`clock.rs`), real or virtual;
+//! - **arm**: a `Sleep`'s first poll puts an entry in the wheel, holding the task's
+//!   waker, and gets back a key;
+//! - **re-poll**: a `Sleep` polled again by another task (it moved) swaps the waker
+//!   in its entry, so the right task is woken;
+//! - **cancel**: a `Sleep` dropped before its deadline takes its entry out, O(1);
+//! - **fire** (the loop's step 5): move the wheel's hand to now and wake the tasks of
+//!   every expired entry;
+//! - **jump** (virtual time only): set the clock to the next deadline when the loop
+//!   has decided that nothing else can happen before it (`driver.rs` at the crate
+//!   root decides; this file only moves the clock).
+//!
+//! Times are `Duration`s since the runtime started; the wheel counts 1 ms ticks.
+//! Deadlines round *up* to a tick and "now" rounds *down*, so a timer may fire up
+//! to a tick late, never early.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+use super::clock::{Clock, deadline_to_tick, now_to_tick};
+use super::wheel::{TimerKey, TimerWheel, WheelEvent};
+use crate::stats::{Counter, StatsReport};
+use crate::task::TaskId;
+use crate::trace::{Event, Tracer};
+
+/// What the wheel stores per timer: whom to wake, and (for the trace) which task that
+/// is. Two words and a tag: the waker is the only thing a timer needs.
+pub(crate) struct TimerEntry {
+    waker: Waker,
+    task: Option<TaskId>,
+}
+
+#[derive(Default)]
+struct TimerCounters {
+    armed: Counter,
+    cancelled: Counter,
+    fired: Counter,
+}
+
+/// The runtime's clock and timers.
+pub(crate) struct TimeDriver {
+    clock: Rc<Clock>,
+    wheel: RefCell<TimerWheel<TimerEntry>>,
+    tracer: Rc<Tracer>,
+    counters: TimerCounters,
+}
+
+impl TimeDriver {
+    pub(crate) fn new(clock: Rc<Clock>, tracer: Rc<Tracer>) -> TimeDriver {
+        TimeDriver {
+            clock,
+            wheel: RefCell::new(TimerWheel::new()),
+            tracer,
+            counters: TimerCounters::default(),
+        }
+    }
+
+    /// Time since the runtime started, on its clock.
+    pub(crate) fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.clock.is_virtual()
+    }
+
+    /// Puts a timer in the wheel for `deadline` (time since start), to wake `waker`,
+    /// and returns its key. `task` is who armed it, for the trace.
+    pub(crate) fn arm(&self, deadline: Duration, waker: Waker, task: Option<TaskId>) -> TimerKey {
+        let mut wheel = self.wheel.borrow_mut();
+        if wheel.is_empty() {
+            // The hand stood still while the wheel was empty (`fire_due`): bring it to
+            // the clock first, so the timer's level and slot are counted from now.
+            // Advancing an empty wheel fires nothing and costs no work.
+            wheel.advance(now_to_tick(self.clock.now()), |_| {});
+        }
+        let (key, placement) = wheel.insert(deadline_to_tick(deadline), TimerEntry { waker, task });
+        drop(wheel);
+        self.counters.armed.bump();
+        if self.tracer.enabled() {
+            self.tracer.emit(Event::TimerArmed {
+                task,
+                timer: key.id(),
+                deadline,
+                level: placement.level,
+                slot: placement.slot,
+            });
+        }
+        key
+    }
+
+    /// A `Sleep` polled again: makes sure its timer wakes `waker` (the sleep may have
+    /// moved to another task). Returns `false` if the timer is no longer in the wheel
+    /// (it fired), so the caller must arm a new one.
+    pub(crate) fn update_waker(&self, key: TimerKey, waker: &Waker, task: Option<TaskId>) -> bool {
+        let mut wheel = self.wheel.borrow_mut();
+        let Some(entry) = wheel.get_mut(key) else {
+            return false;
+        };
+        if entry.waker.will_wake(waker) {
+            return true;
+        }
+        let old = std::mem::replace(&mut entry.waker, waker.clone());
+        entry.task = task;
+        // Dropped once the wheel is released: it may be the last reference to a task,
+        // whose own sleeps reach for the wheel.
+        drop(wheel);
+        drop(old);
+        true
+    }
+
+    /// Removes a timer that has not fired. A key whose timer already fired is ignored.
+    pub(crate) fn cancel(&self, key: TimerKey) {
+        // Take the entry out, and drop it (its waker) after the wheel is released.
+        let removed = self.wheel.borrow_mut().cancel(key);
+        if removed.is_some() {
+            self.counters.cancelled.bump();
+            self.tracer.emit(Event::TimerCancelled { timer: key.id() });
+        }
+    }
+
+    /// The nearest deadline in the wheel, on the runtime's clock.
+    pub(crate) fn next_deadline(&self) -> Option<Duration> {
+        self.wheel
+            .borrow()
+            .next_deadline()
+            .map(Duration::from_millis)
+    }
+
+    /// Virtual time: sets the clock to `deadline`. The loop calls it only when it
+    /// has made sure nothing can happen before then.
+    pub(crate) fn jump_to(&self, deadline: Duration) {
+        self.clock.jump_to(deadline);
+    }
+
+    /// Step 5: moves the wheel's hand to now and wakes the tasks of expired timers.
+    pub(crate) fn fire_due(&self) {
+        // An empty wheel has nothing to fire, so the turn need not read the clock (a
+        // `clock_gettime` per turn is a tenth of a busy loop's time). Its hand may fall
+        // behind meanwhile: `arm` moves it up before the next insert.
+        if self.wheel.borrow().is_empty() {
+            return;
+        }
+        let now_tick = now_to_tick(self.clock.now());
+        let mut fired = Vec::new();
+        let mut cascaded = Vec::new();
+        {
+            let mut wheel = self.wheel.borrow_mut();
+            // Nothing due and the hand already at this tick: no work at all. Otherwise
+            // advance even with nothing due, so the hand follows the clock and new
+            // timers are placed relative to the real now.
+            let due = wheel.next_deadline().is_some_and(|d| d <= now_tick);
+            if !due && wheel.now() >= now_tick {
+                return;
+            }
+            let tracing = self.tracer.enabled();
+            wheel.advance(now_tick, |event| match event {
+                WheelEvent::Fired { key, value, .. } => fired.push((key.id(), value)),
+                WheelEvent::Cascaded { key, from, to, .. } if tracing => {
+                    cascaded.push(Event::TimerCascaded {
+                        timer: key.id(),
+                        from_level: from.level,
+                        to_level: to.level,
+                        slot: to.slot,
+                    })
+                }
+                WheelEvent::Cascaded { .. } => {}
+            });
+        }
+        for event in cascaded {
+            self.tracer.emit(event);
+        }
+        if fired.is_empty() {
+            return;
+        }
+        self.counters.fired.add(fired.len() as u64);
+        if self.tracer.enabled() {
+            self.tracer.emit(Event::TimersFired {
+                timers: fired.iter().map(|(id, _)| *id).collect(),
+                woke: fired.iter().filter_map(|(_, entry)| entry.task).collect(),
+            });
+        }
+        for (_, entry) in fired {
+            entry.waker.wake();
+        }
+    }
+
+    /// Timers in the wheel.
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.borrow().len()
+    }
+
+    /// Timers in the wheel, and how many of them are due (deadline passed, not yet
+    /// fired).
+    pub(crate) fn len_and_due(&self) -> (usize, usize) {
+        let wheel = self.wheel.borrow();
+        let now = now_to_tick(self.clock.now());
+        let due = wheel
+            .iter()
+            .filter(|(_, deadline, _, _)| *deadline <= now)
+            .count();
+        (wheel.len(), due)
+    }
+
+    /// Every timer as (number, deadline, level, slot, task that armed it), by level,
+    /// slot and number: what the `--step` view prints.
+    pub(crate) fn timers_view(&self) -> Vec<(u64, Duration, usize, usize, Option<TaskId>)> {
+        let mut timers: Vec<_> = self
+            .wheel
+            .borrow()
+            .iter()
+            .map(|(key, deadline, placement, entry)| {
+                (
+                    key.id(),
+                    Duration::from_millis(deadline),
+                    placement.level,
+                    placement.slot,
+                    entry.task,
+                )
+            })
+            .collect();
+        timers.sort_by_key(|t| (t.2, t.3, t.0));
+        timers
+    }
+
+    /// Takes every timer out (the runtime is being dropped). The caller drops them
+    /// after letting go of the driver: a waker may be the last reference to a task.
+    pub(crate) fn take_all(&self) -> TimerWheel<TimerEntry> {
+        std::mem::take(&mut *self.wheel.borrow_mut())
+    }
+
+    /// Fills in the timer counters.
+    pub(crate) fn report_into(&self, report: &mut StatsReport) {
+        report.timers_armed = self.counters.armed.get();
+        report.timers_cancelled = self.counters.cancelled.get();
+        report.timers_fired = self.counters.fired.get();
+    }
+}
