@@ -1,7 +1,7 @@
 //! The executor: the loop itself (chapter 5).
 //!
 //! Everything else in looplab exists to feed this loop. One turn is five steps, and
-//! [`Executor::run`] is exactly these five calls:
+//! `Executor::run` is exactly these five calls:
 //!
 //! 1. **Run the ready tasks.** Poll main (the `block_on` future) if it was woken, then
 //!    the tasks that are in the run queue at that moment, once each. So a task that
@@ -17,7 +17,7 @@
 //! 5. **Fire the due timers**: wake the tasks whose deadlines passed.
 //!
 //! Steps 4 and 5 need the timer wheel (chapter 6) and the reactor (chapter 7). This
-//! file sees them only through the small [`Park`] trait, which `runtime.rs`
+//! file sees them only through the small `Park` trait, which `runtime.rs`
 //! implements once those chapters have built the parts; so chapter 5 reads on its own.
 //!
 //! That is asyncio's `BaseEventLoop._run_once` too: its `_ready` deque is the run queue,

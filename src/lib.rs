@@ -13,19 +13,39 @@
 //!
 //! ## The map
 //!
-//! Read in this order (it is also the dependency order); `CHAPTERS.md` is the guide.
+//! Read in this order; it is also the dependency order: each file imports only files
+//! of its own chapter or an earlier one (`tests/layout.rs` checks it). The one pair
+//! of files that know each other is `context.rs` and `runtime.rs`: the thread-local
+//! and the core it points to. `CHAPTERS.md` is the guide.
 //!
 //! | chapter | file | what it holds |
 //! |---|---|---|
 //! | 1, 2 | `lookup/blocking.rs` | the post's scenario with blocking sockets: in sequence, and a thread per request |
 //! | 3 | `examples/ch03_futures_by_hand.rs` | a `Future` by hand; an `async fn` does nothing until polled |
-//! | 4 | [`task`] | a spawned future, and the waker that puts it back in the run queue |
-//! | 5 | [`executor`], [`runtime`], [`join`] | the loop, `block_on`/`spawn`, `JoinHandle`/`join_all` |
-//! | 6 | [`time`] | the timer wheel, real and virtual clocks, `sleep`, `timeout` |
-//! | 7 | [`reactor`], [`net`] | `mio::Poll`, readiness, async `TcpListener`/`TcpStream` |
-//! | 8 | [`lookup`], [`stats`] | the user-directory API, the three clients, the report |
+//! | 4 | [`task`] | a spawned future, its [`TaskId`](task::TaskId), how it ended, and its waker |
+//! | 5 | [`trace`], [`stats`] | the events the loop reports (every chapter prints them), its counters |
+//! | 5 | `run_queue.rs` | the run queue and its rules: queued once, in wake order, which turn a task runs in |
+//! | 5 | [`join`] | `JoinHandle`, `JoinError`, `join_all` |
+//! | 5 | [`executor`] | the loop: one turn is five named steps; the park timeout is chosen here |
+//! | 5 | `context.rs` | the current runtime on this thread (the thread-local) |
+//! | 6 | [`time`] | `wheel.rs` (a slot, a level), `clock.rs`, `driver.rs` (the timer driver), `sleep`, `timeout`, `Instant` |
+//! | 7 | [`reactor`], [`net`] | `mio::Poll` and its tokens, a socket's registration, async `TcpListener`/`TcpStream` |
+//! | 7 | `driver.rs` | the one park: reactor and timers together, and the virtual clock's jump |
+//! | 7 | [`runtime`] | the core that holds the parts of chapters 5 to 7; `Builder`, `block_on`, `spawn` |
+//! | 8 | [`lookup`] | the user-directory API, the three clients, the report |
 //! | 9 | `examples/ch09_pitfalls.rs` | blocking the loop, forgetting `.await`, CPU-bound tasks |
-//! | all | [`trace`] | the events the loop reports, printed or recorded |
+//!
+//! Where to find one thing:
+//!
+//! | the | file |
+//! |---|---|
+//! | run queue | `run_queue.rs` |
+//! | waker | `task.rs` (`impl ArcWake for Task`) |
+//! | wheel slot | `time/wheel.rs` |
+//! | timer driver | `time/driver.rs` |
+//! | reactor token | `reactor/mod.rs` (`IoKey`) |
+//! | park timeout | `executor.rs` (`choose_park_timeout`) |
+//! | virtual clock's jump | `driver.rs` (`park_virtual`) |
 //!
 //! The runtime never depends on [`lookup`]; data flows one way through the loop:
 //! tasks -> wakers -> run queue -> poll.

@@ -14,7 +14,7 @@
 //! [`Runtime::block_on`] runs, which is how `spawn`, `sleep` and the sockets find
 //! their runtime. It is also the one place that knows both a waker's runtime and the
 //! loop running on this thread, so it decides which door of the run queue a wake
-//! takes ([`Schedule`] for tasks, the main waker for `block_on`'s future).
+//! takes (`Schedule` for tasks, the main waker for `block_on`'s future).
 //!
 //! [`block_on`] is the bridge from ordinary code into the loop (asyncio's
 //! `asyncio.run`): it builds a runtime with default settings, runs one future to
@@ -148,8 +148,10 @@ pub type TurnHook = Box<dyn FnMut(&TurnView)>;
 
 /// Spawns a future as a new task on the current runtime and returns its handle.
 ///
-/// The task starts running at the loop's next turn, not inside this call (asyncio's
-/// `create_task` and tokio's `spawn` behave the same way). Dropping the handle
+/// The task does not run inside this call (asyncio's `create_task` and tokio's `spawn`
+/// behave the same way): it waits in the run queue. Spawned by main (the `block_on`
+/// future), it runs later in the same turn, right after main's poll; spawned by
+/// another task, in the next turn (`run_queue.rs`, rule 4). Dropping the handle
 /// detaches the task; see [`JoinHandle`].
 ///
 /// # Panics

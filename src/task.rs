@@ -16,7 +16,7 @@
 //!   once; the `scheduled` flag makes the extra wakes free.
 //!
 //! Where the task goes is not this file's business: a task only knows *something*
-//! that can [`Schedule`] it. Chapter 5's run queue is that something (`run_queue.rs`),
+//! that can `Schedule` it. Chapter 5's run queue is that something (`run_queue.rs`),
 //! so this file needs nothing from a later chapter.
 //!
 //! asyncio has no separate task object for wakes: `Future.add_done_callback` plus

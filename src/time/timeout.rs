@@ -1,10 +1,11 @@
 //! `timeout`: race a future against a sleep (chapter 6).
 //!
 //! `timeout(d, fut)` polls `fut` first and then its deadline, each time it is woken.
-//! Whichever is ready first wins; the other is dropped, and dropping the `Sleep`
-//! cancels its timer, so a request that answers in time leaves nothing in the wheel.
-//! asyncio's `wait_for` does the same and also cancels the inner task; here the inner
-//! future is simply dropped, which is how cancellation works for Rust futures.
+//! Whichever is ready first decides the result. Both stay inside the `Timeout` until
+//! the `Timeout` itself is dropped: a future that lost the race is dropped then (which
+//! is how cancellation works for Rust futures), and so is the `Sleep`, whose drop
+//! cancels its timer, so a request that answers in time leaves nothing in the wheel
+//! once its `Timeout` is gone. asyncio's `wait_for` cancels the inner task at once.
 
 use std::fmt;
 use std::future::Future;
