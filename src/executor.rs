@@ -36,10 +36,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::join::{JoinHandle, into_task};
+use crate::join::JoinHandle;
 use crate::run_queue::{Injector, RunQueue};
 use crate::stats::{Counter, StatsReport, TimeCounter};
-use crate::task::{Schedule, Task, TaskId, TaskOutcome};
+use crate::task::{Header, Runnable, Schedule, Task, TaskId, TaskKey, TaskOutcome};
+use crate::task_table::TaskTable;
 use crate::trace::{Event, Tracer};
 
 /// While tasks are ready the loop does not park, but it still peeks at the reactor
@@ -106,9 +107,10 @@ struct ExecutorCounters {
     polls_per_task: std::cell::RefCell<std::collections::BTreeMap<TaskId, u64>>,
 }
 
-/// The loop and what it owns: the run queue, the task being polled, and the numbers
-/// it hands out to new tasks.
+/// The loop and what it owns: every live task, the run queue, the task being polled,
+/// and the numbers it hands out to new tasks.
 pub(crate) struct Executor {
+    tasks: TaskTable,
     run_queue: RunQueue,
     /// Given to every new task: where its wakes go.
     scheduler: Arc<dyn Schedule>,
@@ -132,6 +134,7 @@ impl Executor {
         slow_poll_threshold: Duration,
     ) -> Executor {
         Executor {
+            tasks: TaskTable::default(),
             run_queue,
             scheduler,
             current_task: Cell::new(None),
@@ -186,10 +189,10 @@ impl Executor {
         self.run_queue.take_wakes_from_other_threads();
         let queued_now = self.run_queue.len();
         for _ in 0..queued_now {
-            let Some(task) = self.run_queue.pop() else {
+            let Some(key) = self.run_queue.pop() else {
                 break;
             };
-            self.poll_task(task);
+            self.poll_task(key);
         }
         polls += queued_now as u64;
         self.polls_since_io_check
@@ -244,37 +247,41 @@ impl Executor {
         result
     }
 
-    /// Polls one task from the run queue.
-    fn poll_task(&self, task: Arc<Task>) {
-        if task.take_woken_remotely() {
-            self.tracer.emit(Event::WokenByThread { task: task.id() });
+    /// Polls the task `key` names, if it is still live.
+    fn poll_task(&self, key: TaskKey) {
+        // A finished task's key can still be in the queue if a wake raced with its
+        // completion; its slot may hold another task by now.
+        let Some(task) = self.tasks.get(key) else {
+            return;
+        };
+        let id = task.header().id();
+        if task.header().take_woken_remotely() {
+            self.tracer.emit(Event::WokenByThread { task: id });
         }
-        // A finished task can still be in the queue if a wake raced with completion.
-        if task.is_finished() {
+        if task.header().is_finished() {
             return;
         }
-        self.before_poll(task.id());
+        self.before_poll(id);
         let started = self.tracer.enabled().then(std::time::Instant::now);
         let Some(result) = task.poll() else {
+            self.current_task.set(None);
             return;
         };
         match result {
-            Poll::Pending => self.after_poll(task.id(), started, true),
+            Poll::Pending => self.after_poll(id, started, true),
             Poll::Ready(outcome) => {
                 // The future is dropped already: its own trace lines (sockets closed,
                 // timers cancelled) come before "Ready".
-                self.after_poll(task.id(), started, false);
+                self.tasks.remove(key);
+                self.after_poll(id, started, false);
                 match outcome {
                     TaskOutcome::Completed => {
                         self.counters.completed.bump();
-                        self.tracer.emit(Event::Ready { task: task.id() });
+                        self.tracer.emit(Event::Ready { task: id });
                     }
                     TaskOutcome::Panicked(message) => {
                         self.counters.panicked.bump();
-                        self.tracer.emit(Event::Panicked {
-                            task: task.id(),
-                            message,
-                        });
+                        self.tracer.emit(Event::Panicked { task: id, message });
                     }
                 }
             }
@@ -323,8 +330,9 @@ impl Executor {
     {
         let id = TaskId(self.next_task_id.get());
         self.next_task_id.set(id.0 + 1);
-        let (future, handle) = into_task(id, future);
-        let task = Task::new(id, future, self.scheduler.clone());
+        let key = self.tasks.next_key(id);
+        let task = Task::new(id, key, Box::pin(future), self.scheduler.clone());
+        self.tasks.insert(task.clone());
         if self.tracer.enabled() {
             self.tracer.emit(Event::Spawn {
                 parent: self.current_task.get(),
@@ -333,12 +341,12 @@ impl Executor {
             });
         }
         self.counters.spawned.bump();
-        self.run_queue.push(&task);
-        handle
+        self.run_queue.push(task.header());
+        JoinHandle::new(task)
     }
 
     /// A wake on the loop's own thread: trace who woke whom, then queue the task.
-    pub(crate) fn wake_here(&self, task: &Arc<Task>) {
+    pub(crate) fn wake_here(&self, task: &Header) {
         if let Some(by) = self.current_task.get()
             && self.tracer.enabled()
             && !task.is_finished()
@@ -385,17 +393,21 @@ impl Executor {
 
     /// The queued tasks, in the order they will run (the `--step` view).
     pub(crate) fn queued_task_ids(&self) -> Vec<TaskId> {
-        self.run_queue.task_ids()
+        let keys = self.run_queue.keys();
+        keys.into_iter()
+            .filter_map(|key| self.tasks.get(key).map(|task| task.header().id()))
+            .collect()
     }
 
-    /// Empties the run queue (the runtime is being dropped).
-    pub(crate) fn take_all_tasks(&self) -> Vec<Arc<Task>> {
-        self.run_queue.take_all()
-    }
-
-    /// Drops what other threads queued while the runtime was being dropped.
-    pub(crate) fn drain_remote_wakes(&self) {
-        self.run_queue.drain_channel();
+    /// The runtime is being dropped: every unfinished task is abandoned, its future
+    /// dropped (its sockets closed, its timers cancelled) even if a `JoinHandle` still
+    /// holds the task.
+    pub(crate) fn abandon_all_tasks(&self) {
+        let tasks = self.tasks.take_all();
+        for task in &tasks {
+            task.abandon();
+        }
+        drop(tasks);
     }
 
     /// Fills in the executor's counters.

@@ -1,9 +1,9 @@
 //! Waiting for tasks: `JoinHandle`, `JoinError` and `join_all` (chapter 5).
 //!
 //! [`spawn`](crate::spawn) hands the future to the loop and gives back a
-//! [`JoinHandle`]: a future of the task's result. Between them sits a small shared
-//! slot: the task puts its output (or its panic) there when it finishes and wakes
-//! whoever waits on the handle.
+//! [`JoinHandle`]: a future of the task's result. The handle holds the task itself
+//! (one allocation, `task.rs`): when the task finishes, its output (or its panic)
+//! takes the future's place inside it, and the task wakes whoever waits on the handle.
 //!
 //! Three decisions a runtime has to make here, and looplab's answers:
 //!
@@ -12,33 +12,25 @@
 //!   loop and every other task go on. (asyncio does the same: the exception is stored
 //!   in the `Task` and re-raised by `await task`.)
 //! - **Dropping a `JoinHandle` detaches the task**, as in tokio: the task keeps running
-//!   and its output is dropped when it finishes. Cancelling is a separate, explicit act
+//!   (the runtime's task table owns it) and its output is dropped with the task. Cancelling is a separate, explicit act
 //!   (an exercise adds `JoinHandle::abort`). This makes "spawn and forget" work, which is
 //!   how servers spawn one task per connection.
-//! - **The output waits in the slot** until the handle takes it, so a handle awaited
-//!   long after its task finished still gets the value.
+//! - **The output waits in the task** until the handle takes it, so a handle awaited
+//!   long after its task finished still gets the value. If the runtime is dropped
+//!   first, an unfinished task is abandoned: its future is dropped, and its handle
+//!   never becomes ready.
 //!
 //! [`join_all`] waits for many futures and returns their outputs in input order,
 //! whatever order they finish in, like asyncio's `gather`.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use crate::task::{TaskFuture, TaskId, TaskOutcome};
-
-/// The slot between a task and its handle.
-struct JoinSlot<T> {
-    result: Option<Result<T, JoinError>>,
-    /// The task awaiting the handle, woken when the result arrives.
-    waiter: Option<Waker>,
-    /// The handle already returned the result once.
-    taken: bool,
-}
+pub use crate::task::panic_message_of;
+use crate::task::{Task, TaskId};
 
 /// A future of a spawned task's result: `Ok(output)`, or `Err(JoinError)` if the task
 /// panicked.
@@ -46,48 +38,44 @@ struct JoinSlot<T> {
 /// Dropping the handle **detaches** the task: it keeps running and its output is
 /// dropped when it finishes.
 pub struct JoinHandle<T> {
-    id: TaskId,
-    slot: Arc<Mutex<JoinSlot<T>>>,
+    /// The task itself: its output waits inside it (`task.rs`).
+    task: Arc<Task<T>>,
 }
 
-impl<T> JoinHandle<T> {
+impl<T: Send + 'static> JoinHandle<T> {
+    pub(crate) fn new(task: Arc<Task<T>>) -> JoinHandle<T> {
+        JoinHandle { task }
+    }
+
     /// The task's number, as the trace shows it.
     pub fn id(&self) -> TaskId {
-        self.id
+        self.task.id()
     }
 
     /// Whether the task has finished (completed or panicked). Does not wait.
     pub fn is_finished(&self) -> bool {
-        let slot = self.slot.lock().unwrap();
-        slot.result.is_some() || slot.taken
+        self.task.is_finished()
     }
 }
 
-impl<T> Future for JoinHandle<T> {
+impl<T: Send + 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.lock().unwrap();
-        if let Some(result) = slot.result.take() {
-            slot.taken = true;
-            return Poll::Ready(result);
-        }
-        assert!(
-            !slot.taken,
-            "a JoinHandle was polled again after it returned its result"
-        );
-        // Keep only the newest waker: the handle may have moved to another task.
-        match &slot.waiter {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waiter = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.task.poll_output(cx).map(|output| {
+            output.map_err(|message| JoinError {
+                task: self.task.id(),
+                panic_message: message.into(),
+            })
+        })
     }
 }
 
-impl<T> fmt::Debug for JoinHandle<T> {
+impl<T: Send + 'static> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -123,99 +111,6 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
-
-/// Turns a panic payload into text: `panic!("...")` carries a `&str` or a `String`.
-/// (Public for tests and examples that catch panics themselves.)
-pub fn panic_message_of(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-/// Wraps a user's future into what a task runs: poll under `catch_unwind`, and on
-/// completion put the output (or the panic) into the handle's slot and wake its waiter.
-pub(crate) fn into_task<F>(id: TaskId, future: F) -> (TaskFuture, JoinHandle<F::Output>)
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let slot = Arc::new(Mutex::new(JoinSlot {
-        result: None,
-        waiter: None,
-        taken: false,
-    }));
-    let handle = JoinHandle {
-        id,
-        slot: slot.clone(),
-    };
-    let writer = SlotWriter { slot: Some(slot) };
-    let body = async move {
-        // `pin!` pins the future inside this async block's own (already pinned)
-        // state: safe, and no second allocation.
-        let mut future = std::pin::pin!(future);
-        let outcome = std::future::poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-                Err(payload) => Poll::Ready(Err(panic_message_of(&*payload))),
-            }
-        })
-        .await;
-        let (result, outcome) = match outcome {
-            Ok(value) => (Ok(value), TaskOutcome::Completed),
-            Err(message) => (
-                Err(JoinError {
-                    task: id,
-                    panic_message: message.clone(),
-                }),
-                TaskOutcome::Panicked(message),
-            ),
-        };
-        let waiter = writer.finish(result);
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
-        outcome
-    };
-    (Box::pin(body), handle)
-}
-
-/// The task's end of its join slot. If the task's future is dropped before it has a
-/// result (its runtime was dropped with the task still waiting), the task awaiting
-/// the handle can never be woken: drop its waker now. Kept, that waker would hold the
-/// awaiting task, whose future holds the handle, which holds this slot, which holds
-/// the waker: a cycle of `Arc`s that nothing would ever free.
-struct SlotWriter<T> {
-    /// `None` once [`finish`](SlotWriter::finish) has delivered the result.
-    slot: Option<Arc<Mutex<JoinSlot<T>>>>,
-}
-
-impl<T> SlotWriter<T> {
-    /// Puts the task's result in the slot and returns the waiter to wake (outside the
-    /// lock: the waiter may be polled on this same thread later, and lock it then).
-    fn finish(mut self, result: Result<T, JoinError>) -> Option<Waker> {
-        let slot = self.slot.take()?;
-        let mut slot = slot.lock().unwrap();
-        slot.result = Some(result);
-        slot.waiter.take()
-    }
-}
-
-impl<T> Drop for SlotWriter<T> {
-    fn drop(&mut self) {
-        // Finished: the result is delivered, nothing to let go of.
-        let Some(slot) = self.slot.take() else {
-            return;
-        };
-        let waiter = slot.lock().ok().and_then(|mut slot| slot.waiter.take());
-        // Dropped after the lock is released: it may free the awaiting task.
-        drop(waiter);
-    }
-}
 
 /// Waits for every future and returns their outputs **in input order**, whatever
 /// order they finish in (asyncio's `gather`).

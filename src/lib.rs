@@ -93,6 +93,7 @@ mod run_queue;
 pub mod runtime;
 pub mod stats;
 pub mod task;
+mod task_table;
 pub mod time;
 pub mod trace;
 

@@ -14,7 +14,8 @@
 //! The rules a reader can rely on:
 //!
 //! 1. **A task is queued at most once** however often it is woken before its poll
-//!    (the `scheduled` flag of `task.rs`).
+//!    (the `scheduled` flag of `task.rs`). What is queued is the task's key in the
+//!    runtime's task table (`task_table.rs`), not the task: two numbers.
 //! 2. **First woken, first polled**, per thread of origin; wakes from other threads
 //!    join behind the ones already queued on the loop's thread.
 //! 3. **The main future has no place in the deque**: it is `block_on`'s future, not
@@ -37,14 +38,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::task::{Task, TaskId};
+use crate::task::{Header, TaskKey};
 
 /// The loop's side of the run queue. Lives on the loop's thread only.
 pub(crate) struct RunQueue {
     /// Tasks woken on the loop's thread, in wake order.
-    local: RefCell<VecDeque<Arc<Task>>>,
+    local: RefCell<VecDeque<TaskKey>>,
     /// Tasks woken on other threads, waiting to join `local`.
-    from_other_threads: Receiver<Arc<Task>>,
+    from_other_threads: Receiver<TaskKey>,
     /// The door for other threads, shared with every waker.
     injector: Arc<Injector>,
 }
@@ -53,7 +54,7 @@ pub(crate) struct RunQueue {
 /// every task of one runtime (and by main's waker), so it is `Send + Sync`.
 pub(crate) struct Injector {
     runtime_id: u64,
-    sender: Sender<Arc<Task>>,
+    sender: Sender<TaskKey>,
     /// Set after each send, so the loop can see with one load that the channel has
     /// something, instead of asking the channel itself every turn.
     tasks_waiting: AtomicBool,
@@ -90,14 +91,14 @@ impl RunQueue {
 
     /// Queues `task` from the loop's own thread, unless it is queued already or
     /// finished (rule 1).
-    pub(crate) fn push(&self, task: &Arc<Task>) {
+    pub(crate) fn push(&self, task: &Header) {
         if task.claim_a_place_in_the_queue() {
-            self.local.borrow_mut().push_back(task.clone());
+            self.local.borrow_mut().push_back(task.key());
         }
     }
 
     /// The next task to poll.
-    pub(crate) fn pop(&self) -> Option<Arc<Task>> {
+    pub(crate) fn pop(&self) -> Option<TaskKey> {
         // The borrow ends with this call: polling the task may wake others onto the
         // same queue.
         self.local.borrow_mut().pop_front()
@@ -142,24 +143,9 @@ impl RunQueue {
         self.injector.main_woken.load(Ordering::Acquire)
     }
 
-    /// The queued tasks, in the order they will run (the `--step` view).
-    pub(crate) fn task_ids(&self) -> Vec<TaskId> {
-        self.local.borrow().iter().map(|task| task.id()).collect()
-    }
-
-    /// Empties the queue, tasks from other threads included (the runtime is being
-    /// dropped). The caller drops what it gets after letting go of the queue.
-    pub(crate) fn take_all(&self) -> Vec<Arc<Task>> {
-        let mut all: Vec<Arc<Task>> = std::mem::take(&mut *self.local.borrow_mut()).into();
-        all.extend(self.from_other_threads.try_iter());
-        all
-    }
-
-    /// Drops whatever other threads queued meanwhile, until the channel stays empty.
-    /// Tasks in the channel hold a sender of that same channel, so left there they
-    /// would keep each other alive for good.
-    pub(crate) fn drain_channel(&self) {
-        while self.from_other_threads.try_recv().is_ok() {}
+    /// The queued tasks' keys, in the order they will run (the `--step` view).
+    pub(crate) fn keys(&self) -> Vec<TaskKey> {
+        self.local.borrow().iter().copied().collect()
     }
 }
 
@@ -171,7 +157,7 @@ impl Injector {
 
     /// Queues `task` from another thread (or from no runtime at all): through the
     /// channel, then rings the loop in case it is parked.
-    pub(crate) fn push_remote(&self, task: &Arc<Task>) {
+    pub(crate) fn push_remote(&self, task: &Header) {
         task.mark_woken_remotely();
         if !task.claim_a_place_in_the_queue() {
             return;
@@ -179,7 +165,7 @@ impl Injector {
         // The receiver lives as long as the runtime. Once the runtime is gone a send
         // fails, and there is nothing left to poll the task anyway; the same for the
         // `mio::Waker`.
-        if self.sender.send(task.clone()).is_ok() {
+        if self.sender.send(task.key()).is_ok() {
             // Flag after the send: a loop that sees the flag finds the task in the
             // channel. Ring after the flag: a loop woken by the ring sees the flag.
             self.tasks_waiting.store(true, Ordering::Release);

@@ -37,7 +37,7 @@ use crate::join::JoinHandle;
 use crate::reactor::Reactor;
 use crate::run_queue::{Injector, RunQueue};
 use crate::stats::StatsReport;
-use crate::task::{Schedule, Task};
+use crate::task::{Header, Schedule};
 use crate::time::clock::Clock;
 use crate::time::driver::TimeDriver;
 use crate::trace::{Recorder, TraceOutput, Tracer};
@@ -123,7 +123,7 @@ fn on_the_loop_of(runtime_id: u64, on_the_loop: impl FnOnce(&Core)) -> bool {
 /// Where a task's wake goes: onto the run queue's deque if this thread runs the
 /// task's loop, else through the door for other threads (`run_queue.rs`).
 impl Schedule for Injector {
-    fn schedule(&self, task: &Arc<Task>) {
+    fn schedule(&self, task: &Header) {
         if !on_the_loop_of(self.runtime_id(), |core| core.executor.wake_here(task)) {
             self.push_remote(task);
         }
@@ -333,19 +333,15 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Drop every task the loop still holds, with the futures inside them: the ones
-        // in the run queue, and the wakers in the wheel and the reactor (the only other
-        // places that keep a waiting task alive). Each is taken out first and dropped
-        // after: dropping a future may reach for this wheel or reactor (a `Sleep` or a
-        // `TcpStream` cancelling itself; harmless, no runtime is current here).
-        let queued = self.core.executor.take_all_tasks();
-        drop(queued);
+        // Abandon every unfinished task: its future is dropped now, with what it owns,
+        // even where a JoinHandle still holds the task. Then let go of the wakers in
+        // the wheel and the reactor. Dropping a future may reach for this wheel or
+        // reactor (a `Sleep` or a `TcpStream` cancelling itself): harmless, no runtime
+        // is current here, so they leave them alone.
+        self.core.executor.abandon_all_tasks();
         let timers = self.core.time().take_all();
         drop(timers);
         let waiters = self.core.reactor().take_all_waiters();
         drop(waiters);
-        // A future dropped above may have woken another task; with no loop running
-        // here, that wake went through the channel.
-        self.core.executor.drain_remote_wakes();
     }
 }

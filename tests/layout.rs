@@ -20,6 +20,7 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("trace/mod.rs", 5),
     ("trace/note.rs", 5),
     ("stats.rs", 5),
+    ("task_table.rs", 5),
     ("run_queue.rs", 5),
     ("join.rs", 5),
     ("executor.rs", 5),
