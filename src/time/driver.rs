@@ -31,11 +31,28 @@ use crate::stats::{Counter, StatsReport};
 use crate::task::TaskId;
 use crate::trace::{Event, Tracer};
 
-/// What the wheel stores per timer: whom to wake, and (for the trace) which task that
-/// is. Two words and a tag: the waker is the only thing a timer needs.
+/// What the wheel stores per timer: whom to wake, and (for the trace) which task armed
+/// it. Three words: the waker is the only thing a timer needs, and the task's number
+/// is kept as a plain `u64` (an `Option<TaskId>` would take a fourth word for its tag).
 pub(crate) struct TimerEntry {
     waker: Waker,
-    task: Option<TaskId>,
+    armed_by: u64,
+}
+
+/// `armed_by` of a timer armed outside any task's poll.
+const NO_TASK: u64 = u64::MAX;
+
+impl TimerEntry {
+    fn new(waker: Waker, task: Option<TaskId>) -> TimerEntry {
+        TimerEntry {
+            waker,
+            armed_by: task.map_or(NO_TASK, |task| task.0),
+        }
+    }
+
+    fn task(&self) -> Option<TaskId> {
+        (self.armed_by != NO_TASK).then_some(TaskId(self.armed_by))
+    }
 }
 
 #[derive(Default)]
@@ -82,7 +99,8 @@ impl TimeDriver {
             // Advancing an empty wheel fires nothing and costs no work.
             wheel.advance(now_to_tick(self.clock.now()), |_| {});
         }
-        let (key, placement) = wheel.insert(deadline_to_tick(deadline), TimerEntry { waker, task });
+        let (key, placement) =
+            wheel.insert(deadline_to_tick(deadline), TimerEntry::new(waker, task));
         drop(wheel);
         self.counters.armed.bump();
         if self.tracer.enabled() {
@@ -108,8 +126,7 @@ impl TimeDriver {
         if entry.waker.will_wake(waker) {
             return true;
         }
-        let old = std::mem::replace(&mut entry.waker, waker.clone());
-        entry.task = task;
+        let old = std::mem::replace(entry, TimerEntry::new(waker.clone(), task));
         // Dropped once the wheel is released: it may be the last reference to a task,
         // whose own sleeps reach for the wheel.
         drop(wheel);
@@ -185,7 +202,7 @@ impl TimeDriver {
         if self.tracer.enabled() {
             self.tracer.emit(Event::TimersFired {
                 timers: fired.iter().map(|(id, _)| *id).collect(),
-                woke: fired.iter().filter_map(|(_, entry)| entry.task).collect(),
+                woke: fired.iter().filter_map(|(_, entry)| entry.task()).collect(),
             });
         }
         for (_, entry) in fired {
@@ -223,7 +240,7 @@ impl TimeDriver {
                     Duration::from_millis(deadline),
                     placement.level,
                     placement.slot,
-                    entry.task,
+                    entry.task(),
                 )
             })
             .collect();

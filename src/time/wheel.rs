@@ -232,12 +232,27 @@ struct Timer<T> {
     /// Unique per insert; also the generation check for keys (see [`TimerKey`]).
     id: u64,
     deadline: u64,
-    /// The slot that holds this timer's index (invariant 3).
-    placement: Placement,
-    /// Where in that slot's `timers` the index is, so cancel can `swap_remove` it
-    /// without searching.
-    position: usize,
     value: T,
+    /// Where in its slot's `timers` the index is, so cancel can `swap_remove` it
+    /// without searching. (`u32` and `u8`s rather than `usize`s: a runtime holds one
+    /// of these per waiting sleep, and 100,000 sleeps are a common shape.)
+    position: u32,
+    /// The slot that holds this timer's index (invariant 3): its level and slot.
+    level: u8,
+    slot: u8,
+}
+
+impl<T> Timer<T> {
+    fn placement(&self) -> Placement {
+        Placement {
+            level: usize::from(self.level),
+            slot: usize::from(self.slot),
+        }
+    }
+
+    fn position(&self) -> usize {
+        self.position as usize
+    }
 }
 
 /// One slab entry. A vacant entry's index is on the free list.
@@ -268,7 +283,7 @@ impl Level {
 #[derive(Debug, Default)]
 struct Slot {
     /// Slab indices, in no particular order.
-    timers: Vec<usize>,
+    timers: Vec<u32>,
     /// The earliest deadline in `timers`, or `None` while not known. Only looked at
     /// while the slot is non-empty. `next_deadline` works it out when it is missing (a
     /// `Cell`, since that method only reads the wheel); adding a timer keeps it exact;
@@ -279,6 +294,7 @@ struct Slot {
 impl Slot {
     /// Adds a timer and returns its position in `timers`.
     fn push(&mut self, index: usize, deadline: u64) -> usize {
+        let index = u32::try_from(index).expect("more than 4 billion timers");
         let earliest = if self.timers.is_empty() {
             Some(deadline) // whatever was remembered belonged to timers now gone
         } else {
@@ -297,13 +313,13 @@ impl Slot {
         if self.earliest.get() == Some(deadline) {
             self.earliest.set(None);
         }
-        self.timers.get(position).copied()
+        self.timers.get(position).map(|&index| index as usize)
     }
 
     /// Empties the slot into `into` (which must be empty), swapping the `Vec`s so each
     /// side keeps a buffer and nothing is allocated. (`earliest` may keep a stale value:
     /// it is not read while the slot is empty, and the next `push` overwrites it.)
-    fn take_all(&mut self, into: &mut Vec<usize>) {
+    fn take_all(&mut self, into: &mut Vec<u32>) {
         debug_assert!(into.is_empty());
         std::mem::swap(&mut self.timers, into);
     }
@@ -328,7 +344,7 @@ pub struct TimerWheel<T> {
     next_id: u64,
     /// Where `advance` puts a slot's indices while it empties that slot. Kept between
     /// calls so its capacity is reused instead of allocated on every advance.
-    scratch: Vec<usize>,
+    scratch: Vec<u32>,
 }
 
 impl<T> Default for TimerWheel<T> {
@@ -391,9 +407,11 @@ impl<T> TimerWheel<T> {
         let timer = Timer {
             id,
             deadline,
-            placement,
-            position: 0, // set by `link` below
             value,
+            // Set by `link` below.
+            position: 0,
+            level: 0,
+            slot: 0,
         };
         let index = match self.free.pop() {
             Some(index) => {
@@ -412,7 +430,7 @@ impl<T> TimerWheel<T> {
     /// Cancels a timer in O(1): it will never fire. Returns its value if it was still
     /// pending, `None` if the key is stale (the timer already fired or was cancelled).
     pub fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        let placement = self.timer(key)?.placement;
+        let placement = self.timer(key)?.placement();
         self.unlink(key.index, placement);
         let SlabEntry::Pending(timer) =
             std::mem::replace(&mut self.entries[key.index], SlabEntry::Vacant)
@@ -440,7 +458,7 @@ impl<T> TimerWheel<T> {
     /// Where a pending timer sits now; it changes as the timer cascades. `None` for a
     /// stale key.
     pub fn placement(&self, key: TimerKey) -> Option<Placement> {
-        self.timer(key).map(|timer| timer.placement)
+        self.timer(key).map(|timer| timer.placement())
     }
 
     /// The exact earliest deadline of any pending timer, or `None` if there is none.
@@ -460,7 +478,7 @@ impl<T> TimerWheel<T> {
             return Some(earliest);
         }
         let earliest = (slot.timers.iter())
-            .map(|&index| self.pending(index).deadline)
+            .map(|&index| self.pending(index as usize).deadline)
             .min();
         slot.earliest.set(earliest);
         earliest
@@ -524,7 +542,7 @@ impl<T> TimerWheel<T> {
                         id: timer.id,
                     },
                     timer.deadline,
-                    timer.placement,
+                    timer.placement(),
                     &timer.value,
                 )),
                 SlabEntry::Vacant => None,
@@ -600,14 +618,15 @@ impl<T> TimerWheel<T> {
         let position = hand.slots[placement.slot].push(index, deadline);
         hand.occupied |= 1 << placement.slot;
         let timer = self.pending_mut(index);
-        timer.placement = placement;
-        timer.position = position;
+        timer.level = placement.level as u8;
+        timer.slot = placement.slot as u8;
+        timer.position = position as u32;
     }
 
     /// Takes a slab index out of its slot in O(1), keeping invariants 2 and 3.
     fn unlink(&mut self, index: usize, placement: Placement) {
         let timer = self.pending(index);
-        let (position, deadline) = (timer.position, timer.deadline);
+        let (position, deadline) = (timer.position(), timer.deadline);
         let hand = &mut self.levels[placement.level];
         let slot = &mut hand.slots[placement.slot];
         let moved = slot.remove(position, deadline);
@@ -615,7 +634,7 @@ impl<T> TimerWheel<T> {
             hand.occupied &= !(1 << placement.slot);
         }
         if let Some(moved) = moved {
-            self.pending_mut(moved).position = position;
+            self.pending_mut(moved).position = position as u32;
         }
     }
 
@@ -672,11 +691,11 @@ impl<T> TimerWheel<T> {
         // overdue keep their own; sort so events come in deadline order, then by id.
         let entries = &self.entries;
         self.scratch
-            .sort_unstable_by_key(|&index| match &entries[index] {
+            .sort_unstable_by_key(|&index| match &entries[index as usize] {
                 SlabEntry::Pending(timer) => (timer.deadline, timer.id),
                 SlabEntry::Vacant => unreachable!("a slot refers to vacant entry {index}"),
             });
-        for &index in &self.scratch {
+        for index in self.scratch.iter().map(|&index| index as usize) {
             let SlabEntry::Pending(timer) =
                 std::mem::replace(&mut self.entries[index], SlabEntry::Vacant)
             else {
@@ -704,7 +723,7 @@ impl<T> TimerWheel<T> {
         hand.occupied &= !(1 << from.slot);
         hand.slots[from.slot].take_all(&mut cascading);
 
-        for &index in &cascading {
+        for index in cascading.iter().map(|&index| index as usize) {
             let timer = self.pending(index);
             let (id, deadline) = (timer.id, timer.deadline);
             let to = self.placement_for(deadline);
@@ -753,17 +772,20 @@ mod tests {
                     "bitmap of level {level} slot {slot}"
                 );
                 if let (Some(earliest), false) = (earliest.get(), timers.is_empty()) {
-                    let actual = timers.iter().map(|&i| wheel.pending(i).deadline).min();
+                    let actual = timers
+                        .iter()
+                        .map(|&i| wheel.pending(i as usize).deadline)
+                        .min();
                     assert_eq!(
                         Some(earliest),
                         actual,
                         "earliest of level {level} slot {slot}"
                     );
                 }
-                for (position, &index) in timers.iter().enumerate() {
+                for (position, index) in timers.iter().map(|&i| i as usize).enumerate() {
                     let timer = wheel.pending(index);
-                    assert_eq!(timer.placement, Placement { level, slot });
-                    assert_eq!(timer.position, position);
+                    assert_eq!(timer.placement(), Placement { level, slot });
+                    assert_eq!(timer.position(), position);
                     assert!(!in_a_slot[index], "entry {index} is in two slots");
                     in_a_slot[index] = true;
                 }
@@ -783,7 +805,7 @@ mod tests {
                     assert!(timer.id < wheel.next_id);
                     assert!(timer.deadline <= wheel.now.saturating_add(MAX_DELAY));
                     // Invariant 1: placed as if inserted now.
-                    assert_eq!(timer.placement, wheel.placement_for(timer.deadline));
+                    assert_eq!(timer.placement(), wheel.placement_for(timer.deadline));
                 }
                 SlabEntry::Vacant => assert!(is_free, "vacant entry {index} is not free"),
             }
@@ -795,7 +817,7 @@ mod tests {
             let hand_slot = digit(wheel.now, level);
             for (slot, Slot { timers, .. }) in hand.slots.iter().enumerate() {
                 for &index in timers {
-                    let deadline = wheel.pending(index).deadline;
+                    let deadline = wheel.pending(index as usize).deadline;
                     let due = deadline <= wheel.now;
                     assert_eq!(
                         due,
@@ -815,7 +837,7 @@ mod tests {
                 .slots
                 .iter()
                 .flat_map(|slot| &slot.timers)
-                .map(|&i| wheel.pending(i).deadline);
+                .map(|&i| wheel.pending(i as usize).deadline);
             if let (Some(earliest), Some(latest)) = (deadlines.clone().min(), deadlines.max()) {
                 if let Some(below) = previous_level_latest {
                     assert!(
