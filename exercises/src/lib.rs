@@ -11,8 +11,8 @@
 //! one of the two, chosen by the cargo feature `start`:
 //!
 //! ```text
-//! cargo test -p looplab-exercises --features start --test ex01_yield_now   # your work
-//! cargo test -p looplab-exercises --test ex01_yield_now                    # the solution
+//! cargo test -p looplab-exercises --features start --test ex02_yield_now   # your work
+//! cargo test -p looplab-exercises --test ex02_yield_now                    # the solution
 //! ```
 //!
 //! The default build compiles both trees (so the starting points always compile and
