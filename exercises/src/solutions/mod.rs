@@ -14,4 +14,6 @@ pub mod ex08_async_io_traits;
 pub mod ex09_bug_lost_wakeup;
 pub mod ex10_semaphore;
 pub mod ex11_lookup_web_server;
+pub mod ex12_coop_budget;
 pub mod ex13_spawn_blocking;
+pub mod ex14_work_stealing;

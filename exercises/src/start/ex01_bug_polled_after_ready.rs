@@ -1,4 +1,5 @@
-//! Exercise 1, a bug hunt (chapter 3): a `join` that breaks the one rule every future may count on.
+//! Exercise 1, a bug hunt (chapter 3): a `join` that panics when one side finishes
+//! first.
 //!
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex01_bug_polled_after_ready
@@ -7,19 +8,12 @@
 //! **The part.** [`join`] runs two futures at once inside one task and finishes when
 //! both have, with both outputs: `join(fetch(a), fetch(b)).await` waits for the slower
 //! of the two, not for their sum (`futures::join!`, tokio's `join!`, asyncio's
-//! `gather` for two). Each poll of the [`Join`] polls the futures that are not done
-//! yet, with the task's own waker, so whichever of them is woken, the task is, and the
-//! `Join` polls again. An output that comes early is kept until the other one comes.
+//! `gather` for two). Each poll of the [`Join`] polls the futures with the task's own
+//! waker, so whichever of them is woken, the task is, and the `Join` polls again. An
+//! output that comes early is kept until the other one comes.
 //!
-//! **The symptom.** Two futures that finish at the same time work. When one finishes
-//! before the other, the program panics at the next wake with
-//! `` `async fn` resumed after completion `` (an `async` block) or `Ready polled after
-//! completion` (`std::future::ready`), or a hand-written future misbehaves in its own
-//! way, from inside code that looks correct.
-//!
-//! **Hint.** Chapter 3: once a future has returned `Ready`, the contract says it must
-//! not be polled again, and it is the *caller's* job to remember. Who is the caller of
-//! `a` and `b` here, and what does it remember? (This file has exactly one bug.)
+//! The statement and its hints: `exercises/README.md`, "ex01_bug_polled_after_ready".
+//! This file has exactly one bug.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -4,8 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex02_yield_now
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 5. Chapter 5's example has a `YieldNow`:
-//! close it and write yours from the rules of a waker (chapter 4).
+//! The statement and its hints: `exercises/README.md`, "ex02_yield_now".
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -33,10 +32,7 @@ impl Future for YieldNow {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        todo!(
-            "ex02: the first poll must get the task polled again later (who will wake it?) \
-             and return Pending; the second returns Ready"
-        )
+        todo!("ex02: yours to write")
     }
 }
 
@@ -57,11 +53,11 @@ impl YieldEvery {
     /// # Panics
     /// If `n` is zero.
     pub fn new(_n: u32) -> YieldEvery {
-        todo!("ex02: keep n, and count the ticks since the last yield")
+        todo!("ex02: yours to write")
     }
 
     /// Counts one step; on every `n`-th call, yields (see [`yield_now`]).
     pub async fn tick(&mut self) {
-        todo!("ex02: count; on every n-th call, `yield_now().await`")
+        todo!("ex02: yours to write")
     }
 }

@@ -12,15 +12,8 @@
 //! waker, and the task polls the receiver again and takes the value. A sender dropped
 //! without sending wakes the receiver too, which then ends with [`Canceled`].
 //!
-//! **The symptom.** Awaited by the task that made it, the receiver works. But poll it
-//! once somewhere (under a `timeout` that gave up, in a `select` that picked the other
-//! branch), hand it to another task, and that task waits forever: the value is sent,
-//! and no one polls the receiver again. No panic, no error: a task that never wakes.
-//! The spec test's first test says which waker was woken, the second times out.
-//!
-//! **Hint.** Chapter 4 says which waker a future must wake when it is ready: the waker
-//! of *which* poll? Follow `Receiver::poll` through two polls, each from a different
-//! task, and then a `send`. (This file has exactly one bug.)
+//! The statement and its hints: `exercises/README.md`, "ex03_bug_stale_waker".
+//! This file has exactly one bug.
 
 use std::fmt;
 use std::future::Future;
@@ -107,8 +100,7 @@ impl<T> Future for Receiver<T> {
         if shared.sender_gone {
             return Poll::Ready(Err(Canceled));
         }
-        // Leave a waker for `send`. The first poll stores it; later polls find it
-        // there already and save themselves the clone.
+        // Leave a waker for `send`.
         if shared.waker.is_none() {
             shared.waker = Some(cx.waker().clone());
         }

@@ -4,7 +4,9 @@
 //! cargo test -p looplab-exercises --features start --test ex05_interval
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 6. Read `src/time/sleep.rs` first.
+//! The statement and its hints: `exercises/README.md`, "ex05_interval".
+//!
+//! Read `src/time/sleep.rs` first.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -19,7 +21,7 @@ use looplab::time::Instant;
 /// # Panics
 /// If `period` is zero, and outside a runtime (it reads the runtime's clock).
 pub fn interval(_period: Duration) -> Interval {
-    todo!("ex05: the first tick is due one period from `Instant::now()`")
+    todo!("ex05: yours to write")
 }
 
 /// The ticker returned by [`interval`].
@@ -37,14 +39,11 @@ impl Interval {
     /// A caller that was late by several periods gets the missed ticks at once, one per
     /// call, until it has caught up (tokio's default, `MissedTickBehavior::Burst`).
     pub async fn tick(&mut self) -> Instant {
-        todo!(
-            "ex05: sleep until the tick is due (`looplab::time::sleep_until`), then work out \
-             the next one. From what: the deadline, or the time you woke up?"
-        )
+        todo!("ex05: yours to write")
     }
 
     /// The period.
     pub fn period(&self) -> Duration {
-        todo!("ex05: the period")
+        todo!("ex05: yours to write")
     }
 }

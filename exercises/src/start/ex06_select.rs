@@ -4,8 +4,9 @@
 //! cargo test -p looplab-exercises --features start --test ex06_select
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 6. Read `src/time/timeout.rs` first: a
-//! `timeout` is a select of a future and a sleep.
+//! The statement and its hints: `exercises/README.md`, "ex06_select".
+//!
+//! Read `src/time/timeout.rs` first.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -46,9 +47,6 @@ impl<A: Future, B: Future> Future for Select<A, B> {
     type Output = Either<A::Output, B::Output>;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        todo!(
-            "ex06: poll a, then b, with the same context; the first Ready wins. \
-             What must happen to the loser, and when?"
-        )
+        todo!("ex06: yours to write")
     }
 }

@@ -18,14 +18,8 @@
 //! passed breaks programs that count on it: a retry that comes too soon, a rate limit
 //! that lets too much through, a timeout that gives up before its time.
 //!
-//! **The symptom.** Timers on whole milliseconds fire exactly on time, and so do most
-//! tests. A deadline between two ticks (1.5 ms, 250 µs) sometimes fires before it is
-//! due: early by up to one tick. The spec test's property test finds such a deadline
-//! and shrinks it to a small example.
-//!
-//! **Hint.** Take one timer, due at 1.5 ms, inserted at time zero. Which tick does it
-//! get, and what is the earliest `now` at which `advance` fires that tick? (This file
-//! has exactly one bug.)
+//! The statement and its hints: `exercises/README.md`, "ex07_bug_early_timer".
+//! This file has exactly one bug.
 
 use std::time::Duration;
 

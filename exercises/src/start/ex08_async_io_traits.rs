@@ -5,9 +5,10 @@
 //! cargo test -p looplab-exercises --features start --test ex08_async_io_traits
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 7. Read `src/net.rs` (the methods the TCP
-//! implementation forwards to) and `src/reactor.rs` (the module doc: who waits for
-//! what, and who wakes whom).
+//! The statement and its hints: `exercises/README.md`, "ex08_async_io_traits".
+//!
+//! Read `src/net.rs` (the methods the TCP implementation forwards to) and the module
+//! doc of `src/reactor.rs` first.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -44,28 +45,28 @@ pub trait AsyncWrite {
 
 impl AsyncRead for TcpStream {
     async fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        todo!("ex08: forward to the inherent method: `TcpStream::read(self, buf).await`")
+        todo!("ex08: yours to write")
     }
 }
 
 impl AsyncWrite for TcpStream {
     async fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
-        todo!("ex08: forward to `TcpStream::write`")
+        todo!("ex08: yours to write")
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        todo!("ex08: close the writing half (one syscall, no waiting)")
+        todo!("ex08: yours to write")
     }
 }
 
 /// Writes all of `buf`, as many `write`s as it takes.
 pub async fn write_all<W: AsyncWrite>(_writer: &mut W, _buf: &[u8]) -> io::Result<()> {
-    todo!("ex08: write until nothing is left; a write of 0 bytes is an error (WriteZero)")
+    todo!("ex08: yours to write")
 }
 
 /// Reads until the end of the stream, appending to `out`; returns how many bytes.
 pub async fn read_to_end<R: AsyncRead>(_reader: &mut R, _out: &mut Vec<u8>) -> io::Result<usize> {
-    todo!("ex08: read chunks until a read gives 0")
+    todo!("ex08: yours to write")
 }
 
 /// Copies everything `reader` gives into `writer` until the end of the stream, and
@@ -74,7 +75,7 @@ pub async fn copy<R: AsyncRead, W: AsyncWrite>(
     _reader: &mut R,
     _writer: &mut W,
 ) -> io::Result<u64> {
-    todo!("ex08: one buffer, reused: read, write it all, again, until a read gives 0")
+    todo!("ex08: yours to write")
 }
 
 /// A one-way in-memory pipe holding at most `capacity` bytes: what the writer writes,
@@ -83,7 +84,7 @@ pub async fn copy<R: AsyncRead, W: AsyncWrite>(
 /// # Panics
 /// If `capacity` is zero.
 pub fn pipe(_capacity: usize) -> (PipeWriter, PipeReader) {
-    todo!("ex08: one PipeState shared by both ends")
+    todo!("ex08: yours to write")
 }
 
 /// Both ends of a pipe share this (a suggestion; change it as you like).
@@ -112,34 +113,28 @@ pub struct PipeWriter {
 
 impl AsyncRead for PipeReader {
     async fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        todo!(
-            "ex08: `std::future::poll_fn`: bytes there? take them and wake the writer \
-             (there is room now). None and the writer closed? 0. Else leave your waker."
-        )
+        todo!("ex08: yours to write")
     }
 }
 
 impl AsyncWrite for PipeWriter {
     async fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
-        todo!(
-            "ex08: reader gone? BrokenPipe. Room? take what fits and wake the reader. \
-             Else leave your waker."
-        )
+        todo!("ex08: yours to write")
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        todo!("ex08: mark the writer closed and wake a waiting reader")
+        todo!("ex08: yours to write")
     }
 }
 
 impl Drop for PipeWriter {
     fn drop(&mut self) {
-        // ex08: a dropped writer is a closed one.
+        // ex08: yours to write.
     }
 }
 
 impl Drop for PipeReader {
     fn drop(&mut self) {
-        // ex08: a dropped reader breaks the pipe; wake a waiting writer so it finds out.
+        // ex08: yours to write.
     }
 }

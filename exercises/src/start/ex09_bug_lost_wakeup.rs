@@ -12,16 +12,8 @@
 //! there is none it leaves its waker with the [`Readiness`] and returns `Pending`.
 //! `notify` wakes that waker, and the task tries again.
 //!
-//! **The symptom.** It works in every quick test. Under load, once in thousands of
-//! items, a consumer waits forever with an item sitting in the queue: no error, no
-//! panic, just a task that never wakes (and a loop parked with nothing to do). The
-//! spec test makes the unlucky timing happen every time: its producer thread runs at
-//! the worst possible moment of `poll`.
-//!
-//! **Hint.** Write the steps of `NextItem::poll` in one column and those of `notify`
-//! (on the producer's thread) in another. Is there a point in `poll` where a `notify`
-//! finds no waker to wake, and the task still goes to sleep afterwards? (This file has
-//! exactly one bug.)
+//! The statement and its hints: `exercises/README.md`, "ex09_bug_lost_wakeup".
+//! This file has exactly one bug.
 
 use std::future::Future;
 use std::pin::Pin;

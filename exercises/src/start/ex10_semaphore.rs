@@ -5,8 +5,9 @@
 //! cargo test -p looplab-exercises --features start --test ex10_semaphore
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 8. Read `src/join.rs` (a shared slot with a
-//! stored waker) and `src/lookup/event_loop.rs` (the client this one limits).
+//! The statement and its hints: `exercises/README.md`, "ex10_semaphore".
+//!
+//! Read `src/lookup/event_loop.rs` first: the client this one limits.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -42,25 +43,22 @@ struct State {
 impl Semaphore {
     /// A semaphore with `permits` permits.
     pub fn new(_permits: usize) -> Semaphore {
-        todo!("ex10: all permits available, nobody waiting")
+        todo!("ex10: yours to write")
     }
 
     /// Permits free right now.
     pub fn available_permits(&self) -> usize {
-        todo!("ex10: the free permits")
+        todo!("ex10: yours to write")
     }
 
     /// Waits for a permit. Waiters are served first come, first served.
     pub fn acquire(&self) -> Acquire<'_> {
-        todo!("ex10: an Acquire future that has not asked yet")
+        todo!("ex10: yours to write")
     }
 
     /// Gives one permit back. To whom?
     fn release(&self) {
-        todo!(
-            "ex10: if someone waits, the permit is theirs (and wake them); \
-             else it is available. Can a task that asks later take it first?"
-        )
+        todo!("ex10: yours to write")
     }
 }
 
@@ -76,17 +74,13 @@ impl<'a> Future for Acquire<'a> {
     type Output = Permit<'a>;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Permit<'a>> {
-        todo!(
-            "ex10: first poll: take a free permit (if nobody waits), else join the queue \
-             with your waker. Later polls: was a permit handed to you?"
-        )
+        todo!("ex10: yours to write")
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        // ex10: a waiter that gives up (a timeout, a select that picked another branch)
-        // must leave the queue, and if a permit was handed to it meanwhile, pass it on.
+        // ex10: yours to write.
     }
 }
 
@@ -98,7 +92,7 @@ pub struct Permit<'a> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        // ex10: give the permit back.
+        // ex10: yours to write.
     }
 }
 
@@ -113,13 +107,13 @@ pub struct LimitedClient {
 impl LimitedClient {
     /// A client of the directory at `directory`, limited to `max_calls` calls at once.
     pub fn new(_directory: SocketAddr, _max_calls: usize) -> LimitedClient {
-        todo!("ex10: one semaphore, shared by every clone")
+        todo!("ex10: yours to write")
     }
 
     /// Looks one user up, waiting first for one of the `max_calls` permits, held for
     /// the whole call.
     pub async fn get_user(&self, _id: u64) -> io::Result<User> {
-        todo!("ex10: a permit, then `get_user_unlimited`")
+        todo!("ex10: yours to write")
     }
 }
 

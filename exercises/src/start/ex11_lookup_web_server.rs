@@ -5,9 +5,9 @@
 //! cargo test -p looplab-exercises --features start --test ex11_lookup_web_server
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 8. Read `src/lookup/directory.rs` first: it
-//! is a server of the same shape. `route` and `DirectoryClient` at the bottom of this
-//! file are given.
+//! The statement and its hints: `exercises/README.md`, "ex11_lookup_web_server".
+//!
+//! `route` and `DirectoryClient` at the bottom of this file are given.
 // The starting point declares fields and helpers that only your code will use: delete
 // this line once the exercise is done.
 #![allow(dead_code)]
@@ -31,35 +31,32 @@ impl LookupServer {
     /// Binds the server's socket (inside a runtime). `directory` is where the user
     /// directory listens.
     pub fn bind(_addr: impl ToSocketAddrs, _directory: SocketAddr) -> io::Result<LookupServer> {
-        todo!("ex11: bind a looplab TcpListener")
+        todo!("ex11: yours to write")
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        todo!("ex11: the listener's address")
+        todo!("ex11: yours to write")
     }
 
     /// Accepts connections until `stop` completes. Three requests arriving together
     /// must be answered together.
     pub async fn serve_until(self, _stop: impl Future<Output = ()>) {
-        todo!(
-            "ex11: in a loop, wait for the stop signal or the next connection (see \
-             Directory::serve_until), and serve each connection in a task of its own"
-        )
+        todo!("ex11: yours to write")
     }
 }
 
 /// Serves one connection: read until `http::parse_request` has a whole request, answer
 /// it (see [`route`]), and go on while the client keeps the connection alive.
 async fn serve_connection(_stream: TcpStream, _directory: SocketAddr) -> io::Result<()> {
-    todo!("ex11: a buffer, `http::parse_request`, `route`, and the answer")
+    todo!("ex11: yours to write")
 }
 
 /// Finds users 1 to `users`, one call at a time over one [`DirectoryClient`], and builds
 /// the answer: `http::response_bytes(200, "OK", "application/json", json, keep_alive)`
 /// with `serde_json::to_vec(&users)`, or a `502 Bad Gateway` if the directory failed.
 async fn lookup_answer(_directory: SocketAddr, _users: u32, _keep_alive: bool) -> Vec<u8> {
-    todo!("ex11: connect, get_user for each id, then the answer")
+    todo!("ex11: yours to write")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,9 +4,7 @@
 //! cargo test -p looplab-exercises --features start --test ex13_spawn_blocking
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 9. Read `src/task.rs` (`wake_by_ref`: what a
-//! wake from another thread does) and `StopSignal` in `src/lookup/directory.rs` (a
-//! tiny future woken from another thread).
+//! The statement and its hints: `exercises/README.md`, "ex13_spawn_blocking".
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -36,10 +34,7 @@ impl BlockingPool {
     /// # Panics
     /// If `threads` is zero, or the OS refuses a thread.
     pub fn new(_threads: usize) -> BlockingPool {
-        todo!(
-            "ex13: one crossbeam channel of jobs; each worker thread loops on `recv()` \
-             (which fails once every sender is dropped) and runs what it gets"
-        )
+        todo!("ex13: yours to write")
     }
 
     /// Runs `f` on one of the pool's threads and returns a future of its result, woken
@@ -50,17 +45,14 @@ impl BlockingPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        todo!(
-            "ex13: a shared Slot; the job runs f (under catch_unwind), stores the result \
-             and wakes the waker it finds there"
-        )
+        todo!("ex13: yours to write")
     }
 }
 
 impl Drop for BlockingPool {
     /// Closes the queue and waits for the workers.
     fn drop(&mut self) {
-        // ex13: drop the sender, then join the threads.
+        // ex13: yours to write.
     }
 }
 
@@ -80,7 +72,7 @@ impl<T> Future for BlockingTask<T> {
     type Output = Result<T, JobPanicked>;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        todo!("ex13: the result if it is there, else leave your waker in the slot")
+        todo!("ex13: yours to write")
     }
 }
 
