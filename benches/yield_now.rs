@@ -16,7 +16,8 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{YieldNow, looplab_runtime, tokio_runtime};
+use common::yield_now::yield_now;
+use common::{looplab_runtime, tokio_runtime};
 use criterion::{Criterion, SamplingMode, Throughput};
 
 /// Task switches per iteration: each of the two tasks yields half of them.
@@ -27,7 +28,7 @@ const THREAD_SWITCHES: u64 = 100_000;
 
 async fn yield_loop_looplab() {
     for _ in 0..SWITCHES / 2 {
-        YieldNow::new().await;
+        yield_now().await;
     }
 }
 

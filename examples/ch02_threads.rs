@@ -46,11 +46,8 @@ mod common;
 
 use std::cell::Cell;
 use std::error::Error;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -60,6 +57,7 @@ use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::narrative::Lang;
 use looplab::lookup::report::{RunReport, render_table, render_timeline};
 
+use common::yield_now::yield_now;
 use common::{mb, process_status, thousands};
 
 /// The directory's time per user: chapter 1's, so the two runs compare directly.
@@ -301,30 +299,6 @@ fn cell_on_the_loop(await_inside: bool) -> u64 {
         }
     });
     LOOP_COUNTER.get()
-}
-
-/// Gives the thread back to the loop once: wakes its own task (so it goes to the back
-/// of the run queue) and returns `Pending`, then `Ready` when polled again. Without the
-/// wake nothing would ever poll the task again.
-fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
-}
-
-struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -21,11 +21,13 @@
 //!    time, with its trace printed line by line. The runtime adds what the minimal one
 //!    lacks: `block_on` with a main future, `JoinHandle`s, timers, I/O, and a trace.
 //!
-//! Each task does three steps and yields between them with a `YieldNow` future, which
-//! wakes its own task and returns `Pending` once: "I could go on, but let the others
-//! have a turn". So the tasks take turns: task 1 step 1, task 2 step 1, task 3 step 1,
+//! Each task does three steps and yields between them with `yield_now` (exercise 2,
+//! whose answer the examples share in `examples/common/yield_now.rs`): "I could go on,
+//! but let the others have a turn". So the tasks take turns: task 1 step 1, task 2 step 1, task 3 step 1,
 //! task 1 step 2, ... In asyncio the same thing is `await asyncio.sleep(0)`, and in
 //! tokio `tokio::task::yield_now().await`.
+
+mod common;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -34,9 +36,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::thread::ThreadId;
 
+use common::yield_now::yield_now;
 use crossbeam_channel::Sender;
 use futures_task::{ArcWake, waker_ref};
 use looplab::trace::{Event, TaskId};
@@ -75,32 +78,6 @@ async fn three_steps(task: u32, say: impl Fn(u32, u32)) {
         if step < STEPS {
             yield_now().await;
         }
-    }
-}
-
-/// Gives the thread to the other ready tasks once, then goes on.
-fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
-}
-
-/// The future behind [`yield_now`]. The first poll wakes its own task, which puts the
-/// task at the *back* of the run queue, and returns `Pending`; the next poll is `Ready`.
-/// Waking before returning `Pending` is what makes this a yield and not a hang: no timer
-/// or socket will ever wake this task, so it must do it itself.
-struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }
 

@@ -42,21 +42,22 @@
 //! **(c) CPU-bound work starves the others.** A task that computes for 300 ms without an
 //! `.await` is a blocking call too: for those 300 ms no other task runs and no timer is
 //! served. A task asleep for 50 ms beside it wakes about 250 ms late. The fix is to cut
-//! the work into chunks and yield between them (`yield_now`, written below as a tiny
-//! future since building it is exercise 1): the loop then fires the timer between two
+//! the work into chunks and yield between them (`yield_now`, exercise 2, shared by the
+//! examples in `examples/common/yield_now.rs`): the loop then fires the timer between two
 //! chunks, and the sleeper wakes at most two chunks late (the chunk running when the
 //! deadline passes, and the next one: the worker queued itself again before the timer
 //! fired). The work itself takes no longer. (Or move the work to another thread:
-//! exercise 6's `spawn_blocking`.)
+//! exercise 13's `spawn_blocking`.)
 //!
 //! Each part ends with a `proved:` line, with the numbers measured on your machine.
 
+mod common;
+
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::yield_now::yield_now;
 use looplab::time::{Instant, sleep, sleep_until};
 use looplab::trace::Event;
 use looplab::{Recorder, Runtime, TraceOutput};
@@ -409,29 +410,4 @@ fn cpu_bound_starvation() {
         in_chunks.work_took.as_secs_f64() * 1000.0,
         in_one_go.work_took.as_secs_f64() * 1000.0,
     );
-}
-
-/// Gives the thread back to the loop once: wakes its own task (to the back of the run
-/// queue) and returns `Pending`, then `Ready` when polled again. Without the wake
-/// nothing would ever poll the task again. tokio's is `tokio::task::yield_now`,
-/// asyncio's `await asyncio.sleep(0)`.
-fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
-}
-
-struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
 }

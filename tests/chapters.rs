@@ -1,6 +1,7 @@
 //! CHAPTERS.md and README.md are the newcomer's path: every file they name must exist,
 //! every example they tell you to run must be there, and every `looplab` command they
-//! show must parse.
+//! show must parse. The exercises keep one numbering in reading order, one statement
+//! each (in exercises/README.md, with folded hints), and spec commands that run.
 
 use std::path::Path;
 use std::process::Command;
@@ -202,7 +203,7 @@ fn every_exercise_has_a_statement_with_its_spec_command_under_a_chapter() {
         .collect();
     names.sort();
     assert!(
-        names.len() >= 12,
+        names.len() >= 14,
         "only {} spec tests: {names:?}",
         names.len()
     );
@@ -235,4 +236,350 @@ fn the_asyncio_names_are_concrete() {
             "chapter {n} does not name asyncio's `{name}`"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exercises: one numbering in reading order, one statement each, runnable commands.
+// ---------------------------------------------------------------------------------------
+
+/// The exercises, from their spec tests' file names, sorted: `ex01_...`, `ex02_...`.
+fn exercise_names() -> Vec<String> {
+    let dir = Path::new(ROOT).join("exercises/tests");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The number of an exercise name, `ex07_bug_early_timer` -> 7.
+fn exercise_number(name: &str) -> u32 {
+    name.strip_prefix("ex")
+        .and_then(|rest| rest.get(..2))
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("`{name}` is not named exNN_what"))
+}
+
+/// Every word that looks like an exercise name (`exNN_...` or the old `bugNN_...`), in
+/// the order it appears.
+fn exercise_mentions(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for (i, _) in text.match_indices(['e', 'b']) {
+        if i > 0 && is_word(bytes[i - 1]) {
+            continue;
+        }
+        let rest = &text[i..];
+        let prefix = if rest.starts_with("ex") {
+            2
+        } else if rest.starts_with("bug") {
+            3
+        } else {
+            continue;
+        };
+        let digits = &rest.as_bytes()[prefix..];
+        if digits.len() < 3
+            || !digits[0].is_ascii_digit()
+            || !digits[1].is_ascii_digit()
+            || digits[2] != b'_'
+        {
+            continue;
+        }
+        let end = rest.bytes().position(|b| !is_word(b)).unwrap_or(rest.len());
+        found.push(rest[..end].to_string());
+    }
+    found
+}
+
+/// The exercise entries of CHAPTERS.md (`- **exNN_name**`), chapter by chapter, in order.
+fn exercises_by_chapter(text: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for n in 1..=10 {
+        for line in chapter(text, n).lines() {
+            if let Some(rest) = line.strip_prefix("- **ex") {
+                let name = rest.split("**").next().unwrap();
+                found.push((n, format!("ex{name}")));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn exercises_are_numbered_in_reading_order_with_one_numbering_everywhere() {
+    let names = exercise_names();
+    assert!(
+        names.len() >= 14,
+        "only {} spec tests: {names:?}",
+        names.len()
+    );
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(
+            exercise_number(name),
+            i as u32 + 1,
+            "the exercises are not numbered 1, 2, 3, ... without gaps: {names:?}"
+        );
+    }
+
+    // The reading order: chapter by chapter, as CHAPTERS.md lists them.
+    let chapters = read("CHAPTERS.md");
+    let in_reading_order: Vec<String> = exercises_by_chapter(&chapters)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(
+        in_reading_order, names,
+        "CHAPTERS.md must list every exercise once, under its chapter, numbered in the \
+         order a reader meets them"
+    );
+    assert!(
+        chapters.contains("start with ex01"),
+        "CHAPTERS.md should say which exercise to do first (\"start with ex01\")"
+    );
+
+    // exercises/README.md: the table and the statements, in the same order.
+    let readme = read("exercises/README.md");
+    let headings: Vec<String> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("### "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        headings, names,
+        "exercises/README.md's statements are not in the numbering's order"
+    );
+    let table: Vec<String> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| [`"))
+        .map(|rest| rest.split('`').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        table, names,
+        "exercises/README.md's table is not in the numbering's order"
+    );
+
+    // The same names in both trees, declared in both module lists.
+    for tree in ["start", "solutions"] {
+        let dir = Path::new(ROOT).join("exercises/src").join(tree);
+        let module_list = read(&format!("exercises/src/{tree}/mod.rs"));
+        for name in &names {
+            assert!(
+                dir.join(format!("{name}.rs")).exists(),
+                "exercises/src/{tree}/{name}.rs is missing"
+            );
+            assert!(
+                module_list.contains(&format!("pub mod {name};")),
+                "exercises/src/{tree}/mod.rs does not declare {name}"
+            );
+        }
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(
+            files,
+            names.len() + 1,
+            "exercises/src/{tree} holds a file that is not an exercise (or mod.rs)"
+        );
+    }
+
+    // No other name for an exercise anywhere a reader looks.
+    for doc in ["CHAPTERS.md", "README.md", "exercises/README.md"] {
+        for mention in exercise_mentions(&read(doc)) {
+            assert!(
+                names.contains(&mention),
+                "{doc} names `{mention}`, which is not an exercise (they are {names:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_exercise_has_one_statement_with_folded_hints() {
+    let names = exercise_names();
+    let readme = read("exercises/README.md");
+    let chapters = read("CHAPTERS.md");
+    for name in &names {
+        // The one statement: a section of exercises/README.md.
+        let heading = format!("\n### {name}\n");
+        assert_eq!(
+            readme.matches(&heading).count(),
+            1,
+            "exercises/README.md should have exactly one statement of {name}"
+        );
+        let start = readme.find(&heading).unwrap() + heading.len();
+        let rest = &readme[start..];
+        let section = &rest[..rest.find("\n### ").unwrap_or(rest.len())];
+        let goal = section
+            .find("**Goal**")
+            .unwrap_or_else(|| panic!("the statement of {name} has no **Goal**"));
+        let first_hint = section
+            .find("<details>")
+            .unwrap_or_else(|| panic!("the statement of {name} has no folded hint"));
+        assert!(
+            goal < first_hint,
+            "{name}: the hints must come after the statement and its goal"
+        );
+        assert_eq!(
+            section.matches("<details>").count(),
+            section.matches("</details>").count(),
+            "{name}: a hint is not closed"
+        );
+
+        // CHAPTERS.md: one short entry that links to it, not a second statement.
+        let entry_start = chapters
+            .find(&format!("- **{name}**"))
+            .unwrap_or_else(|| panic!("CHAPTERS.md has no entry for {name}"));
+        let entry = &chapters[entry_start..];
+        let entry = &entry[..entry
+            .find("\n  Spec:")
+            .expect("each entry ends with its spec")];
+        assert!(
+            entry.contains(&format!("(exercises/README.md#{name})")),
+            "CHAPTERS.md's entry for {name} does not link to its statement"
+        );
+        assert!(
+            entry.len() <= 400,
+            "CHAPTERS.md's entry for {name} is {} characters long: keep the statement in \
+             exercises/README.md and only name the exercise here",
+            entry.len()
+        );
+
+        // The starting point points to the statement and does not carry one of its own.
+        let start_file = read(&format!("exercises/src/start/{name}.rs"));
+        assert!(
+            start_file.contains(&format!("`exercises/README.md`, \"{name}\"")),
+            "exercises/src/start/{name}.rs does not point to its statement"
+        );
+        for giveaway in [
+            "**The symptom.**",
+            "**Hint",
+            "The statement is in `CHAPTERS.md`",
+        ] {
+            assert!(
+                !start_file.contains(giveaway),
+                "exercises/src/start/{name}.rs still has `{giveaway}`: the statement and \
+                 its hints live in exercises/README.md only"
+            );
+        }
+    }
+    assert!(
+        !chapters.contains("**Goal**"),
+        "CHAPTERS.md carries a statement: statements live in exercises/README.md"
+    );
+}
+
+/// Every `cargo test -p ...` command on a line of `text`, up to a closing backtick or
+/// a ` #` comment.
+fn spec_commands(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("cargo test -p ") {
+            let command = &rest[at..];
+            let end = command.find(['`', '#']).unwrap_or(command.len());
+            found.push(command[..end].trim().to_string());
+            rest = &command[end..];
+        }
+    }
+    found
+}
+
+/// `(package name, features)` of a Cargo.toml, read line by line.
+fn package_and_features(manifest: &str) -> (String, Vec<String>) {
+    let mut name = None;
+    let mut features = Vec::new();
+    let mut section = "";
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if key.starts_with('#') {
+            continue;
+        }
+        match section {
+            "[package]" if key == "name" => name = Some(value.trim().trim_matches('"').into()),
+            "[features]" => features.push(key.to_string()),
+            _ => {}
+        }
+    }
+    (name.expect("a [package] name"), features)
+}
+
+#[test]
+fn every_spec_command_is_runnable() {
+    let names = exercise_names();
+    let (package, features) = package_and_features(&read("exercises/Cargo.toml"));
+    let mut sources: Vec<String> = ["CHAPTERS.md", "README.md", "exercises/README.md"]
+        .map(String::from)
+        .to_vec();
+    for dir in [
+        "exercises/src/start",
+        "exercises/src/solutions",
+        "exercises/tests",
+    ] {
+        for entry in std::fs::read_dir(Path::new(ROOT).join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(format!(
+                    "{dir}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    let mut checked = 0;
+    let mut named = std::collections::BTreeSet::new();
+    for source in &sources {
+        for command in spec_commands(&read(source)) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let after = |flag: &str| {
+                words.iter().position(|w| *w == flag).map(|at| {
+                    *words
+                        .get(at + 1)
+                        .unwrap_or_else(|| panic!("{source}: `{command}` ends at {flag}"))
+                })
+            };
+            assert_eq!(
+                after("-p"),
+                Some(package.as_str()),
+                "{source}: `{command}` names a package that is not the exercises' ({package})"
+            );
+            if let Some(feature) = after("--features") {
+                assert!(
+                    features.iter().any(|f| f == feature),
+                    "{source}: `{command}` asks for feature `{feature}`, which \
+                     exercises/Cargo.toml does not have ({features:?})"
+                );
+            }
+            // Without `--test`: the whole package, every spec test.
+            let Some(test) = after("--test") else {
+                checked += 1;
+                continue;
+            };
+            assert!(
+                names.iter().any(|n| n == test),
+                "{source}: `{command}`, but exercises/tests/{test}.rs does not exist"
+            );
+            named.insert(test.to_string());
+            checked += 1;
+        }
+    }
+    for name in &names {
+        assert!(
+            named.contains(name),
+            "no document gives the spec command of {name}"
+        );
+    }
+    assert!(
+        checked >= 3 * names.len(),
+        "only {checked} spec commands found"
+    );
 }

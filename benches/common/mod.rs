@@ -10,10 +10,7 @@
 // Each benchmark binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A looplab runtime as a user would build one: real time, no trace.
@@ -32,31 +29,11 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .expect("a tokio current-thread runtime")
 }
 
-/// Gives the turn to the other tasks once: wakes its own task and returns `Pending`,
-/// then `Ready` on the next poll. (looplab has no `yield_now` of its own: it is an
-/// exercise. tokio's is `tokio::task::yield_now`.)
-pub struct YieldNow {
-    yielded: bool,
-}
-
-impl YieldNow {
-    pub fn new() -> YieldNow {
-        YieldNow { yielded: false }
-    }
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
+/// `yield_now`, the examples' copy (`examples/common/yield_now.rs`): one definition
+/// for the examples and the benchmarks. looplab has none of its own, since building it
+/// is an exercise; tokio's is `tokio::task::yield_now`.
+#[path = "../../examples/common/yield_now.rs"]
+pub mod yield_now;
 
 /// CPU time this thread has used so far, in nanoseconds, from
 /// `/proc/thread-self/schedstat` (its first field). Both runtimes do all their work on

@@ -1,9 +1,12 @@
-//! Helpers the chapter examples share for printing what they measured: digit
-//! grouping and the process's own counters from `/proc/self/status`. Not a lesson of
-//! any chapter; each example's own file is the chapter.
+//! Helpers the chapter examples share: digit grouping and the process's own counters
+//! from `/proc/self/status` for printing what they measured, and `yield_now` (in
+//! `yield_now.rs`). Not a lesson of any chapter; each example's own file is the
+//! chapter.
 
 // Each example uses only some of these.
 #![allow(dead_code)]
+
+pub mod yield_now;
 
 /// 800000 -> "800,000".
 pub fn thousands(n: impl std::fmt::Display) -> String {

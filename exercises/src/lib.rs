@@ -3,16 +3,17 @@
 //! Each exercise lives here twice, under the same module name:
 //!
 //! - [`start`]`::exNN_name`: **the starting point you edit**. Signatures and docs are
-//!   written; the bodies are `todo!("a hint")`. Bug hunts (`bugNN_name`) are complete
-//!   copies of a runtime part with one bug planted.
+//!   written; the bodies are `todo!()`. Bug hunts (`exNN_bug_name`) are complete copies
+//!   of a runtime part with one bug planted; exercises 12 and 14 carry a small loop of
+//!   their own to change.
 //! - [`solutions`]`::exNN_name`: the reference solution, with the same public items.
 //!
 //! Each spec test in `tests/exNN_name.rs` is written against [`under_test`], which is
 //! one of the two, chosen by the cargo feature `start`:
 //!
 //! ```text
-//! cargo test -p looplab-exercises --features start --test ex01_yield_now   # your work
-//! cargo test -p looplab-exercises --test ex01_yield_now                    # the solution
+//! cargo test -p looplab-exercises --features start --test ex01_bug_polled_after_ready   # your work
+//! cargo test -p looplab-exercises --test ex01_bug_polled_after_ready                    # the solution
 //! ```
 //!
 //! The default build compiles both trees (so the starting points always compile and
@@ -20,8 +21,9 @@
 //! proves every spec test passes against its reference solution, and an unsolved
 //! starting point can never break the default build or tests.
 //!
-//! The statements are in `CHAPTERS.md`, each under the chapter it extends;
-//! `exercises/README.md` lists all of them in one table.
+//! The exercises are numbered in the reading order of `CHAPTERS.md`, which links each
+//! from the end of its chapter; their statements and hints are in
+//! `exercises/README.md`, one per exercise.
 
 pub mod solutions;
 pub mod start;

@@ -3,16 +3,17 @@
 //! test is proven passable. Read one after your own version passes: there is more than
 //! one good answer, and the comments say why this one is built the way it is.
 
-pub mod ex01_yield_now;
-pub mod ex02_interval;
-pub mod ex03_select;
+pub mod ex01_bug_polled_after_ready;
+pub mod ex02_yield_now;
+pub mod ex03_bug_stale_waker;
 pub mod ex04_abortable;
-pub mod ex05_semaphore;
-pub mod ex06_spawn_blocking;
-pub mod ex07_async_io_traits;
-pub mod ex08_lookup_web_server;
-
-pub mod bug01_stale_waker;
-pub mod bug02_lost_wakeup;
-pub mod bug03_polled_after_ready;
-pub mod bug04_early_timer;
+pub mod ex05_interval;
+pub mod ex06_select;
+pub mod ex07_bug_early_timer;
+pub mod ex08_async_io_traits;
+pub mod ex09_bug_lost_wakeup;
+pub mod ex10_semaphore;
+pub mod ex11_lookup_web_server;
+pub mod ex12_coop_budget;
+pub mod ex13_spawn_blocking;
+pub mod ex14_work_stealing;

@@ -4,9 +4,9 @@
 //! cargo test -p looplab-exercises --features start --test ex04_abortable
 //! ```
 //!
-//! The statement is in `CHAPTERS.md`, chapter 5. Read `src/join.rs` (how a task hands
-//! its output to its `JoinHandle`) and `src/executor.rs` (`Core::poll_task`: what the
-//! loop does with a task's future once it is `Ready`).
+//! The statement and its hints: `exercises/README.md`, "ex04_abortable".
+//!
+//! Read `src/task.rs` and `src/join.rs` first: how a task hands its output to its `JoinHandle`.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]
@@ -41,12 +41,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    todo!("ex04: wrap the future with `abortable`, then `looplab::spawn` the wrapper")
+    todo!("ex04: yours to write")
 }
 
 /// Wraps `future` so that it can be aborted, without spawning it.
 pub fn abortable<F: Future>(_future: F) -> (AbortHandle, Abortable<F>) {
-    todo!("ex04: one AbortShared, shared by the handle and the wrapper")
+    todo!("ex04: yours to write")
 }
 
 /// What the handle and the task share: the flag, and whom to wake when it is set.
@@ -68,12 +68,12 @@ impl AbortHandle {
     /// once: a task asleep for an hour does not sleep on. Aborting a task that has
     /// finished changes nothing.
     pub fn abort(&self) {
-        todo!("ex04: set the flag; then how does the task get polled *now*?")
+        todo!("ex04: yours to write")
     }
 
     /// Whether [`abort`](AbortHandle::abort) has been called.
     pub fn is_aborted(&self) -> bool {
-        todo!("ex04: read the flag")
+        todo!("ex04: yours to write")
     }
 }
 
@@ -89,10 +89,6 @@ impl<F: Future> Future for Abortable<F> {
     type Output = Result<F::Output, Aborted>;
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        todo!(
-            "ex04: aborted? then Ready(Err(Aborted)). Else leave the waker where `abort` \
-             can find it and poll the inner future. (An abort may come from another \
-             thread between your check and your store: check again after storing.)"
-        )
+        todo!("ex04: yours to write")
     }
 }
