@@ -158,6 +158,9 @@ impl Core {
             self.fire_due_timers();
 
             Stats::bump(&self.stats.turns);
+            self.trace(Event::TurnEnded {
+                turn: self.stats.turns.get(),
+            });
             self.call_turn_hook();
         }
     }

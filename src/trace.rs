@@ -211,6 +211,12 @@ pub enum Event {
         /// How long the poll took, in wall time.
         took: Duration,
     },
+    /// The loop finished a turn (after step 5, firing timers). Not printed: it marks
+    /// where one turn ends in the records, for the turn stepper of the HTML page.
+    TurnEnded {
+        /// Turns completed so far, this one included (the first turn is 1).
+        turn: u64,
+    },
 }
 
 /// An event and when it happened (on the runtime's clock, from the runtime's start).
@@ -274,12 +280,14 @@ impl Recorder {
         inner.records.iter().map(|r| r.event.clone()).collect()
     }
 
-    /// The records as the printer would print them, one string a line.
+    /// The records as the printer would print them, one string a line (events the
+    /// printer leaves out, such as [`Event::TurnEnded`], have no line).
     pub fn lines(&self) -> Vec<String> {
         let inner = self.inner.lock().unwrap();
         inner
             .records
             .iter()
+            .filter(|r| r.event.is_printed())
             .map(|r| render_line(r, &inner.names))
             .collect()
     }
@@ -352,7 +360,7 @@ impl Tracer {
             }
         }
         let record = Record { at, event };
-        if self.output != TraceOutput::Off {
+        if self.output != TraceOutput::Off && record.event.is_printed() {
             let line = render_line(&record, &self.names.borrow());
             // A trace line that cannot be written (closed pipe) is not worth a panic.
             let _ = match self.output {
@@ -403,6 +411,12 @@ fn render_line(record: &Record, names: &HashMap<TaskId, String>) -> String {
 }
 
 impl Event {
+    /// Whether the printer shows this event. Markers kept only for the pictures
+    /// ([`Event::TurnEnded`]) would add a line per turn to every trace.
+    fn is_printed(&self) -> bool {
+        !matches!(self, Event::TurnEnded { .. })
+    }
+
     /// The event as the printer shows it: who did it, and what happened.
     pub fn describe(&self, names: &HashMap<TaskId, String>) -> (String, String) {
         let task_or_loop = |t: &Option<TaskId>| match t {
@@ -541,6 +555,7 @@ impl Event {
                 format!("io: {op} on token {token} would block; wait for readiness"),
             ),
             Event::IoDeregistered { token } => ("io".into(), format!("token {token} deregistered")),
+            Event::TurnEnded { turn } => ("loop".into(), format!("end of turn {turn}")),
             Event::SlowPoll { task, took } => (
                 task_label(*task, names),
                 format!(

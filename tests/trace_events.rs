@@ -37,6 +37,8 @@ fn a_spawn_and_join_produces_this_exact_event_sequence() {
                 by: worker
             },
             Event::Ready { task: worker },
+            // The first turn ends; main, woken, runs in the second.
+            Event::TurnEnded { turn: 1 },
             Event::Poll { task: main },
             Event::Ready { task: main },
             Event::BlockOnReturn {
@@ -88,6 +90,7 @@ fn a_sleep_arms_a_timer_parks_jumps_and_fires() {
                 timers: vec![1],
                 woke: vec![main]
             },
+            Event::TurnEnded { turn: 1 },
             Event::Poll { task: main },
             Event::Ready { task: main },
             Event::BlockOnReturn {
