@@ -26,6 +26,7 @@
 //! | 8 | [`lookup`], [`stats`] | the user-directory API, the three clients, the report |
 //! | 9 | `examples/ch09_pitfalls.rs` | blocking the loop, forgetting `.await`, CPU-bound tasks |
 //! | all | [`trace`] | the events the loop reports, printed or recorded |
+//! | all | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace |
 //!
 //! The runtime never depends on [`lookup`]; data flows one way through the loop:
 //! tasks -> wakers -> run queue -> poll.
@@ -61,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod executor;
+pub mod export;
 pub mod join;
 pub mod lookup;
 pub mod net;
