@@ -43,20 +43,20 @@ fn chromium() -> Option<String> {
         Ok(name) if !name.is_empty() => vec![name],
         _ => BROWSERS.iter().map(|b| b.to_string()).collect(),
     };
-    for candidate in candidates {
-        let found = Command::new(&candidate)
+    for candidate in &candidates {
+        let found = Command::new(candidate)
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         if found {
-            return Some(candidate);
+            return Some(candidate.clone());
         }
     }
     assert!(
         std::env::var("LOOPLAB_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "LOOPLAB_REQUIRE_BROWSER=1 but no chromium was found (tried {BROWSERS:?}; \
+        "LOOPLAB_REQUIRE_BROWSER=1 but no chromium was found (tried {candidates:?}; \
          install it with `apt-get install -y chromium`, or name it in LOOPLAB_CHROMIUM)"
     );
     // Straight to stderr: the test harness would hide a print! of a passing test.
