@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::lanes::{PollOutcome, Run, TaskLane, Waker, task_label};
-use crate::trace::{Event, Record, TaskId, UnparkReason};
+use crate::trace::{Event, Record, TaskId};
 
 /// The one process in the trace: the runtime.
 const PID: u32 = 1;
@@ -247,22 +247,10 @@ fn polls(run: &Run, records: &[Record], events: &mut Vec<TraceEvent>) {
     }
 }
 
-/// What ended a park, in a few words.
-pub(crate) fn unpark_words(reason: Option<&UnparkReason>) -> String {
-    match reason {
-        Some(UnparkReason::Deadline) => "deadline".to_string(),
-        Some(UnparkReason::ClockJump) => "virtual clock jump".to_string(),
-        Some(UnparkReason::Io(n)) => format!("I/O ({n} event{})", if *n == 1 { "" } else { "s" }),
-        Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
-        Some(UnparkReason::Nothing) => "nothing (interrupted)".to_string(),
-        None => "not traced".to_string(),
-    }
-}
-
 /// A complete event per park on the loop's track.
 fn parks(run: &Run, events: &mut Vec<TraceEvent>) {
     for park in &run.parks {
-        let ended_by = unpark_words(park.ended_by.as_ref());
+        let ended_by = park.ended_by_words();
         let name = if park.peek {
             format!("peek at I/O -> {ended_by}")
         } else {

@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::chrome_trace::unpark_words;
 use super::lanes::{LoopStep, PollOutcome, Run, TaskLane, Turn, Waker};
 use super::replay::{LoopState, Replay};
 use crate::trace::{Event, Record, TaskId, UnparkReason};
@@ -88,8 +87,10 @@ const PAGE_JS: &str = include_str!("page.js");
 pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
     let data = page_data(records);
     let json = serde_json::to_string(&data).expect("the page data is plain data");
-    // Inside <script>, "</" could end the element early; "<\/" means the same in JSON.
-    let json = json.replace("</", "<\\/");
+    // Inside <script>, "</script" would end the element early and "<!--" would change
+    // how the browser reads it. A '<' can only stand inside a JSON string, where
+    // "\u003c" means the same.
+    let json = json.replace('<', "\\u003c");
     let title = if extras.title.is_empty() {
         "looplab: the loop, turn by turn"
     } else {
@@ -556,16 +557,13 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
         _ => ("idle", "0: tasks are ready, so no wait".to_string()),
     };
     let park_step = match park {
-        Some(p) if p.peek => (
-            "active",
-            format!("peeked at I/O: {}", unpark_words(p.ended_by.as_ref())),
-        ),
+        Some(p) if p.peek => ("active", format!("peeked at I/O: {}", p.ended_by_words())),
         Some(p) => {
             let why = match &p.ended_by {
                 Some(UnparkReason::ClockJump) => {
                     format!("virtual clock jumps to {}", secs(p.end))
                 }
-                other => format!("woken by {}", unpark_words(other.as_ref())),
+                _ => format!("woken by {}", p.ended_by_words()),
             };
             let waited = p.end.saturating_sub(p.start);
             if waited.is_zero() || matches!(p.ended_by, Some(UnparkReason::ClockJump)) {
@@ -790,7 +788,7 @@ fn poll_column(
 
 fn park_column(run: &Run, p: usize, turn: usize) -> Column {
     let park = &run.parks[p];
-    let ended_by = unpark_words(park.ended_by.as_ref());
+    let ended_by = park.ended_by_words();
     let (k, l, tip) = if park.peek {
         (
             "peek",
@@ -874,11 +872,12 @@ mod tests {
 
     #[test]
     fn the_data_cannot_close_its_script_element() {
+        let text = "<!--<script></script><script>alert(1)</script>";
         let records = vec![Record {
             at: Duration::ZERO,
             event: Event::Note {
                 task: None,
-                text: "</script><script>alert(1)</script>".into(),
+                text: text.into(),
             },
         }];
         let page = html(&records, &HtmlExtras::default());
@@ -887,6 +886,14 @@ mod tests {
             2,
             "only the page's own two"
         );
+        assert!(!page.contains("<!--"));
+        // And the text comes back whole from the JSON.
+        let open = "id=\"looplab-data\">";
+        let start = page.find(open).unwrap() + open.len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        let line = &data["turns"][0]["detail"]["lines"][0][2];
+        assert_eq!(line.as_str().unwrap(), format!("\"{text}\""));
     }
 
     #[test]

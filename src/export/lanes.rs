@@ -188,6 +188,23 @@ pub struct Park {
     pub turn: usize,
 }
 
+impl Park {
+    /// What ended it, in a few words: "deadline", "virtual clock jump", "I/O (3
+    /// events)", "remote wake".
+    pub fn ended_by_words(&self) -> String {
+        match &self.ended_by {
+            Some(UnparkReason::Deadline) => "deadline".to_string(),
+            Some(UnparkReason::ClockJump) => "virtual clock jump".to_string(),
+            Some(UnparkReason::Io(n)) => {
+                format!("I/O ({n} event{})", if *n == 1 { "" } else { "s" })
+            }
+            Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
+            Some(UnparkReason::Nothing) => "nothing (an interrupted wait)".to_string(),
+            None => "not traced".to_string(),
+        }
+    }
+}
+
 /// Something that happened to a timer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TimerAction {
