@@ -24,6 +24,7 @@
 //! | 3 | `examples/ch03_futures_by_hand.rs` | a `Future` by hand; an `async fn` does nothing until polled |
 //! | 4 | [`task`] | a spawned future, its [`TaskId`](task::TaskId), how it ended, and its waker |
 //! | 5 | [`trace`], [`stats`] | the events the loop reports (every chapter prints them), its counters |
+//! | 5 | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace |
 //! | 5 | `run_queue.rs` | the run queue and its rules: queued once, in wake order, which turn a task runs in |
 //! | 5 | [`join`] | `JoinHandle`, `JoinError`, `join_all` |
 //! | 5 | [`executor`] | the loop: one turn is five named steps; the park timeout is chosen here |
@@ -85,6 +86,7 @@
 mod context;
 mod driver;
 pub mod executor;
+pub mod export;
 pub mod join;
 pub mod lookup;
 pub mod net;

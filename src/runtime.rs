@@ -33,6 +33,7 @@ use futures_task::ArcWake;
 use crate::context::{self, Entered};
 use crate::driver::Driver;
 use crate::executor::{Executor, Park, ParkTimeout, TurnView};
+use crate::export::EnvExport;
 use crate::join::JoinHandle;
 use crate::reactor::Reactor;
 use crate::run_queue::{Injector, RunQueue};
@@ -250,7 +251,16 @@ impl Builder {
         } else {
             Clock::real()
         });
-        let tracer = Rc::new(Tracer::new(self.trace, self.recorder, {
+        // `LOOPLAB_HTML=page.html` (or `LOOPLAB_CHROME_TRACE`) makes any program draw
+        // its run: the runtime records, and writes the files when it is dropped.
+        let env_export = EnvExport::from_env().map(|export| match &self.recorder {
+            Some(recorder) => export.with_recorder(recorder.clone()),
+            None => export,
+        });
+        let recorder = self
+            .recorder
+            .or_else(|| env_export.as_ref().map(|export| export.recorder()));
+        let tracer = Rc::new(Tracer::new(self.trace, recorder, {
             let clock = clock.clone();
             move || clock.now()
         }));
@@ -274,6 +284,7 @@ impl Builder {
         };
         Ok(Runtime {
             core: Rc::new(core),
+            env_export,
         })
     }
 }
@@ -286,6 +297,8 @@ impl Builder {
 /// drops them.
 pub struct Runtime {
     core: Rc<Core>,
+    /// The files `LOOPLAB_HTML` / `LOOPLAB_CHROME_TRACE` asked for, written on drop.
+    env_export: Option<EnvExport>,
 }
 
 impl Runtime {
@@ -333,6 +346,11 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        // The run is over: draw it, if the environment asked. A file that cannot be
+        // written is reported on stderr, naming it; the program goes on.
+        if let Some(export) = &self.env_export {
+            export.write_or_report();
+        }
         // Abandon every unfinished task: its future is dropped now, with what it owns,
         // even where a JoinHandle still holds the task. Then let go of the wakers in
         // the wheel and the reactor. Dropping a future may reach for this wheel or

@@ -1,0 +1,912 @@
+//! The run as one self-contained HTML page: task lanes and a turn-by-turn stepper.
+//!
+//! The page is a single file that loads nothing from the network (no scripts, styles
+//! or fonts from elsewhere), so it can be mailed, attached to an issue or opened
+//! offline. It holds:
+//!
+//! - optionally, what the caller passes in: a comparison table and an SVG timeline
+//!   ([`HtmlExtras`]);
+//! - **the loop, turn by turn**: a diagram of one turn (run -> stop? -> choose timeout
+//!   -> park -> fire timers) whose steps light up when they did something in the turn
+//!   shown; the state after the turn as `--step` prints it (run queue, timers by wheel
+//!   level and slot, I/O registrations and who waits on them, rebuilt by
+//!   [`replay`](super::replay)); and the trace lines of the turn, coloured by step.
+//!   Previous/next buttons, the ←/→ keys and a slider move between turns, and
+//!   `page.html#turn-5` opens the page at turn 5;
+//! - **task lanes**: one lane per task and one for the loop. Polls are boxes in the
+//!   order the loop ran them, one at a time (that is the point: one thread), with
+//!   what they returned; wakes are arrows from the waker to the woken task's next
+//!   poll; timers armed and fired, spawns and sockets that would block are marks;
+//!   parks are gaps on the loop's lane, labelled with what ended them.
+//!
+//! The lanes put polls side by side in the order they ran rather than on a clock
+//! scale: under virtual time every poll takes no time at all, so a clock scale would
+//! stack them into four instants. The clock is written above the lanes wherever it
+//! moved. (The Chrome trace, [`chrome_trace()`](super::chrome_trace()), is the clock-scale view.)
+//!
+//! The data goes into the page as one JSON document that a little plain JavaScript
+//! (`page.js`, no framework, no build step) draws. A big run does not make a page
+//! that grows without bound: past the limits below the page keeps the first turns in
+//! full and summarises the rest (their counts stay; their lines and state go), draws
+//! the first lanes and gathers the other tasks into one lane, and says so at the top.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::lanes::{LoopStep, PollOutcome, Run, TaskLane, Turn, Waker};
+use super::replay::{LoopState, Replay};
+use crate::trace::{Event, Record, TaskId, UnparkReason};
+
+// The limits that keep a page bounded, whatever the run. Their worst case together is
+// about 15 MB: 1,500 whole turns of about 3 KB of state, 50,000 lines of at most
+// about 300 bytes but usually 80, 40,000 summarised turns of about 150 bytes, and
+// 2,500 columns of lanes of about 250 bytes. Typical big runs are far below: 10,000
+// requests make a page of a few MB.
+
+/// Turns whose state and trace lines the page keeps in full; later turns keep only
+/// their counts.
+const DETAILED_TURNS: usize = 1_500;
+/// Turns the stepper lists at all; past them only the last turn is listed.
+const LISTED_TURNS: usize = 40_000;
+/// Trace lines kept per turn (a turn of a big run polls thousands of tasks).
+const LINES_PER_TURN: usize = 250;
+/// Trace lines kept in all; once spent, turns keep only their counts.
+const LINES_IN_ALL: usize = 50_000;
+/// Characters kept of one trace line's text (a program's note can be any length).
+const LINE_CHARS: usize = 240;
+/// Entries kept per list of a turn's state (run queue, timers, I/O registrations).
+const STATE_ENTRIES: usize = 20;
+/// Tasks that get a lane of their own; the others share the last lane.
+const LANES: usize = 40;
+/// Columns (polls, parks, timer firings) the lanes draw.
+const COLUMNS: usize = 2_500;
+/// Wake arrows the lanes draw.
+const ARROWS: usize = 5_000;
+/// Lines of a poll's tooltip.
+const TIP_LINES: usize = 8;
+
+/// What the caller adds to the page. The `looplab` command passes its comparison table
+/// and its SVG timeline; a library user may pass neither.
+#[derive(Clone, Debug, Default)]
+pub struct HtmlExtras {
+    /// The page's title (and heading).
+    pub title: String,
+    /// An HTML fragment (e.g. a `<table>`) shown first, as given.
+    pub table_html: Option<String>,
+    /// An SVG picture (e.g. the timeline) shown after the table, as given.
+    pub timeline_svg: Option<String>,
+}
+
+const PAGE_CSS: &str = include_str!("page.css");
+const PAGE_JS: &str = include_str!("page.js");
+
+/// The records as one self-contained HTML page (see the module docs).
+pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
+    let data = page_data(records);
+    let json = serde_json::to_string(&data).expect("the page data is plain data");
+    // Inside <script>, "</script" would end the element early and "<!--" would change
+    // how the browser reads it. A '<' can only stand inside a JSON string, where
+    // "\u003c" means the same.
+    let json = json.replace('<', "\\u003c");
+    let title = if extras.title.is_empty() {
+        "looplab: the loop, turn by turn"
+    } else {
+        extras.title.as_str()
+    };
+    let mut page = String::with_capacity(json.len() + 64 * 1024);
+    page.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // An empty icon: without one a browser asks the server (or the disk) for favicon.ico.
+    page.push_str("<link rel=\"icon\" href=\"data:,\">\n");
+    let _ = writeln!(page, "<title>{}</title>", escape(title));
+    let _ = writeln!(page, "<style>\n{PAGE_CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(page, "<header><h1>{}</h1>", escape(title));
+    page.push_str(
+        "<p id=\"summary\" class=\"summary\"></p><p id=\"limits\" class=\"notice\" hidden></p>",
+    );
+    page.push_str("<pre id=\"errors\" class=\"errors\" hidden></pre></header>\n");
+    if extras.table_html.is_some() || extras.timeline_svg.is_some() {
+        page.push_str("<section id=\"run\"><h2>The run</h2>\n");
+        if let Some(table) = &extras.table_html {
+            let _ = writeln!(page, "<div class=\"extra-table\">{table}</div>");
+        }
+        if let Some(svg) = &extras.timeline_svg {
+            let _ = writeln!(page, "<div class=\"extra-timeline\">{svg}</div>");
+        }
+        page.push_str("</section>\n");
+    }
+    page.push_str(STEPPER_HTML);
+    page.push_str(LANES_HTML);
+    page.push_str("<pre id=\"selftest\" hidden></pre>\n");
+    page.push_str("<script type=\"application/json\" id=\"looplab-data\">");
+    page.push_str(&json);
+    page.push_str("</script>\n");
+    let _ = writeln!(page, "<script>\n{PAGE_JS}</script>\n</body>\n</html>");
+    page
+}
+
+/// The stepper: buttons, the loop diagram, the state and the lines. `page.js` fills it.
+const STEPPER_HTML: &str = r##"<section id="stepper">
+<h2>The loop, turn by turn</h2>
+<div class="controls">
+<button id="prev" type="button" title="previous turn (←)">◀ previous</button>
+<span id="turn-title" class="turn-title"></span>
+<button id="next" type="button" title="next turn (→)">next ▶</button>
+<input id="turn-slider" type="range" min="1" max="1" value="1" aria-label="turn">
+<a id="to-lanes" href="#lanes">show in the lanes ↓</a>
+</div>
+<div class="stepper-body">
+<div class="diagram-box">
+<svg id="diagram" viewBox="0 0 330 300" role="img" aria-label="one turn of the loop">
+<defs><marker id="d-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="d-arrowhead"/></marker></defs>
+<path class="d-edge" d="M165,50 L165,66" marker-end="url(#d-arrow)"/>
+<path class="d-edge" d="M165,100 L165,116" marker-end="url(#d-arrow)"/>
+<path class="d-edge" d="M165,150 L165,166" marker-end="url(#d-arrow)"/>
+<path class="d-edge" d="M165,200 L165,216" marker-end="url(#d-arrow)"/>
+<path class="d-edge" d="M90,233 L30,233 L30,33 L88,33" marker-end="url(#d-arrow)"/>
+<path class="d-edge d-exit" d="M240,83 L290,83" marker-end="url(#d-arrow)"/>
+<text x="293" y="72" class="d-small">yes:</text><text x="293" y="98" class="d-small">return</text>
+<text x="8" y="140" class="d-small" transform="rotate(-90 14 140)">next turn</text>
+<g class="d-step" data-step="0"><rect x="90" y="16" width="150" height="34" rx="8"/><text x="165" y="38">1 · run</text></g>
+<g class="d-step" data-step="1"><rect x="90" y="66" width="150" height="34" rx="8"/><text x="165" y="88">2 · stop?</text></g>
+<g class="d-step" data-step="2"><rect x="90" y="116" width="150" height="34" rx="8"/><text x="165" y="138">3 · choose timeout</text></g>
+<g class="d-step" data-step="3"><rect x="90" y="166" width="150" height="34" rx="8"/><text x="165" y="188">4 · park</text></g>
+<g class="d-step" data-step="4"><rect x="90" y="216" width="150" height="34" rx="8"/><text x="165" y="238">5 · fire timers</text></g>
+</svg>
+<ol id="step-notes" class="step-notes"></ol>
+</div>
+<div class="state-box">
+<h3 id="state-title">After the turn</h3>
+<div id="state"></div>
+</div>
+<div class="lines-box">
+<h3>Trace lines of the turn</h3>
+<div id="lines" class="lines"></div>
+</div>
+</div>
+</section>
+"##;
+
+/// The lanes: `page.js` draws them into the scrolling box.
+const LANES_HTML: &str = r##"<section id="lanes">
+<h2>Task lanes</h2>
+<p class="legend"><span class="lg lg-pending"></span>poll → Pending <span class="lg lg-ready"></span>poll → Ready <span class="lg lg-panic"></span>panicked <span class="lg lg-park"></span>park (labelled with what ended it) <span class="lg-arrow">→</span> wake: from the waker to the woken task's next poll · marks: <b>◷</b> timer armed, <b>+</b> spawn, <b>⋯</b> would block (waits for a socket), <b>✎</b> note</p>
+<p id="lanes-note" class="notice" hidden></p>
+<div class="lanes-scroll" id="lanes-scroll"><div id="lane-labels" class="lane-labels"></div><div class="lanes-canvas"><svg id="lanes-svg" xmlns="http://www.w3.org/2000/svg"></svg></div></div>
+</section>
+"##;
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text`, cut to [`LINE_CHARS`] characters.
+fn clip(mut text: String) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(LINE_CHARS) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+// ---------------------------------------------------------------------------------
+// The data the page draws. Field names are short: a big run has many of each.
+// ---------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct PageData {
+    /// Records in the run.
+    records: usize,
+    /// The clock at the last record.
+    duration: String,
+    /// Tasks in the run (main included).
+    tasks: usize,
+    turns: Vec<TurnData>,
+    /// Turns that ran to their end (`TurnEnded`): what `--step` counts.
+    completed_turns: usize,
+    polls: usize,
+    wakes: usize,
+    lanes: LanesData,
+    /// What the page left out, in words (empty when it kept everything).
+    limits: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TurnData {
+    /// The turn's number, from 1.
+    n: usize,
+    t0: String,
+    t1: String,
+    completed: bool,
+    stopped: bool,
+    /// One letter for each of the five steps: `a`ctive (it did something), `i`dle (it
+    /// ran and found nothing to do) or `s`kipped (the turn did not reach it, or had no
+    /// need of it).
+    steps: String,
+    polls: usize,
+    queue_len: usize,
+    timers_len: usize,
+    io_len: usize,
+    lines_len: usize,
+    /// The lanes' first column of this turn, if it is drawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    col: Option<usize>,
+    /// The state and lines, unless the page summarised this turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<TurnDetail>,
+}
+
+#[derive(Serialize)]
+struct TurnDetail {
+    /// What each step did, in words.
+    notes: Vec<String>,
+    queue: Vec<String>,
+    main_woken: bool,
+    /// (level, slot, "#1", due, "task 5 connection 1")
+    timers: Vec<(usize, usize, String, String, String)>,
+    /// (token, what, interest, who waits)
+    io: Vec<(usize, &'static str, &'static str, String)>,
+    /// (time, who, what, step 1..5)
+    lines: Vec<(String, String, String, u8)>,
+}
+
+#[derive(Serialize)]
+struct LanesData {
+    /// Lane 0 is the loop; then one per task; maybe a last one for the other tasks.
+    lanes: Vec<LaneData>,
+    cols: Vec<Column>,
+    /// (from column, to column, kind: "task", "self", "timer", "io")
+    arrows: Vec<(usize, usize, &'static str)>,
+    /// Tasks drawn together on the last lane.
+    hidden_tasks: usize,
+    /// Columns left out at the end.
+    hidden_cols: usize,
+}
+
+#[derive(Serialize)]
+struct LaneData {
+    label: String,
+    /// The task, or `None` for the loop's lane and the lane of the other tasks.
+    task: Option<u64>,
+    /// How the task ended: "ready", "panicked", "running" (when the records end);
+    /// empty for the loop's lane and the other tasks'.
+    end: &'static str,
+}
+
+#[derive(Serialize)]
+struct Column {
+    /// "poll", "park", "peek", "fire" or "others" (polls of tasks without a lane).
+    k: &'static str,
+    lane: usize,
+    /// Turn index (from 0).
+    turn: usize,
+    /// The clock.
+    t: String,
+    /// Short label: the outcome of a poll ("P", "R", "!", "?"), the count of others'
+    /// polls, what ended a park, the timers fired.
+    l: String,
+    /// Marks inside a poll: ◷ + ⋯ ✎.
+    m: String,
+    /// Tooltip.
+    tip: String,
+}
+
+fn page_data(records: &[Record]) -> PageData {
+    let run = Run::from_records(records);
+    let names = task_names(records);
+    let lanes = lanes_data(&run, records, &names);
+    let mut limits = Vec::new();
+    let turns = turns_data(&run, records, &names, &lanes, &mut limits);
+    if lanes.hidden_tasks > 0 {
+        limits.push(format!(
+            "The lanes show the first {} tasks one lane each; the other {} share the last lane.",
+            LANES, lanes.hidden_tasks
+        ));
+    }
+    if lanes.hidden_cols > 0 {
+        limits.push(format!(
+            "The lanes stop after {} polls and parks; {} more are left out (the Chrome trace has them all).",
+            lanes.cols.len(),
+            lanes.hidden_cols
+        ));
+    }
+    PageData {
+        records: records.len(),
+        duration: secs(records.last().map_or(Duration::ZERO, |r| r.at)),
+        tasks: run.tasks.len(),
+        completed_turns: run.completed_turns(),
+        polls: run.polls.len(),
+        wakes: run.wakes.len(),
+        turns,
+        lanes,
+        limits,
+    }
+}
+
+/// Task names as the trace prints them: from the spawns, and "main" for task 0.
+fn task_names(records: &[Record]) -> HashMap<TaskId, String> {
+    let mut names = HashMap::from([(TaskId(0), "main".to_string())]);
+    for record in records {
+        if let Event::Spawn { task, name, .. } = &record.event
+            && !name.is_empty()
+        {
+            names.insert(*task, name.clone());
+        }
+    }
+    names
+}
+
+fn label(task: TaskId, names: &HashMap<TaskId, String>) -> String {
+    match names.get(&task) {
+        Some(name) => format!("{task} {name}"),
+        None => task.to_string(),
+    }
+}
+
+fn turns_data(
+    run: &Run,
+    records: &[Record],
+    names: &HashMap<TaskId, String>,
+    lanes: &LanesData,
+    limits: &mut Vec<String>,
+) -> Vec<TurnData> {
+    let mut first_col = vec![None; run.turns.len()];
+    for (i, col) in lanes.cols.iter().enumerate() {
+        first_col[col.turn].get_or_insert(i);
+    }
+    let mut replay = Replay::new(records);
+    let mut lines_left = LINES_IN_ALL;
+    let mut summarised = 0;
+    let last = run.turns.len().saturating_sub(1);
+    let mut turns = Vec::with_capacity(run.turns.len().min(LISTED_TURNS));
+    for (index, turn) in run.turns.iter().enumerate() {
+        // Past the listed turns only the last one is kept: where the run ends.
+        if index + 1 >= LISTED_TURNS && index != last {
+            continue;
+        }
+        let state = replay.advance_to(turn.records.end);
+        let lines_len = records[turn.records.clone()]
+            .iter()
+            .filter(|r| LoopStep::of(&r.event).is_some())
+            .count();
+        // The turn that stopped the loop is always kept: it is where every run ends.
+        let keep = index == last || (index < DETAILED_TURNS && lines_left > 0);
+        let steps = step_states(run, turn, records);
+        let codes: String = steps.iter().map(|(state, _)| &state[..1]).collect();
+        let detail = keep.then(|| {
+            let notes = steps.into_iter().map(|(_, note)| note).collect();
+            let detail = turn_detail(turn, records, state, names, notes);
+            lines_left = lines_left.saturating_sub(detail.lines.len());
+            detail
+        });
+        if detail.is_none() {
+            summarised += 1;
+        }
+        turns.push(TurnData {
+            n: index + 1,
+            t0: secs(turn.start),
+            t1: secs(turn.end),
+            completed: turn.completed,
+            stopped: turn.stopped,
+            steps: codes,
+            polls: turn.polls.len(),
+            queue_len: state.run_queue().len() + usize::from(state.main_woken),
+            timers_len: state.timer_count(),
+            io_len: state.io_count(),
+            lines_len,
+            col: first_col[index],
+            detail,
+        });
+    }
+    if run.turns.len() > turns.len() {
+        limits.push(format!(
+            "The stepper lists the first {} turns and the last; the {} in between are left out.",
+            LISTED_TURNS - 1,
+            run.turns.len() - turns.len()
+        ));
+    }
+    if summarised > 0 {
+        limits.push(format!(
+            "The run has {} turns: {} keep their state and trace lines (at most {} lines a turn, {} in all); the other {} show only their counts.",
+            run.turns.len(),
+            turns.len() - summarised,
+            LINES_PER_TURN,
+            LINES_IN_ALL,
+            summarised
+        ));
+    }
+    turns
+}
+
+/// The `--step` view after `turn`, and its trace lines, each list cut at the limits.
+fn turn_detail(
+    turn: &Turn,
+    records: &[Record],
+    state: &LoopState,
+    names: &HashMap<TaskId, String>,
+    notes: Vec<String>,
+) -> TurnDetail {
+    let queue = state
+        .run_queue()
+        .take(STATE_ENTRIES)
+        .map(|t| label(t, names))
+        .collect();
+    let timers = state
+        .timers_by_slot()
+        .into_iter()
+        .take(STATE_ENTRIES)
+        .map(|t| {
+            (
+                t.level,
+                t.slot,
+                format!("#{}", t.timer),
+                secs(t.deadline),
+                t.task.map_or_else(|| "-".to_string(), |t| label(t, names)),
+            )
+        })
+        .collect();
+    let io = state
+        .io()
+        .take(STATE_ENTRIES)
+        .map(|io| {
+            let mut waits = Vec::new();
+            for t in &io.readers {
+                waits.push(format!("{} waits to read", label(*t, names)));
+            }
+            for t in &io.writers {
+                waits.push(format!("{} waits to write", label(*t, names)));
+            }
+            for t in &io.waiting {
+                waits.push(format!("{} waits (read or write)", label(*t, names)));
+            }
+            let waits = if waits.is_empty() {
+                "nobody waiting".to_string()
+            } else {
+                waits.join(", ")
+            };
+            (io.token, io.what, io.interest, waits)
+        })
+        .collect();
+    let lines = records[turn.records.clone()]
+        .iter()
+        .filter_map(|record| {
+            let step = LoopStep::of(&record.event)?;
+            let (who, what) = record.event.describe(names);
+            Some((secs(record.at), clip(who), clip(what), step as u8 + 1))
+        })
+        .take(LINES_PER_TURN)
+        .collect();
+    TurnDetail {
+        notes,
+        queue,
+        main_woken: state.main_woken,
+        timers,
+        io,
+        lines,
+    }
+}
+
+/// What each of the five steps did in `turn`, for the diagram.
+fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, String); 5] {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let polls = turn.polls.len();
+    let run_step = if polls > 0 {
+        let tasks = &run.polls[turn.polls.clone()];
+        let finished = tasks
+            .iter()
+            .filter(|p| p.outcome != PollOutcome::Pending)
+            .count();
+        let mut text = format!("polled {}", plural(polls, "task", "tasks"));
+        if finished > 0 {
+            let _ = write!(text, "; {finished} finished");
+        }
+        ("active", text)
+    } else {
+        ("idle", "no task was ready".to_string())
+    };
+    let stop = if turn.stopped {
+        ("active", "yes: main is done, block_on returns".to_string())
+    } else if turn.completed {
+        ("idle", "no: main is not done".to_string())
+    } else {
+        ("skipped", "the records end here".to_string())
+    };
+    if turn.stopped || (!turn.completed && turn.park.is_none()) {
+        let skipped = ("skipped", String::new());
+        return [run_step, stop, skipped.clone(), skipped.clone(), skipped];
+    }
+    let park = turn.park.map(|p| &run.parks[p]);
+    let choose = match park {
+        Some(p) if !p.peek => match p.timeout {
+            Some(t) if t.is_zero() => ("active", "0: a timer is due already".to_string()),
+            Some(t) => (
+                "active",
+                format!("until the next deadline: {} ms", t.as_millis()),
+            ),
+            None if p.timers == 0 && p.sources == 0 => (
+                "active",
+                "forever: no timer, no socket (only another thread can wake it)".to_string(),
+            ),
+            None => ("active", "until I/O: no timer armed".to_string()),
+        },
+        _ => ("idle", "0: tasks are ready, so no wait".to_string()),
+    };
+    let park_step = match park {
+        Some(p) if p.peek => ("active", format!("peeked at I/O: {}", p.ended_by_words())),
+        Some(p) => {
+            let why = match &p.ended_by {
+                Some(UnparkReason::ClockJump) => {
+                    format!("virtual clock jumps to {}", secs(p.end))
+                }
+                _ => format!("woken by {}", p.ended_by_words()),
+            };
+            let waited = p.end.saturating_sub(p.start);
+            if waited.is_zero() || matches!(p.ended_by, Some(UnparkReason::ClockJump)) {
+                ("active", why)
+            } else {
+                ("active", format!("{why} after {} ms", waited.as_millis()))
+            }
+        }
+        None => ("skipped", "not parked: tasks are ready".to_string()),
+    };
+    let fired: Vec<String> = records[turn.records.clone()]
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TimersFired { timers, .. } => Some(timers.iter().map(|t| format!("#{t}"))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let fire = if !fired.is_empty() {
+        let shown: Vec<&str> = fired.iter().take(6).map(String::as_str).collect();
+        let more = if fired.len() > shown.len() {
+            format!(" (+{} more)", fired.len() - shown.len())
+        } else {
+            String::new()
+        };
+        ("active", format!("{}{more} fired", shown.join(" ")))
+    } else {
+        ("idle", "no timer due".to_string())
+    };
+    [run_step, stop, choose, park_step, fire]
+}
+
+// ---------------------------------------------------------------------------------
+// The lanes.
+// ---------------------------------------------------------------------------------
+
+fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) -> LanesData {
+    let mut lanes = vec![LaneData {
+        label: "loop".to_string(),
+        task: None,
+        end: "",
+    }];
+    let mut lane_of: HashMap<TaskId, usize> = HashMap::new();
+    for task in run.tasks.iter().take(LANES) {
+        lane_of.insert(task.id, lanes.len());
+        lanes.push(LaneData {
+            label: task.label(),
+            task: Some(task.id.0),
+            end: match task.ended {
+                Some(PollOutcome::Ready) => "ready",
+                Some(PollOutcome::Panicked(_)) => "panicked",
+                _ => "running",
+            },
+        });
+    }
+    let hidden_tasks = run.tasks.len().saturating_sub(LANES);
+    let others_lane = lanes.len();
+    if hidden_tasks > 0 {
+        lanes.push(LaneData {
+            label: format!("{hidden_tasks} other tasks"),
+            task: None,
+            end: "",
+        });
+    }
+
+    let mut cols: Vec<Column> = Vec::new();
+    let mut poll_col: HashMap<usize, usize> = HashMap::new();
+    let mut park_col: HashMap<usize, usize> = HashMap::new();
+    let mut fire_col: HashMap<usize, usize> = HashMap::new();
+    let mut total_cols = 0;
+    for (index, turn) in run.turns.iter().enumerate() {
+        for p in turn.polls.clone() {
+            let poll = &run.polls[p];
+            match lane_of.get(&poll.task) {
+                Some(&lane) => {
+                    total_cols += 1;
+                    if cols.len() < COLUMNS {
+                        poll_col.insert(p, cols.len());
+                        cols.push(poll_column(run, p, lane, index, records, names));
+                    }
+                }
+                None => {
+                    // Polls of tasks without a lane in a row make one column.
+                    let joins = cols
+                        .last()
+                        .is_some_and(|c| c.k == "others" && c.turn == index);
+                    if joins {
+                        let last = cols.last_mut().expect("checked");
+                        let n: usize = last.l.parse().unwrap_or(1) + 1;
+                        last.l = n.to_string();
+                        last.tip = format!("{n} polls of tasks without a lane of their own");
+                    } else {
+                        total_cols += 1;
+                        if cols.len() < COLUMNS {
+                            cols.push(Column {
+                                k: "others",
+                                lane: others_lane,
+                                turn: index,
+                                t: secs(poll.start),
+                                l: "1".to_string(),
+                                m: String::new(),
+                                tip: "1 poll of a task without a lane of its own".to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = turn.park {
+            total_cols += 1;
+            if cols.len() < COLUMNS {
+                park_col.insert(p, cols.len());
+                cols.push(park_column(run, p, index));
+            }
+        }
+        if turn.timers_fired > 0 {
+            total_cols += 1;
+            if cols.len() < COLUMNS {
+                fire_col.insert(index, cols.len());
+                cols.push(fire_column(turn, index, records));
+            }
+        }
+    }
+
+    let turn_of_record = |record: usize| {
+        run.turns
+            .partition_point(|t| t.records.end <= record)
+            .min(run.turns.len().saturating_sub(1))
+    };
+    let mut arrows = Vec::new();
+    for wake in &run.wakes {
+        let Some(to) = wake.to_poll.and_then(|p| poll_col.get(&p)) else {
+            continue;
+        };
+        let (from, kind) = match &wake.by {
+            Waker::Task(by) => {
+                let Some(from) = wake.from_poll.and_then(|p| poll_col.get(&p)) else {
+                    continue;
+                };
+                (*from, if *by == wake.task { "self" } else { "task" })
+            }
+            Waker::Timer(_) => match fire_col.get(&turn_of_record(wake.record)) {
+                Some(from) => (*from, "timer"),
+                None => continue,
+            },
+            Waker::Io(_) => {
+                let turn = &run.turns[turn_of_record(wake.record)];
+                match turn.park.and_then(|p| park_col.get(&p)) {
+                    Some(from) => (*from, "io"),
+                    None => continue,
+                }
+            }
+            Waker::Thread => continue,
+        };
+        if arrows.len() == ARROWS {
+            break;
+        }
+        arrows.push((from, *to, kind));
+    }
+    LanesData {
+        lanes,
+        hidden_cols: total_cols - cols.len(),
+        cols,
+        arrows,
+        hidden_tasks,
+    }
+}
+
+fn poll_column(
+    run: &Run,
+    p: usize,
+    lane: usize,
+    turn: usize,
+    records: &[Record],
+    names: &HashMap<TaskId, String>,
+) -> Column {
+    let poll = &run.polls[p];
+    let task = run
+        .task(poll.task)
+        .map_or_else(|| poll.task.to_string(), TaskLane::label);
+    let (l, returned) = match &poll.outcome {
+        PollOutcome::Pending => ("P", "Pending".to_string()),
+        PollOutcome::Ready => ("R", "Ready".to_string()),
+        PollOutcome::Panicked(message) => ("!", format!("panicked: {message}")),
+        PollOutcome::Unfinished => ("?", "(the records end during the poll)".to_string()),
+    };
+    let mut marks = String::new();
+    let mut tip = vec![format!(
+        "{task}: poll at {} -> {returned} (turn {})",
+        secs(poll.start),
+        turn + 1
+    )];
+    for record in &records[poll.records.clone()] {
+        let mark = match &record.event {
+            Event::TimerArmed { .. } => '◷',
+            Event::Spawn { .. } => '+',
+            Event::IoWouldBlock { .. } => '⋯',
+            Event::Note { .. } => '✎',
+            Event::WokenByTask { .. } | Event::TimerCancelled { .. } => ' ',
+            Event::IoRegistered { .. } | Event::IoDeregistered { .. } => ' ',
+            _ => continue,
+        };
+        if mark != ' ' && !marks.contains(mark) {
+            marks.push(mark);
+        }
+        if tip.len() < TIP_LINES {
+            tip.push(clip(record.event.describe(names).1));
+        } else if tip.len() == TIP_LINES {
+            tip.push("...".to_string());
+        }
+    }
+    Column {
+        k: "poll",
+        lane,
+        turn,
+        t: secs(poll.start),
+        l: l.to_string(),
+        m: marks,
+        tip: tip.join("\n"),
+    }
+}
+
+fn park_column(run: &Run, p: usize, turn: usize) -> Column {
+    let park = &run.parks[p];
+    let ended_by = park.ended_by_words();
+    let (k, l, tip) = if park.peek {
+        (
+            "peek",
+            "peek".to_string(),
+            format!(
+                "tasks were ready: a zero-timeout peek at the reactor found {ended_by} (turn {})",
+                turn + 1
+            ),
+        )
+    } else {
+        let waited = match park.timeout {
+            Some(t) => format!("at most {} ms", t.as_millis()),
+            None => "until something happens".to_string(),
+        };
+        (
+            "park",
+            match park.ended_by {
+                Some(UnparkReason::ClockJump) => format!("jump → {}", secs(park.end)),
+                Some(UnparkReason::Io(n)) => format!("I/O ×{n}"),
+                Some(UnparkReason::Deadline) => "deadline".to_string(),
+                Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
+                _ => ended_by.clone(),
+            },
+            format!(
+                "park at {}: {} timers, {} sockets, wait {waited}; ended by {ended_by} at {} (turn {})",
+                secs(park.start),
+                park.timers,
+                park.sources,
+                secs(park.end),
+                turn + 1
+            ),
+        )
+    };
+    Column {
+        k,
+        lane: 0,
+        turn,
+        t: secs(park.end),
+        l,
+        m: String::new(),
+        tip,
+    }
+}
+
+fn fire_column(turn: &Turn, index: usize, records: &[Record]) -> Column {
+    let mut timers = Vec::new();
+    let mut at = turn.end;
+    for record in &records[turn.records.clone()] {
+        if let Event::TimersFired { timers: fired, .. } = &record.event {
+            at = record.at;
+            timers.extend(fired.iter().map(|t| format!("#{t}")));
+        }
+    }
+    Column {
+        k: "fire",
+        lane: 0,
+        turn: index,
+        t: secs(at),
+        l: format!("×{}", timers.len()),
+        m: String::new(),
+        tip: format!(
+            "timers {} fired at {} (turn {})",
+            timers.join(" "),
+            secs(at),
+            index + 1
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn the_data_cannot_close_its_script_element() {
+        let text = "<!--<script></script><script>alert(1)</script>";
+        let records = vec![Record {
+            at: Duration::ZERO,
+            event: Event::Note {
+                task: None,
+                text: text.into(),
+            },
+        }];
+        let page = html(&records, &HtmlExtras::default());
+        assert_eq!(
+            page.matches("</script>").count(),
+            2,
+            "only the page's own two"
+        );
+        assert!(!page.contains("<!--"));
+        // And the text comes back whole from the JSON.
+        let open = "id=\"looplab-data\">";
+        let start = page.find(open).unwrap() + open.len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        let line = &data["turns"][0]["detail"]["lines"][0][2];
+        assert_eq!(line.as_str().unwrap(), format!("\"{text}\""));
+    }
+
+    #[test]
+    fn a_page_loads_nothing_from_elsewhere() {
+        let page = html(&[], &HtmlExtras::default());
+        for reference in [
+            "src=\"http",
+            "href=\"http",
+            "url(http",
+            "@import",
+            "src=\"//",
+        ] {
+            assert!(!page.contains(reference), "{reference}");
+        }
+    }
+}

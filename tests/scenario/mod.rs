@@ -1,0 +1,28 @@
+//! The post's scenario under virtual time, recorded: what the export tests draw.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
+use looplab::lookup::narrative::Lang;
+use looplab::trace::Record;
+use looplab::{Recorder, TraceOutput};
+
+/// Runs the default scenario (3, 2 and 1 users, 1 s per user) on the event loop under
+/// virtual time, with the directory in the same runtime, and returns its records.
+pub fn default_scenario() -> Vec<Record> {
+    let recorder = Recorder::new();
+    let options = EventLoopOptions {
+        requests: vec![3, 2, 1],
+        delay: Duration::from_secs(1),
+        virtual_time: true,
+        call_timeout: None,
+        lang: Lang::En,
+        trace: TraceOutput::Off,
+        recorder: Some(recorder.clone()),
+    };
+    let quiet: Narrator = Arc::new(|_, _| {});
+    let (report, _) = run_event_loop(None, &options, quiet, |b| b).expect("the scenario runs");
+    assert_eq!(report.total, Duration::from_secs(3));
+    recorder.records()
+}
