@@ -66,6 +66,7 @@ pub mod lookup;
 pub mod net;
 pub mod reactor;
 pub mod runtime;
+pub mod signal;
 pub mod stats;
 pub mod task;
 pub mod time;
