@@ -275,7 +275,7 @@ pub fn render_table(runs: &[RunReport], width: usize) -> String {
         } else {
             0
         };
-        if used + needed + room_for_more > width && !columns.is_empty() {
+        if used + needed + room_for_more > width {
             let rest = requests - column;
             let heading = format!("slowest of {} more", thousands(rest as u64));
             let cells = runs
