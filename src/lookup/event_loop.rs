@@ -58,9 +58,15 @@ struct DirectoryConnection {
 
 impl DirectoryConnection {
     async fn open(addr: SocketAddr) -> io::Result<DirectoryConnection> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| io::Error::new(e.kind(), format!("{addr}: could not connect: {e}")))?;
+        let stream = TcpStream::connect(addr).await.map_err(|e| {
+            // The reason alone (`connection refused`): the address is said once, in
+            // front, as the blocking clients say it.
+            let reason = e.raw_os_error().map_or_else(
+                || e.kind().to_string(),
+                |code| io::Error::from_raw_os_error(code).to_string(),
+            );
+            io::Error::new(e.kind(), format!("{addr}: could not connect: {reason}"))
+        })?;
         Ok(DirectoryConnection {
             stream,
             addr,
