@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 use looplab::lookup::blocking::run_sequential;
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::narrative::Lang;
-use looplab::lookup::report::{render_table, render_timeline};
+use looplab::lookup::report::render_table;
+use looplab::lookup::timeline::render_timeline;
 
 /// The directory's time per user: short enough to keep the example quick, long enough
 /// that scheduling noise (a millisecond or two) does not blur the picture.
@@ -74,7 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &mut print_line,
     )?;
 
-    println!("\n{}", render_table(std::slice::from_ref(&run)));
+    println!("\n{}", render_table(std::slice::from_ref(&run), 80));
     println!("{}", render_timeline(std::slice::from_ref(&run), 80));
 
     // What the chapter claims, checked before it is printed.

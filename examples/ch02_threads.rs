@@ -55,7 +55,8 @@ use looplab::Runtime;
 use looplab::lookup::blocking::run_threads;
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::narrative::Lang;
-use looplab::lookup::report::{RunReport, render_table, render_timeline};
+use looplab::lookup::report::{RunReport, render_table};
+use looplab::lookup::timeline::render_timeline;
 
 use common::yield_now::yield_now;
 use common::{mb, process_status, thousands};
@@ -142,7 +143,7 @@ fn threads_client() -> Result<(RunReport, Option<u64>), Box<dyn Error>> {
         _ => None,
     };
 
-    println!("\n{}", render_table(std::slice::from_ref(&run)));
+    println!("\n{}", render_table(std::slice::from_ref(&run), 80));
     println!("{}", render_timeline(std::slice::from_ref(&run), 80));
     match extra {
         Some(n) => println!("OS threads the process gained while the requests waited: {n}"),

@@ -53,7 +53,8 @@ use std::time::Duration;
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
 use looplab::lookup::narrative::Lang;
-use looplab::lookup::report::{RunReport, render_table, render_timeline};
+use looplab::lookup::report::{RunReport, render_table};
+use looplab::lookup::timeline::render_timeline;
 use looplab::stats::StatsReport;
 use looplab::trace::{Event, TaskId};
 use looplab::{Recorder, TraceOutput};
@@ -79,7 +80,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let real_run = real_time_with_counters()?;
 
     let runs = [virtual_run.report.clone(), real_run.report.clone()];
-    println!("\n{}", render_table(&runs));
+    println!("\n{}", render_table(&runs, 80));
     println!("{}", render_timeline(&runs, 80));
     println!("part 1 (virtual time: the directory and the clients, one runtime)");
     println!("{}\n", virtual_run.stats);

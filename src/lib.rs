@@ -93,6 +93,7 @@ pub mod net;
 pub mod reactor;
 mod run_queue;
 pub mod runtime;
+pub mod signal;
 pub mod stats;
 pub mod task;
 mod task_table;

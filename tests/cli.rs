@@ -1,10 +1,11 @@
-//! The `looplab` command as a user runs it: arguments, exit codes, JSON, --step.
+//! The `looplab` command as a user runs it: arguments and clap's messages, exit codes,
+//! JSON, --step, the pictures it writes, and a directory given by name.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use looplab::lookup::report::RunsJson;
+use serde_json::Value;
 
 fn looplab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_looplab"))
@@ -22,40 +23,73 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The latencies of one run of a `--json` document, in input order.
+fn latencies(run: &Value) -> Vec<(u64, f64)> {
+    run["requests"]
+        .as_array()
+        .expect("requests is a list")
+        .iter()
+        .map(|r| {
+            (
+                r["users"].as_u64().unwrap(),
+                r["latency_s"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn virtual_time_json_reports_exactly_3_2_1_seconds_in_well_under_a_second() {
     let started = Instant::now();
     let output = looplab(&["lookup", "--mode", "event-loop", "--virtual-time", "--json"]);
     let wall = started.elapsed();
     assert!(output.status.success(), "{}", stderr(&output));
-    let json: RunsJson =
+    let json: Value =
         serde_json::from_str(stdout(&output).trim()).expect("stdout is exactly one JSON document");
-    assert_eq!(json.runs.len(), 1);
-    let run = &json.runs[0];
-    assert_eq!(run.mode, "event-loop");
-    assert!(run.virtual_time);
-    assert_eq!(run.total_s, 3.0);
-    let latencies: Vec<(u32, f64)> = run
-        .requests
-        .iter()
-        .map(|r| (r.users, r.latency_s))
-        .collect();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 1);
+    let run = &json["runs"][0];
+    assert_eq!(run["mode"], "event-loop");
+    assert_eq!(run["virtual_time"], true);
+    assert_eq!(run["total_s"], 3.0);
+    assert_eq!(run["delay_s"], 1.0);
     // Input order, and the latency of each is its own length: shortest finishes first.
-    assert_eq!(latencies, vec![(3, 3.0), (2, 2.0), (1, 1.0)]);
+    assert_eq!(latencies(run), vec![(3, 3.0), (2, 2.0), (1, 1.0)]);
     assert!(wall < Duration::from_secs(2), "took {wall:?} of wall time");
+    // With no terminal on stderr, no progress lines either.
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn json_carries_the_spans_of_every_request_and_lookup() {
+    let output = looplab(&["lookup", "--virtual-time", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let requests = json["runs"][0]["requests"].as_array().unwrap();
+    for request in requests {
+        assert_eq!(request["start_s"], 0.0, "{request}");
+        assert_eq!(request["end_s"], request["latency_s"], "{request}");
+        let lookups = request["lookups"].as_array().unwrap();
+        assert_eq!(lookups.len() as u64, request["users"].as_u64().unwrap());
+        // One second each, back to back, on the virtual clock.
+        for (i, lookup) in lookups.iter().enumerate() {
+            assert_eq!(lookup["start_s"], i as f64, "{lookup}");
+            assert_eq!(lookup["end_s"], (i + 1) as f64, "{lookup}");
+        }
+    }
 }
 
 #[test]
 fn the_event_loop_mode_in_real_time_takes_about_3_seconds() {
     let output = looplab(&["lookup", "--mode", "event-loop", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let json: RunsJson = serde_json::from_str(stdout(&output).trim()).unwrap();
-    let run = &json.runs[0];
-    assert!(!run.virtual_time);
-    assert!((3.0..3.5).contains(&run.total_s), "total {} s", run.total_s);
-    for (request, ideal) in run.requests.iter().zip([3.0, 2.0, 1.0]) {
-        assert!(request.latency_s >= ideal, "{request:?}");
-        assert!(request.latency_s < ideal + 0.4, "{request:?}");
+    let json: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let run = &json["runs"][0];
+    assert_eq!(run["virtual_time"], false);
+    let total = run["total_s"].as_f64().unwrap();
+    assert!((3.0..3.5).contains(&total), "total {total} s");
+    for ((_, latency), ideal) in latencies(run).into_iter().zip([3.0, 2.0, 1.0]) {
+        assert!(latency >= ideal, "{latency} for {ideal}");
+        assert!(latency < ideal + 0.4, "{latency} for {ideal}");
     }
 }
 
@@ -100,7 +134,9 @@ fn korean_narrative_uses_the_posts_wording() {
     );
 }
 
-fn assert_usage_error(args: &[&str], expected: &str) {
+/// Exit code 2, nothing on stdout, and clap's message on stderr: an `error:` line that
+/// contains `expected`, then (where clap gives them) the allowed values, tips and usage.
+fn assert_usage_error(args: &[&str], expected: &str) -> String {
     let output = looplab(args);
     assert_eq!(
         output.status.code(),
@@ -109,30 +145,132 @@ fn assert_usage_error(args: &[&str], expected: &str) {
         stderr(&output)
     );
     let err = stderr(&output);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line, got:\n{err}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
     assert!(err.contains(expected), "{args:?}: {err}");
+    assert!(err.contains("--help"), "{args:?} points to the help: {err}");
+    assert!(!err.contains("panicked"), "{err}");
     assert!(stdout(&output).is_empty());
+    err
 }
 
 #[test]
-fn bad_arguments_get_one_line_and_exit_code_2() {
+fn bad_arguments_get_claps_whole_message_and_exit_code_2() {
     assert_usage_error(&["lookup", "--requests", "0"], "at least 1 user");
     assert_usage_error(&["lookup", "--requests", "x"], "not a number of users");
     assert_usage_error(&["lookup", "--delay", "-1s"], "negative");
-    assert_usage_error(&["lookup", "--mode", "fast"], "fast");
-    assert_usage_error(&["lookup", "--lang", "fr"], "fr");
+    assert_usage_error(&["lookup", "--lang", "fr"], "[possible values: en, ko]");
     assert_usage_error(&["nonsense"], "nonsense");
+    let mode = assert_usage_error(&["lookup", "--mode", "fast"], "'fast'");
+    assert!(
+        mode.contains("[possible values: all, sequential, threads, event-loop]"),
+        "{mode}"
+    );
+    let typo = assert_usage_error(&["lookup", "--jsn"], "--jsn");
+    assert!(
+        typo.contains("a similar argument exists: '--json'"),
+        "{typo}"
+    );
+    assert!(typo.contains("Usage: looplab lookup"), "{typo}");
 }
 
 #[test]
-fn virtual_time_with_a_blocking_mode_is_a_clear_error() {
+fn too_large_numbers_are_refused_with_the_limit_not_a_crash() {
     assert_usage_error(
-        &["lookup", "--virtual-time"],
-        "--virtual-time needs --mode event-loop",
+        &["lookup", "--requests", "4294967296"],
+        "4294967296 users in all is too large (at most 1,000,000 users in all)",
     );
+    assert_usage_error(&["lookup", "--requests", "65536,999999"], "too large");
+    // (Past 100,000 requests the list is longer than a command line may be: the
+    // parser's own tests check that limit.)
+    assert_usage_error(&["lookup", "--delay", "2h"], "too large (at most 1h)");
+    assert_usage_error(&["lookup", "--timeout", "0s"], "must be more than 0");
+    assert_usage_error(&["directory", "--max-connections", "0"], "at least 1");
+    assert_usage_error(&["directory", "--addr", "localhost:70000"], "0 to 65535");
+    let help = stdout(&looplab(&["lookup", "--help"]));
+    assert!(
+        help.contains("at most 100,000 requests and 1,000,000 users in all"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_lookup_flag_before_the_command_gets_a_tip_that_names_its_command() {
+    let err = assert_usage_error(&["--json"], "unexpected argument '--json'");
+    assert!(
+        err.contains("tip: --json is a flag of `looplab lookup`: try `looplab lookup --json`"),
+        "{err}"
+    );
+    let err = assert_usage_error(&["--mode=threads"], "--mode");
+    assert!(err.contains("try `looplab lookup --mode <MODE>`"), "{err}");
+    let help = stdout(&looplab(&["--help"]));
+    assert!(help.contains("see `looplab lookup --help`"), "{help}");
+}
+
+#[test]
+fn version_and_help_work_every_way_they_are_asked() {
+    for args in [&["--version"][..], &["-V"]] {
+        let output = looplab(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            stdout(&output).trim(),
+            format!("looplab {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let lookup = looplab(&["help", "lookup"]);
+    assert!(lookup.status.success());
+    assert!(
+        stdout(&lookup).contains("Usage: looplab lookup"),
+        "{}",
+        stdout(&lookup)
+    );
+    assert!(stdout(&lookup).contains("Rules between flags"));
+    assert_eq!(stdout(&lookup), stdout(&looplab(&["lookup", "--help"])));
+    let help_of_help = looplab(&["help", "--help"]);
+    assert!(help_of_help.status.success(), "{}", stderr(&help_of_help));
+    assert!(stdout(&help_of_help).contains("Usage: looplab help [COMMAND]"));
+    assert!(looplab(&["help"]).status.success());
+    assert_usage_error(
+        &["help", "nope"],
+        "[possible values: lookup, directory, chapters]",
+    );
+}
+
+#[test]
+fn virtual_time_and_step_alone_select_the_event_loop() {
+    let output = looplab(&["lookup", "--virtual-time", "--requests", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("== event-loop"), "{text}");
+    assert!(!text.contains("== sequential"), "{text}");
+    let help = stdout(&looplab(&["lookup", "--help"]));
+    assert!(help.contains("Selects --mode event-loop"), "{help}");
+}
+
+#[test]
+fn virtual_time_or_step_with_a_blocking_mode_is_a_clear_error() {
     assert_usage_error(
         &["lookup", "--mode", "threads", "--virtual-time"],
         "a virtual clock cannot skip a blocked thread's wait",
+    );
+    assert_usage_error(
+        &["lookup", "--mode", "all", "--step"],
+        "--step needs --mode event-loop",
+    );
+}
+
+#[test]
+fn flags_that_cannot_go_together_are_refused_by_clap() {
+    assert_usage_error(
+        &["lookup", "--step", "--json"],
+        "the argument '--step' cannot be used with '--json'",
+    );
+    assert_usage_error(
+        &["lookup", "--virtual-time", "--directory", "127.0.0.1:1"],
+        "cannot be used with",
+    );
+    assert_usage_error(
+        &["lookup", "--delay", "1s", "--directory", "127.0.0.1:1"],
+        "cannot be used with",
     );
 }
 
@@ -211,12 +349,13 @@ fn chapters_lists_every_chapter_with_its_example() {
 }
 
 #[test]
-fn directory_prints_its_address_first_and_serves_users() {
+fn directory_prints_its_address_first_serves_users_and_logs_each_request() {
     use std::io::{BufRead, BufReader, Read};
     let mut child = Command::new(env!("CARGO_BIN_EXE_looplab"))
         .args(["directory", "--addr", "127.0.0.1:0", "--delay", "50ms"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap());
@@ -238,6 +377,270 @@ fn directory_prints_its_address_first_and_serves_users() {
     stream.read_to_string(&mut answer).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"id\":7"), "{answer}");
+    // `   0.051s  127.0.0.1:50312  GET /users/7  200  0.050s`: when, who, what, status, how long.
+    let line = log.lines().next().unwrap_or_default();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 6, "{log}");
+    assert!(words[0].ends_with('s'), "{line}");
+    assert_eq!(
+        words[1]
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().is_loopback()),
+        Ok(true),
+        "{line}"
+    );
+    assert_eq!(&words[2..5], ["GET", "/users/7", "200"], "{line}");
+    let took: f64 = words[5].trim_end_matches('s').parse().unwrap();
+    assert!(took >= 0.05, "{line}");
+}
+
+/// A fresh, empty directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// How many elements named `name` carry `class` among their classes.
+fn count(svg: &roxmltree::Document<'_>, name: &str, class: &str) -> usize {
+    svg.descendants()
+        .filter(|node| node.has_tag_name(name))
+        .filter(|node| {
+            node.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|word| word == class))
+        })
+        .count()
+}
+
+#[test]
+fn svg_of_the_default_scenario_has_a_group_per_mode_a_row_per_request_a_block_per_lookup() {
+    let dir = scratch("svg-default");
+    let path = dir.join("timeline.svg");
+    // The post's scenario, with 20 ms per user instead of a second.
+    let output = looplab(&["lookup", "--delay", "20ms", "--svg", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let svg = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+    assert_eq!(svg.root_element().tag_name().name(), "svg");
+    let modes: Vec<&str> = svg
+        .descendants()
+        .filter(|node| node.has_tag_name("g") && node.attribute("class") == Some("mode"))
+        .filter_map(|node| node.attribute("data-mode"))
+        .collect();
+    assert_eq!(modes, ["sequential", "threads", "event-loop"]);
+    assert_eq!(
+        count(&svg, "g", "request"),
+        9,
+        "3 requests in each of 3 modes"
+    );
+    assert_eq!(
+        count(&svg, "rect", "lookup"),
+        18,
+        "3 + 2 + 1 lookups in each mode"
+    );
+    assert_eq!(count(&svg, "text", "latency"), 9);
+    // The table and timeline still go to stdout.
+    assert!(stdout(&output).contains("event-loop (one thread)"));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn svg_under_virtual_time_is_the_same_bytes_on_every_run() {
+    let dir = scratch("svg-virtual");
+    let svg = |name: &str| {
+        let path = dir.join(name);
+        let output = looplab(&[
+            "lookup",
+            "--virtual-time",
+            "--json",
+            "--svg",
+            path.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        // --json keeps stdout one JSON document.
+        serde_json::from_str::<Value>(stdout(&output).trim()).expect("one JSON document");
+        std::fs::read(path).unwrap()
+    };
+    let first = svg("a.svg");
+    assert_eq!(first, svg("b.svg"));
+    let text = String::from_utf8(first).unwrap();
+    let svg = roxmltree::Document::parse(&text).unwrap();
+    assert_eq!(count(&svg, "g", "mode"), 1);
+    assert_eq!(count(&svg, "rect", "lookup"), 6);
+}
+
+#[test]
+fn svg_works_with_each_blocking_mode_too() {
+    let dir = scratch("svg-modes");
+    for mode in ["sequential", "threads"] {
+        let path = dir.join(format!("{mode}.svg"));
+        let output = looplab(&[
+            "lookup",
+            "--mode",
+            mode,
+            "--requests",
+            "2,1",
+            "--delay",
+            "10ms",
+            "--svg",
+            path.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{mode}: {}", stderr(&output));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let svg = roxmltree::Document::parse(&text).unwrap();
+        assert_eq!(count(&svg, "g", "request"), 2, "{mode}");
+        assert_eq!(count(&svg, "rect", "lookup"), 3, "{mode}");
+    }
+}
+
+#[test]
+fn an_svg_that_cannot_be_written_is_exit_1_naming_the_path_and_leaves_no_file() {
+    let dir = scratch("svg-unwritable");
+    let missing = dir.join("no-such-dir").join("t.svg");
+    // A directory where the file should go: it can be neither replaced nor half-written.
+    let taken = dir.join("taken.svg");
+    std::fs::create_dir(&taken).unwrap();
+    for path in [&missing, &taken] {
+        let path_text = path.to_str().unwrap();
+        let output = looplab(&["lookup", "--virtual-time", "--svg", path_text]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: could not write {path_text}: ")),
+            "{err}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["taken.svg"],
+        "nothing but the directory that was there"
+    );
+    assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 0);
+}
+
+#[test]
+fn json_progress_goes_to_stderr_when_it_is_a_terminal() {
+    // `script` runs the command on a pseudo-terminal: stderr is a terminal there, and
+    // stdout is sent to a file.
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("skipped: no `script` command (util-linux) to give stderr a terminal");
+        return;
+    }
+    let dir = scratch("progress");
+    let out = dir.join("out.json");
+    let command = format!(
+        "'{}' lookup --virtual-time --json > '{}'",
+        env!("CARGO_BIN_EXE_looplab"),
+        out.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let terminal = stdout(&output);
+    assert!(
+        terminal.contains("event-loop: done in 3.000 s (1 of 1)"),
+        "{terminal:?}"
+    );
+    let json = std::fs::read_to_string(out).unwrap();
+    let value: Value = serde_json::from_str(json.trim()).expect("stdout is one JSON document");
+    assert_eq!(value["runs"][0]["total_s"], 3.0);
+}
+
+/// Starts `looplab directory` with `args` and returns it with the address it printed.
+fn start_directory(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("directory")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .to_string();
+    (child, addr)
+}
+
+#[test]
+fn a_directory_given_by_name_is_asked_its_delay_and_the_header_says_what_it_said() {
+    let (mut server, addr) =
+        start_directory(&["--addr", "localhost:0", "--delay", "50ms", "--quiet"]);
+    let port = addr.rsplit_once(':').unwrap().1;
+    let place = format!("localhost:{port}");
+    let output = looplab(&[
+        "lookup",
+        "--mode",
+        "event-loop",
+        "--requests",
+        "2,1",
+        "--directory",
+        &place,
+    ]);
+    let json = looplab(&[
+        "lookup",
+        "--mode",
+        "sequential",
+        "--requests",
+        "1",
+        "--directory",
+        &place,
+        "--json",
+    ]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "the directory at {place} says it takes 50ms per user"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("takes 1s per user"), "{text}");
+    let value: Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(value["runs"][0]["delay_s"], 0.05);
+}
+
+#[test]
+fn a_port_in_use_is_an_error_that_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = looplab(&["directory", "--addr", &addr]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!("error: could not listen on {addr}: ")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("in use"), "{err}");
 }

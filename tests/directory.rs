@@ -189,3 +189,118 @@ fn one_stop_signal_stops_every_task_waiting_on_it() {
     });
     assert_eq!(stopped, Ok(3), "every waiter is woken by one fire");
 }
+
+/// Sends raw bytes on a new connection with `Connection: close` semantics and reads
+/// everything the server sends until it closes.
+fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = connect(addr);
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn head_gets_the_get_answers_head_and_no_body() {
+    let directory = start(1);
+    let get = raw_exchange(
+        directory.addr(),
+        b"GET /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let head = raw_exchange(
+        directory.addr(),
+        b"HEAD /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let head_text = String::from_utf8(head.clone()).unwrap();
+    assert!(head_text.starts_with("HTTP/1.1 200 OK\r\n"), "{head_text}");
+    assert!(head_text.ends_with("\r\n\r\n"), "no body: {head_text:?}");
+    // The same head as GET's, Content-Length of the body it would have sent included.
+    assert_eq!(&get[..head.len()], &head[..]);
+    assert!(get.len() > head.len());
+    // On a kept-alive connection the next request lines up after a body-less answer.
+    let mut stream = connect(directory.addr());
+    stream
+        .write_all(b"HEAD /users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !answer.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let (status, body) = exchange(&mut stream, b"GET /users/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"id\":2"), "{body}");
+}
+
+#[test]
+fn an_absolute_form_target_is_served_like_its_path() {
+    let directory = start(1);
+    let request = format!(
+        "GET http://{0}/users/7 HTTP/1.1\r\nHost: {0}\r\n\r\n",
+        directory.addr()
+    );
+    let mut stream = connect(directory.addr());
+    let (status, body) = exchange(&mut stream, request.as_bytes());
+    assert_eq!(status, 200);
+    assert!(body.contains("\"id\":7"), "{body}");
+}
+
+#[test]
+fn expect_100_continue_gets_a_refusal_at_once_or_the_go_ahead() {
+    let directory = start(1);
+    // Refused anyway (POST): the final status at once, not after the body or a timeout.
+    let started = Instant::now();
+    let refused = raw_exchange(
+        directory.addr(),
+        b"POST /users/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let refused = String::from_utf8(refused).unwrap();
+    assert!(refused.starts_with("HTTP/1.1 405 "), "{refused}");
+    assert!(refused.contains("Connection: close\r\n"), "{refused}");
+    // curl waits a second for a 100 before sending anyway; the answer comes well before.
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Served: `100 Continue`, then, once the body is in, the answer.
+    let mut stream = connect(directory.addr());
+    stream
+        .write_all(b"GET /users/3 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let (status, body) = exchange(&mut stream, b"abc");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"id\":3"), "{body}");
+}
+
+#[test]
+fn get_slash_says_the_delay_and_the_lookups_in_flight() {
+    let directory = start(300);
+    let addr = directory.addr();
+    let busy = std::thread::spawn(move || {
+        let mut stream = connect(addr);
+        exchange(&mut stream, b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\n").0
+    });
+    // Bounded: the lookup is in flight within a few hundred ms on any machine.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let info = loop {
+        let mut stream = connect(addr);
+        let (status, body) = exchange(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(status, 200);
+        let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if info["lookups_in_flight"] == 1 || Instant::now() > deadline {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(info["service"], "looplab directory");
+    assert_eq!(info["delay_s"], 0.3);
+    assert_eq!(info["lookups_in_flight"], 1);
+    assert_eq!(busy.join().unwrap(), 200);
+}

@@ -14,7 +14,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use looplab::lookup::directory::{Directory, DirectoryConfig, StopSignal};
-use looplab::lookup::report::{Mode, RequestReport, RunReport, Span, render_timeline};
+use looplab::lookup::report::{Mode, RequestReport, RunReport, Span};
+use looplab::lookup::timeline::render_timeline;
 use looplab::time::{Instant, sleep, timeout};
 use looplab_exercises::under_test::ex10_semaphore::{LimitedClient, Semaphore};
 
@@ -196,6 +197,7 @@ fn limited_lookups(requests: usize, max_calls: usize, delay: Duration) -> RunRep
                 let end = end.expect("a lookup task failed");
                 RequestReport {
                     users: 1,
+                    start: Duration::ZERO,
                     latency: end,
                     lookups: vec![Span {
                         start: end.saturating_sub(delay),
@@ -208,6 +210,7 @@ fn limited_lookups(requests: usize, max_calls: usize, delay: Duration) -> RunRep
             mode: Mode::EventLoop,
             virtual_time: true,
             total: start.elapsed(),
+            delay: Some(delay),
             requests,
         }
     })

@@ -35,7 +35,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::http::{self, ResponseParse, User};
+use super::http::{self, DirectoryInfo, User};
 use super::narrative::{self, Lang, LookupStyle};
 use super::report::{Mode, RequestReport, RunReport, Span};
 
@@ -72,8 +72,11 @@ pub fn find_users_blocking(
     lang: Lang,
     narrate: &mut dyn FnMut(String),
 ) -> io::Result<RequestReport> {
+    let start = run_start.elapsed();
     let mut connection = Connection::open(addr, timeout)?;
-    let mut lookups = Vec::with_capacity(users as usize);
+    // Grown as the answers come: a capacity of `users` up front would let a huge
+    // request ask for gigabytes before its first lookup.
+    let mut lookups = Vec::new();
     for i in 1..=users {
         narrate(narrative::looking_up(lang, i, users));
         let id = first_id.checked_add(u64::from(i - 1)).ok_or_else(|| {
@@ -89,6 +92,7 @@ pub fn find_users_blocking(
     narrate(narrative::all_found(lang, LookupStyle::Sync, users));
     Ok(RequestReport {
         users,
+        start,
         latency: lookups
             .last()
             .map_or_else(|| run_start.elapsed(), |span| span.end),
@@ -119,6 +123,7 @@ pub fn run_sequential(
         mode: Mode::Sequential,
         virtual_time: false,
         total,
+        delay: None,
         requests: reports,
     })
 }
@@ -193,8 +198,23 @@ pub fn run_threads(
         mode: Mode::Threads,
         virtual_time: false,
         total,
+        delay: None,
         requests: reports,
     })
+}
+
+/// Asks the directory at `addr` to describe itself (`GET /`): its delay per user and
+/// how many lookups it is answering. A server that is not a looplab directory (or an
+/// older one) answers something else, which is an error of kind `InvalidData` or
+/// `Other` here. `timeout` bounds the connect and the call, as for a lookup.
+pub fn describe_directory(
+    addr: SocketAddr,
+    timeout: Option<Duration>,
+) -> io::Result<DirectoryInfo> {
+    let mut connection = Connection::open(addr, timeout)?;
+    let call = "GET /";
+    let (status, body) = connection.call(call, &http::about_request(&connection.host))?;
+    http::info_from_answer(status, &body).map_err(|bad| connection.bad_answer(call, bad))
 }
 
 /// One kept-alive connection to the directory, and the bytes read but not yet used.
@@ -235,32 +255,26 @@ impl Connection {
     /// One round trip: `GET /users/{id}`, then block until the whole answer is here.
     fn get_user(&mut self, id: u64) -> io::Result<User> {
         let call = format!("GET /users/{id}");
+        let (status, body) = self.call(&call, &http::user_request(id, &self.host))?;
+        http::user_from_answer(id, status, &body).map_err(|bad| self.bad_answer(&call, bad))
+    }
+
+    /// Sends `request` and blocks until its whole answer is in: its status and body.
+    fn call(&mut self, call: &str, request: &[u8]) -> io::Result<(u16, Vec<u8>)> {
         // The timeout is for the whole call, not for each read: a server that sends
         // one byte every few milliseconds never lets a single read time out, so every
         // read is given only what is left of the call's time.
         let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
         self.stream
-            .write_all(&http::user_request(id, &self.host))
-            .map_err(|error| self.explain(&call, "sending the request", error))?;
+            .write_all(request)
+            .map_err(|error| self.explain(call, "sending the request", error))?;
         let mut chunk = [0u8; 1024];
         loop {
-            match http::parse_response(&self.unread) {
-                ResponseParse::Complete {
-                    status,
-                    body,
-                    consumed,
-                } => {
-                    self.unread.drain(..consumed);
-                    return self.user_from_answer(&call, id, status, &body);
-                }
-                ResponseParse::Invalid(reason) => {
-                    return Err(self.error(
-                        io::ErrorKind::InvalidData,
-                        &call,
-                        &format!("the answer is malformed: {reason}"),
-                    ));
-                }
-                ResponseParse::Partial => {}
+            // The same rules as the event-loop client's: only how bytes arrive differs.
+            match http::take_answer(&mut self.unread) {
+                Ok(Some(answer)) => return Ok(answer),
+                Ok(None) => {}
+                Err(bad) => return Err(self.bad_answer(call, bad)),
             }
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -268,45 +282,27 @@ impl Connection {
                 // left fails here, as the read would have.
                 if left.is_zero() {
                     let error = io::Error::from(io::ErrorKind::TimedOut);
-                    return Err(self.explain(&call, "waiting for the answer", error));
+                    return Err(self.explain(call, "waiting for the answer", error));
                 }
                 self.stream
                     .set_read_timeout(Some(left))
-                    .map_err(|error| self.explain(&call, "waiting for the answer", error))?;
+                    .map_err(|error| self.explain(call, "waiting for the answer", error))?;
             }
             match self.stream.read(&mut chunk) {
-                Ok(0) if self.unread.is_empty() => {
-                    let what = "the server closed the connection without answering";
-                    return Err(self.error(io::ErrorKind::UnexpectedEof, &call, what));
-                }
                 Ok(0) => {
-                    let what = "the server closed the connection in the middle of its answer";
-                    return Err(self.error(io::ErrorKind::UnexpectedEof, &call, what));
+                    return Err(self.bad_answer(call, http::closed_before_answer(&self.unread)));
                 }
                 Ok(read) => self.unread.extend_from_slice(&chunk[..read]),
                 // A signal arrived during the read; nothing was lost, so read again.
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(self.explain(&call, "waiting for the answer", error)),
+                Err(error) => return Err(self.explain(call, "waiting for the answer", error)),
             }
         }
     }
 
-    /// Checks that an answer is a `200` carrying the user that was asked for.
-    fn user_from_answer(&self, call: &str, id: u64, status: u16, body: &[u8]) -> io::Result<User> {
-        if status != 200 {
-            let why = String::from_utf8_lossy(body);
-            let what = format!("the server answered {status}: {}", why.trim());
-            return Err(self.error(io::ErrorKind::Other, call, &what));
-        }
-        let user = http::parse_user(body).map_err(|error| {
-            let what = format!("the answer is not a user: {error}");
-            self.error(io::ErrorKind::InvalidData, call, &what)
-        })?;
-        if user.id != id {
-            let what = format!("the answer is user {} instead", user.id);
-            return Err(self.error(io::ErrorKind::InvalidData, call, &what));
-        }
-        Ok(user)
+    /// `127.0.0.1:7878: GET /users/4: the answer is user 5 instead`.
+    fn bad_answer(&self, call: &str, bad: http::BadAnswer) -> io::Error {
+        bad.into_io_error(&format!("{}: {call}", self.addr))
     }
 
     /// Wraps an I/O error from the socket, spelling out a timeout (which std reports
@@ -386,6 +382,9 @@ mod tests {
                             thread::sleep(delay);
                             served.lock().unwrap().push(id);
                             User::for_id(id).response_bytes(request.keep_alive)
+                        }
+                        Route::About => {
+                            DirectoryInfo::new(delay, 0).response_bytes(request.keep_alive)
                         }
                         Route::Reject(rejection) => rejection.response_bytes(request.keep_alive),
                     };
@@ -571,6 +570,15 @@ mod tests {
                 .unwrap()
                 .starts_with(">>> 멀티 쓰레드 처리 총 소요 시간: 0.1")
         );
+    }
+
+    #[test]
+    fn the_directory_describes_its_delay() {
+        let (addr, served, server) = fake_directory(DELAY, 1);
+        let info = describe_directory(addr, Some(Duration::from_secs(5))).unwrap();
+        server.join().unwrap();
+        assert_eq!(info.delay(), DELAY);
+        assert!(served.lock().unwrap().is_empty(), "no user was looked up");
     }
 
     #[test]

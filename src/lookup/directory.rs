@@ -39,21 +39,37 @@
 //! backlog never fills and the server never stops accepting for good; if accepting
 //! fails (out of file descriptors), it pauses 10 ms and tries again.
 //!
-//! Try it: `cargo run --release -- directory --addr 127.0.0.1:7878`, then
-//! `curl -i http://127.0.0.1:7878/users/7`.
+//! ## Run as a service
+//!
+//! `looplab directory` runs it the way people run servers:
+//!
+//! - with [`DirectoryConfig::log_requests`], one line per answer on stderr: when
+//!   (seconds since the server started, on the runtime's clock), the peer, the method
+//!   and path, the status and how long the answer took;
+//! - [`Directory::serve_until_drained`] stops cleanly: when its stop future completes
+//!   (Ctrl-C or SIGTERM, through [`signal`](crate::signal)) it stops accepting, lets
+//!   every answer in flight finish (each then closes its connection), waits at most a
+//!   grace period for them, and returns a [`ServeSummary`]: the requests served by
+//!   status, and the connections still open (idle ones, closed on exit).
+//!
+//! Try it: `cargo run --release -- directory --addr localhost:7878`, then
+//! `curl -i http://localhost:7878/users/7` (or `curl http://localhost:7878/` for what
+//! the server says about itself).
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use super::http::{self, RequestParse, Route, User};
+use super::http::{self, DirectoryInfo, RequestParse, Route, User};
 use crate::net::{TcpListener, TcpStream};
-use crate::time::{sleep, timeout};
+use crate::time::{Instant, sleep, timeout};
 
 /// How the directory behaves. `DirectoryConfig { delay, ..Default::default() }` keeps
 /// the default limits.
@@ -67,6 +83,8 @@ pub struct DirectoryConfig {
     pub idle_timeout: Duration,
     /// The most connections served at once (default 16,384); more get `503`.
     pub max_connections: usize,
+    /// Write one line per answer to stderr (default off: a library should not print).
+    pub log_requests: bool,
 }
 
 impl Default for DirectoryConfig {
@@ -76,6 +94,7 @@ impl Default for DirectoryConfig {
             max_request_head: http::MAX_REQUEST_HEAD,
             idle_timeout: Duration::from_secs(10),
             max_connections: 16_384,
+            log_requests: false,
         }
     }
 }
@@ -100,16 +119,150 @@ impl Drop for ConnectionGuard {
     }
 }
 
+/// What the server's tasks share: the counts a summary and `GET /` report, and whether
+/// the server is stopping. Everything is behind atomics or a lock because tasks are
+/// `Send` (their wakers may cross threads), not because two threads touch it.
+struct ServerState {
+    open_connections: Arc<AtomicUsize>,
+    /// Set once the stop future has completed: answers from then on close their
+    /// connection, so a client is not left on a connection about to go away.
+    stopping: AtomicBool,
+    /// User lookups waiting out their delay right now.
+    lookups_in_flight: AtomicUsize,
+    /// Requests read whole and not yet answered, and the task waiting for that count
+    /// to reach zero (the drain at shutdown).
+    answers_in_flight: Mutex<(usize, Option<Waker>)>,
+    /// Answers sent, by status.
+    served: Mutex<BTreeMap<u16, u64>>,
+    /// When the server started, on the runtime's clock: log lines count from here.
+    started: Instant,
+}
+
+/// An answer being worked on: counted from the moment its request is whole until the
+/// guard is dropped (answered, or its connection failed, or its task was dropped).
+struct AnswerInFlight(Arc<ServerState>);
+
+impl Drop for AnswerInFlight {
+    fn drop(&mut self) {
+        let waiter = {
+            let mut in_flight = self.0.answers_in_flight.lock().unwrap();
+            in_flight.0 -= 1;
+            if in_flight.0 == 0 {
+                in_flight.1.take()
+            } else {
+                None
+            }
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+}
+
+impl ServerState {
+    fn answer_started(self: &Arc<Self>) -> AnswerInFlight {
+        self.answers_in_flight.lock().unwrap().0 += 1;
+        AnswerInFlight(self.clone())
+    }
+
+    /// Completes once no answer is in flight.
+    async fn all_answered(&self) {
+        std::future::poll_fn(|cx| {
+            let mut in_flight = self.answers_in_flight.lock().unwrap();
+            if in_flight.0 == 0 {
+                return Poll::Ready(());
+            }
+            in_flight.1 = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Counts an answer sent and, if asked to, logs it:
+    /// `   12.345s  127.0.0.1:50312  GET /users/7  200  1.001s`.
+    fn answered(
+        &self,
+        config: &DirectoryConfig,
+        peer: SocketAddr,
+        request: Option<&http::Request>,
+        status: u16,
+        took: Duration,
+    ) {
+        *self.served.lock().unwrap().entry(status).or_default() += 1;
+        if config.log_requests {
+            let (method, path) =
+                request.map_or(("-", "-"), |r| (r.method.as_str(), r.path.as_str()));
+            let at = self.started.elapsed().as_secs_f64();
+            let took = took.as_secs_f64();
+            // A closed stderr must not stop the server: the error is dropped.
+            let _ = writeln!(
+                io::stderr(),
+                "{at:>10.3}s  {peer}  {method} {path}  {status}  {took:.3}s"
+            );
+        }
+    }
+
+    fn summary(&self, answers_cut_short: usize) -> ServeSummary {
+        ServeSummary {
+            by_status: self.served.lock().unwrap().clone(),
+            open_connections: self.open_connections.load(Ordering::Relaxed),
+            answers_cut_short,
+        }
+    }
+}
+
+/// What a server did, as it stops: the answers it sent by status, the connections
+/// still open (idle keep-alive ones; they close when the program ends), and the
+/// answers still in flight when the grace period ran out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeSummary {
+    /// Answers sent, by status code.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Connections open when the server stopped.
+    pub open_connections: usize,
+    /// Answers still being worked on when the grace period ended (0 after a clean stop).
+    pub answers_cut_short: usize,
+}
+
+impl fmt::Display for ServeSummary {
+    /// `served 7 requests (200: 5, 404: 2); 1 connection still open`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: u64 = self.by_status.values().sum();
+        let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        write!(f, "served {}", plural(total, "request"))?;
+        if !self.by_status.is_empty() {
+            let counts: Vec<String> = self
+                .by_status
+                .iter()
+                .map(|(status, count)| format!("{status}: {count}"))
+                .collect();
+            write!(f, " ({})", counts.join(", "))?;
+        }
+        let open = plural(self.open_connections as u64, "connection");
+        write!(f, "; {open} still open")?;
+        if self.answers_cut_short > 0 {
+            let cut = plural(self.answers_cut_short as u64, "answer");
+            write!(f, "; {cut} cut short by the grace period")?;
+        }
+        Ok(())
+    }
+}
+
 /// A bound directory server, ready to [`serve`](Directory::serve).
 pub struct Directory {
     listener: TcpListener,
     config: Arc<DirectoryConfig>,
-    open_connections: Arc<AtomicUsize>,
+    state: Arc<ServerState>,
 }
 
 impl Directory {
     /// Binds the server's socket (inside a runtime). Use port 0 for any free port and
-    /// read it back with [`local_addr`](Directory::local_addr).
+    /// read it back with [`local_addr`](Directory::local_addr). A host name is
+    /// resolved and its addresses tried in turn.
     pub fn bind(
         addr: impl std::net::ToSocketAddrs,
         config: DirectoryConfig,
@@ -117,13 +270,20 @@ impl Directory {
         Ok(Directory {
             listener: TcpListener::bind(addr)?,
             config: Arc::new(config),
-            open_connections: Arc::new(AtomicUsize::new(0)),
+            state: Arc::new(ServerState {
+                open_connections: Arc::new(AtomicUsize::new(0)),
+                stopping: AtomicBool::new(false),
+                lookups_in_flight: AtomicUsize::new(0),
+                answers_in_flight: Mutex::new((0, None)),
+                served: Mutex::new(BTreeMap::new()),
+                started: Instant::now(),
+            }),
         })
     }
 
     /// How many connections are open right now (shared with the server's tasks).
     pub fn open_connections(&self) -> Arc<AtomicUsize> {
-        self.open_connections.clone()
+        self.state.open_connections.clone()
     }
 
     /// The address the server listens on.
@@ -134,6 +294,30 @@ impl Directory {
     /// Accepts connections until `stop` completes, one task per connection. Connection
     /// tasks already running finish their current request on their own.
     pub async fn serve_until(self, stop: impl Future<Output = ()>) {
+        self.accept_until(stop).await;
+    }
+
+    /// Accepts connections until `stop` completes, then stops the way a service
+    /// should: it stops accepting (the listener closes), waits for the answers in
+    /// flight to be sent (each then closes its connection) for at most `grace`, and
+    /// returns what it served.
+    pub async fn serve_until_drained(
+        self,
+        stop: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> ServeSummary {
+        let state = self.state.clone();
+        self.accept_until(stop).await;
+        let drained = timeout(grace, state.all_answered()).await;
+        let cut_short = match drained {
+            Ok(()) => 0,
+            Err(_) => state.answers_in_flight.lock().unwrap().0,
+        };
+        state.summary(cut_short)
+    }
+
+    /// The accept loop; returns (dropping the listener) once `stop` completes.
+    async fn accept_until(self, stop: impl Future<Output = ()>) {
         let mut stop = pin!(stop);
         // Connections are named by arrival order, not by the client's port, so that a
         // trace under virtual time is the same on every run.
@@ -149,19 +333,25 @@ impl Directory {
             })
             .await;
             match next {
-                None => return,
+                None => {
+                    self.state.stopping.store(true, Ordering::Relaxed);
+                    return;
+                }
                 Some(Ok((mut stream, peer))) => {
                     accepted += 1;
-                    let open = self.open_connections.fetch_add(1, Ordering::Relaxed);
-                    let guard = ConnectionGuard(self.open_connections.clone());
+                    let open = self.state.open_connections.fetch_add(1, Ordering::Relaxed);
+                    let guard = ConnectionGuard(self.state.open_connections.clone());
                     let config = self.config.clone();
+                    let state = self.state.clone();
                     if open >= config.max_connections {
                         // Over the limit: answer at once and close, in a task of its own
                         // so a slow client cannot hold up the accept loop.
                         crate::spawn(async move {
                             let answer =
                                 http::Rejection::busy(config.max_connections).response_bytes(false);
-                            let _ = stream.write_all(&answer).await;
+                            if stream.write_all(&answer).await.is_ok() {
+                                state.answered(&config, peer, None, 503, Duration::ZERO);
+                            }
                             drop(guard);
                         });
                         continue;
@@ -169,7 +359,7 @@ impl Directory {
                     crate::spawn_named(format!("connection {accepted}"), async move {
                         // A connection's I/O error (reset, closed) ends that connection
                         // only; there is nobody to report it to but the trace.
-                        if let Err(e) = serve_connection(stream, &config).await {
+                        if let Err(e) = serve_connection(stream, peer, &config, &state).await {
                             crate::trace::note(format!("connection from {peer} ended: {e}"));
                         }
                         drop(guard);
@@ -193,28 +383,70 @@ impl Directory {
 }
 
 /// Serves one connection: requests in, answers out, until the client closes or asks
-/// to close.
-async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io::Result<()> {
+/// to close, or the server is stopping.
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    config: &DirectoryConfig,
+    state: &Arc<ServerState>,
+) -> io::Result<()> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
+    // Whether the request being read was told `100 Continue` already.
+    let mut continued = false;
     loop {
         match http::parse_request_limited(&buffer, config.max_request_head) {
             RequestParse::Complete { request, consumed } => {
                 buffer.drain(..consumed);
-                let answer = match http::route(&request) {
-                    Route::User(id) => {
-                        // The slow external API: this task waits, the loop does not.
-                        sleep(config.delay).await;
-                        User::for_id(id).response_bytes(request.keep_alive)
+                continued = false;
+                let received = Instant::now();
+                let in_flight = state.answer_started();
+                let route = http::route(&request);
+                if let Route::User(_) = route {
+                    // The slow external API: this task waits, the loop does not.
+                    state.lookups_in_flight.fetch_add(1, Ordering::Relaxed);
+                    sleep(config.delay).await;
+                    state.lookups_in_flight.fetch_sub(1, Ordering::Relaxed);
+                }
+                // Decided after the wait: a stop that came meanwhile closes the
+                // connection once this answer is out.
+                let keep_alive = request.keep_alive && !state.stopping();
+                let (status, mut answer) = match route {
+                    Route::User(id) => (200, User::for_id(id).response_bytes(keep_alive)),
+                    Route::About => {
+                        let lookups = state.lookups_in_flight.load(Ordering::Relaxed);
+                        let info = DirectoryInfo::new(config.delay, lookups);
+                        (200, info.response_bytes(keep_alive))
                     }
-                    Route::Reject(rejection) => rejection.response_bytes(request.keep_alive),
+                    Route::Reject(rejection) => {
+                        (rejection.status, rejection.response_bytes(keep_alive))
+                    }
                 };
+                if !request.wants_body() {
+                    http::strip_body(&mut answer);
+                }
                 stream.write_all(&answer).await?;
-                if !request.keep_alive {
+                state.answered(config, peer, Some(&request), status, received.elapsed());
+                drop(in_flight);
+                if !keep_alive {
                     return Ok(());
                 }
             }
             RequestParse::Partial => {
+                // A client waiting for our go before it sends a body gets an answer
+                // now: the final one if the request would be refused anyway.
+                if !continued
+                    && let Some(head) = http::awaiting_continue(&buffer, config.max_request_head)
+                {
+                    if let Route::Reject(rejection) = http::route(&head) {
+                        let answer = rejection.response_bytes(false);
+                        stream.write_all(&answer).await?;
+                        state.answered(config, peer, Some(&head), rejection.status, Duration::ZERO);
+                        return Ok(());
+                    }
+                    stream.write_all(http::CONTINUE).await?;
+                    continued = true;
+                }
                 let n = match timeout(config.idle_timeout, stream.read(&mut chunk)).await {
                     Ok(read) => read?,
                     // Nothing for too long. A client that started a request and
@@ -224,6 +456,7 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
                             let answer = http::Rejection::timed_out(config.idle_timeout)
                                 .response_bytes(false);
                             stream.write_all(&answer).await?;
+                            state.answered(config, peer, None, 408, config.idle_timeout);
                         }
                         return Ok(());
                     }
@@ -239,11 +472,13 @@ async fn serve_connection(mut stream: TcpStream, config: &DirectoryConfig) -> io
             RequestParse::Invalid(reason) => {
                 let answer = http::Rejection::malformed(&reason).response_bytes(false);
                 stream.write_all(&answer).await?;
+                state.answered(config, peer, None, 400, Duration::ZERO);
                 return Ok(());
             }
             RequestParse::TooLarge(reason) => {
                 let answer = http::Rejection::too_large(&reason).response_bytes(false);
                 stream.write_all(&answer).await?;
+                state.answered(config, peer, None, 431, Duration::ZERO);
                 return Ok(());
             }
         }

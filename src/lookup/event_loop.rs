@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::blocking::first_user_ids;
 use super::directory::{Directory, DirectoryConfig, StopSignal};
-use super::http::{self, ResponseParse};
+use super::http;
 use super::narrative::{self, Lang, LookupStyle};
 use super::report::{Mode, RequestReport, RunReport, Span};
 use crate::net::TcpStream;
@@ -51,87 +51,83 @@ pub struct EventLoopOptions {
 struct DirectoryConnection {
     stream: TcpStream,
     addr: SocketAddr,
+    /// The `Host` header value, formatted once.
+    host: String,
     buffer: Vec<u8>,
 }
 
 impl DirectoryConnection {
     async fn open(addr: SocketAddr) -> io::Result<DirectoryConnection> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot reach the directory: {e}")))?;
+        let stream = TcpStream::connect(addr).await.map_err(|e| {
+            // The reason alone (`connection refused`): the address is said once, in
+            // front, as the blocking clients say it.
+            let reason = e.raw_os_error().map_or_else(
+                || e.kind().to_string(),
+                |code| io::Error::from_raw_os_error(code).to_string(),
+            );
+            io::Error::new(e.kind(), format!("{addr}: could not connect: {reason}"))
+        })?;
         Ok(DirectoryConnection {
             stream,
             addr,
+            host: addr.to_string(),
             buffer: Vec::new(),
         })
     }
 
-    /// One call: `GET /users/{id}`, then read until a whole answer is in.
+    /// One call: `GET /users/{id}`, then read until a whole answer is in. The rules
+    /// for the answer are the blocking client's ([`http::take_answer`],
+    /// [`http::user_from_answer`]); only how the bytes arrive differs: `.await`.
     async fn get_user(&mut self, id: u64) -> io::Result<http::User> {
-        let addr = self.addr;
-        let failed = move |what: String| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("directory at {addr}: {what}"),
-            )
-        };
+        let call = format!("GET /users/{id}");
         self.stream
-            .write_all(&http::user_request(id, &addr.to_string()))
-            .await?;
+            .write_all(&http::user_request(id, &self.host))
+            .await
+            .map_err(|e| self.failed(&call, &format!("sending the request: {e}"), e.kind()))?;
         let mut chunk = [0u8; 1024];
-        loop {
-            match http::parse_response(&self.buffer) {
-                ResponseParse::Complete {
-                    status,
-                    body,
-                    consumed,
-                } => {
-                    self.buffer.drain(..consumed);
-                    if status != 200 {
-                        let text = String::from_utf8_lossy(&body);
-                        return Err(failed(format!(
-                            "user {id}: status {status}: {}",
-                            text.trim()
-                        )));
-                    }
-                    return http::parse_user(&body)
-                        .map_err(|e| failed(format!("user {id}: not a user: {e}")));
-                }
-                ResponseParse::Invalid(reason) => {
-                    return Err(failed(format!("malformed answer: {reason}")));
-                }
-                ResponseParse::Partial => {
-                    let n = self.stream.read(&mut chunk).await?;
-                    if n == 0 {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!(
-                                "directory at {addr} closed the connection in the middle of an answer"
-                            ),
-                        ));
-                    }
-                    self.buffer.extend_from_slice(&chunk[..n]);
-                }
+        let (status, body) = loop {
+            match http::take_answer(&mut self.buffer) {
+                Ok(Some(answer)) => break answer,
+                Ok(None) => {}
+                Err(bad) => return Err(self.bad_answer(&call, bad)),
             }
-        }
+            let n = self.stream.read(&mut chunk).await.map_err(|e| {
+                self.failed(&call, &format!("waiting for the answer: {e}"), e.kind())
+            })?;
+            if n == 0 {
+                return Err(self.bad_answer(&call, http::closed_before_answer(&self.buffer)));
+            }
+            self.buffer.extend_from_slice(&chunk[..n]);
+        };
+        http::user_from_answer(id, status, &body).map_err(|bad| self.bad_answer(&call, bad))
+    }
+
+    /// `127.0.0.1:7878: GET /users/4: the answer is user 5 instead`.
+    fn bad_answer(&self, call: &str, bad: http::BadAnswer) -> io::Error {
+        bad.into_io_error(&format!("{}: {call}", self.addr))
+    }
+
+    fn failed(&self, call: &str, what: &str, kind: io::ErrorKind) -> io::Error {
+        io::Error::new(kind, format!("{}: {call}: {what}", self.addr))
     }
 }
 
-/// Bounds a call by `limit`, if there is one, turning a timeout into an `io::Error`.
+/// Bounds a call by `limit`, if there is one. A timeout becomes an `io::Error` of kind
+/// `TimedOut` through `From<Elapsed>`, and the error names the call.
 async fn within<T>(
     limit: Option<Duration>,
     what: &str,
     call: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    match limit {
-        None => call.await,
-        Some(limit) => match timeout(limit, call).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("{what} took longer than the timeout of {limit:?}"),
-            )),
-        },
+    let Some(limit) = limit else {
+        return call.await;
+    };
+    match timeout(limit, call).await {
+        Ok(result) => result,
+        Err(elapsed) => {
+            let error = io::Error::from(elapsed);
+            Err(io::Error::new(error.kind(), format!("{what}: {error}")))
+        }
     }
 }
 
@@ -146,22 +142,25 @@ pub async fn find_users(
     lang: Lang,
     narrate: Narrator,
 ) -> io::Result<RequestReport> {
+    let start = run_start.elapsed();
     let mut connection = within(
         call_timeout,
-        "connecting to the directory",
+        &format!("{addr}: connecting"),
         DirectoryConnection::open(addr),
     )
     .await?;
-    let mut lookups = Vec::with_capacity(users as usize);
+    let mut lookups = Vec::new();
     for i in 1..=users {
         let line = narrative::looking_up(lang, i, users);
         crate::trace::note(line.clone());
         narrate(run_start.elapsed(), line);
-        let id = first_id + u64::from(i - 1);
+        let id = first_id.checked_add(u64::from(i - 1)).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "user ids run past u64::MAX")
+        })?;
         let start = run_start.elapsed();
         within(
             call_timeout,
-            &format!("the lookup of user {id}"),
+            &format!("{addr}: GET /users/{id}"),
             connection.get_user(id),
         )
         .await?;
@@ -175,6 +174,7 @@ pub async fn find_users(
     narrate(run_start.elapsed(), line);
     Ok(RequestReport {
         users,
+        start,
         latency: lookups.last().map_or(Duration::ZERO, |span| span.end),
         lookups,
     })
@@ -253,6 +253,8 @@ pub fn run_event_loop(
             mode: Mode::EventLoop,
             virtual_time: options.virtual_time,
             total,
+            // The delay is known when this run started the directory itself.
+            delay: directory.is_none().then_some(options.delay),
             requests,
         })
     })?;

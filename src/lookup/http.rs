@@ -33,14 +33,29 @@
 //! |---------------------------------|---------------------------------------------------|
 //! | `GET /users/{id}`, id a `u64`   | `200` `{"id":7,"name":"..."}` (after the delay)   |
 //! | `GET /users/{not a u64}`        | `400`, e.g. for `abc`, `-1`, `+7` or an overflow |
-//! | any other method on `/users/..` | `405` with `Allow: GET`                          |
+//! | `GET /`                         | `200` [`DirectoryInfo`]: the delay, the lookups in flight |
+//! | any other method on those paths | `405` with `Allow: GET, HEAD`                    |
 //! | any other path                  | `404`                                             |
 //! | bytes that are not HTTP/1.x     | `400`, then the connection closes                 |
 //!
 //! A non-number id gets `400` rather than `404`: the path has the directory's shape, so
 //! the useful thing to tell the caller is that the id itself is wrong and why.
+//!
+//! Three rules of HTTP/1.1 (RFC 9110, RFC 9112) that clients count on:
+//!
+//! - **`HEAD` is `GET` without the body**: the same status and headers,
+//!   `Content-Length` included, and no body ([`Request::wants_body`], [`strip_body`]).
+//!   `curl -I` sends it.
+//! - **A target may be absolute**: `GET http://host:7878/users/7` means
+//!   `GET /users/7` (proxies send this form, and servers must accept it).
+//! - **`Expect: 100-continue`**: a client with a body may wait for the server's go
+//!   before sending it. A request the server will refuse anyway gets its final
+//!   status at once instead ([`awaiting_continue`]); one it will serve gets
+//!   [`CONTINUE`]. Without either, curl waits a whole second for nothing.
 
 use std::fmt::Write as _;
+use std::io;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +89,13 @@ pub struct Request {
     pub path: String,
     /// Whether the client wants the connection kept open after the answer.
     pub keep_alive: bool,
+}
+
+impl Request {
+    /// Whether the answer carries its body: every method but `HEAD`.
+    pub fn wants_body(&self) -> bool {
+        self.method != "HEAD"
+    }
 }
 
 /// The outcome of trying to parse one request from the front of a buffer.
@@ -164,6 +186,45 @@ pub fn parse_request_limited(buf: &[u8], max_head: usize) -> RequestParse {
     }
 }
 
+/// The interim answer that tells a client sending `Expect: 100-continue` to go on
+/// with its body.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The request at the front of `buf` when its head is complete, it asks
+/// `Expect: 100-continue`, and its body has not all arrived: the client may be waiting
+/// for the server's go before it sends the body. `None` otherwise (no such request
+/// yet, or nothing to decide: see [`parse_request_limited`]).
+///
+/// The server then routes the head: a request it will refuse gets its final answer
+/// at once (and the connection closes, since the body may or may not follow); one it
+/// will serve gets [`CONTINUE`].
+pub fn awaiting_continue(buf: &[u8], max_head: usize) -> Option<Request> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(head_len)) = parsed.parse(buf) else {
+        return None;
+    };
+    let expects_continue = parsed.headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("expect")
+            && header
+                .value
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"100-continue")
+    });
+    let body_len = body_length(parsed.headers, MAX_REQUEST_BODY).ok()??;
+    let waiting = head_len <= max_head && expects_continue && buf.len() < head_len + body_len;
+    let (Some(method), Some(path), Some(minor_version)) =
+        (parsed.method, parsed.path, parsed.version)
+    else {
+        return None;
+    };
+    waiting.then(|| Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        keep_alive: wants_keep_alive(minor_version, parsed.headers),
+    })
+}
+
 /// Turns httparse's terse error into a sentence that says what was wrong with the
 /// request line, because the reason ends up in the `400` body someone reads in curl.
 fn explain_request_error(error: httparse::Error, has_method: bool, has_path: bool) -> String {
@@ -238,6 +299,8 @@ fn wants_keep_alive(minor_version: u8, headers: &[httparse::Header<'_>]) -> bool
 pub enum Route {
     /// `GET /users/{id}`: look the user up (the slow part the whole scenario is about).
     User(u64),
+    /// `GET /`: the directory describes itself ([`DirectoryInfo`]), at once.
+    About,
     /// Answer at once with an error that says why.
     Reject(Rejection),
 }
@@ -266,13 +329,13 @@ impl Rejection {
         }
     }
 
-    /// `405`: the path exists but only answers `GET`.
+    /// `405`: the path exists but only answers `GET` (and so `HEAD`).
     pub fn method_not_allowed(method: &str) -> Self {
         Self {
             status: 405,
             reason: "Method Not Allowed",
             message: format!("method {method} not allowed, use GET"),
-            allow: Some("GET"),
+            allow: Some("GET, HEAD"),
         }
     }
 
@@ -355,21 +418,29 @@ const USERS_PREFIX: &str = "/users/";
 
 /// Maps a parsed request to what the directory should do with it.
 ///
-/// The query string (after `?`) is ignored, as most routers do. For a path of the
-/// directory's shape (`/users/` and one more segment) the method is checked before the
-/// id: `POST /users/abc` is `405`, because no id would make `POST` work.
+/// The query string (after `?`) is ignored, as most routers do, and an absolute target
+/// (`http://host/users/7`) is read as its path. For a path of the directory's shape
+/// (`/users/` and one more segment) the method is checked before the id:
+/// `POST /users/abc` is `405`, because no id would make `POST` work. `HEAD` is routed
+/// as `GET`; the answer then leaves out its body ([`strip_body`]).
 pub fn route(request: &Request) -> Route {
-    let path = request
-        .path
-        .split_once('?')
-        .map_or(request.path.as_str(), |(path, _query)| path);
+    let target = origin_form(&request.path);
+    let path = target.split_once('?').map_or(target, |(path, _query)| path);
+    let readable = matches!(request.method.as_str(), "GET" | "HEAD");
+    if path == "/" {
+        return if readable {
+            Route::About
+        } else {
+            Route::Reject(Rejection::method_not_allowed(&request.method))
+        };
+    }
     let Some(id_text) = path.strip_prefix(USERS_PREFIX) else {
         return Route::Reject(Rejection::not_found(path));
     };
     if id_text.is_empty() || id_text.contains('/') {
         return Route::Reject(Rejection::not_found(path));
     }
-    if request.method != "GET" {
+    if !readable {
         return Route::Reject(Rejection::method_not_allowed(&request.method));
     }
     // `u64::from_str` would also take `+7`; an id is digits and nothing else.
@@ -377,6 +448,31 @@ pub fn route(request: &Request) -> Route {
     match id_text.parse::<u64>() {
         Ok(id) if all_digits => Route::User(id),
         _ => Route::Reject(Rejection::bad_user_id(id_text)),
+    }
+}
+
+/// The path of a request target: `/users/7` for `/users/7` and for the absolute form
+/// `http://host:7878/users/7`; `/` for `http://host`.
+fn origin_form(target: &str) -> &str {
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    let Some(authority_and_path) = after_scheme else {
+        return target;
+    };
+    match authority_and_path.find(['/', '?']) {
+        Some(at) if authority_and_path[at..].starts_with('/') => &authority_and_path[at..],
+        _ => "/",
+    }
+}
+
+/// Cuts the body off a whole response, keeping its head (and so its
+/// `Content-Length`): the answer to a `HEAD`.
+pub fn strip_body(response: &mut Vec<u8>) {
+    if let Some(head_end) = response.windows(4).position(|window| window == b"\r\n\r\n") {
+        response.truncate(head_end + 4);
     }
 }
 
@@ -463,6 +559,150 @@ pub fn user_request(id: u64, host: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// What the directory says about itself at `GET /`, as JSON:
+/// `{"service":"looplab directory","delay_s":1.0,"lookups_in_flight":3}`.
+///
+/// A client started with `--directory` asks for it, so that what it prints about the
+/// server's delay is what the server says, not what the client assumed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryInfo {
+    /// Always [`DirectoryInfo::SERVICE`]: how a client knows it is talking to a directory.
+    pub service: String,
+    /// The time each user lookup takes, in seconds.
+    pub delay_s: f64,
+    /// User lookups being answered right now.
+    pub lookups_in_flight: usize,
+}
+
+impl DirectoryInfo {
+    /// The `service` every looplab directory names.
+    pub const SERVICE: &str = "looplab directory";
+
+    /// The description of a directory with this delay.
+    pub fn new(delay: Duration, lookups_in_flight: usize) -> DirectoryInfo {
+        DirectoryInfo {
+            service: DirectoryInfo::SERVICE.to_owned(),
+            delay_s: delay.as_secs_f64(),
+            lookups_in_flight,
+        }
+    }
+
+    /// The delay as a `Duration`, to the microsecond.
+    pub fn delay(&self) -> Duration {
+        Duration::from_micros((self.delay_s * 1e6).round() as u64)
+    }
+
+    /// The `200` answer carrying this description.
+    pub fn response_bytes(&self, keep_alive: bool) -> Vec<u8> {
+        let body = serde_json::to_vec(self).expect("numbers and a string always serialise");
+        response_bytes(200, "OK", JSON_CONTENT_TYPE, &body, keep_alive)
+    }
+}
+
+/// The request for the directory's description: `GET /`, closing afterwards.
+pub fn about_request(host: &str) -> Vec<u8> {
+    format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+/// An answer that is not what a client asked for: what is wrong with it, and the
+/// `io::ErrorKind` that fits. The client adds where and what it was asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadAnswer {
+    /// `InvalidData` for bytes that are not the answer, `UnexpectedEof` for a server
+    /// that hung up, `Other` for a well-formed refusal (a 4xx).
+    pub kind: io::ErrorKind,
+    /// What was wrong, for a human: `the server answered 404: no such path: /x`.
+    pub what: String,
+}
+
+impl BadAnswer {
+    fn new(kind: io::ErrorKind, what: impl Into<String>) -> BadAnswer {
+        BadAnswer {
+            kind,
+            what: what.into(),
+        }
+    }
+
+    /// The `io::Error` for this answer, after `context` (e.g. `127.0.0.1:7878: GET /users/4`).
+    pub fn into_io_error(self, context: &str) -> io::Error {
+        io::Error::new(self.kind, format!("{context}: {}", self.what))
+    }
+}
+
+/// The client's half of reading answers, shared by the blocking and the event-loop
+/// clients: takes one whole answer off the front of `buffer` and returns its status
+/// and body, or `None` when more bytes are needed. Bytes past the answer stay in
+/// `buffer` for the next one.
+pub fn take_answer(buffer: &mut Vec<u8>) -> Result<Option<(u16, Vec<u8>)>, BadAnswer> {
+    match parse_response(buffer) {
+        ResponseParse::Complete {
+            status,
+            body,
+            consumed,
+        } => {
+            buffer.drain(..consumed);
+            Ok(Some((status, body)))
+        }
+        ResponseParse::Partial => Ok(None),
+        ResponseParse::Invalid(reason) => Err(BadAnswer::new(
+            io::ErrorKind::InvalidData,
+            format!("the answer is malformed: {reason}"),
+        )),
+    }
+}
+
+/// The server closed the connection before a whole answer was in `buffer`.
+pub fn closed_before_answer(buffer: &[u8]) -> BadAnswer {
+    let what = if buffer.is_empty() {
+        "the server closed the connection without answering"
+    } else {
+        "the server closed the connection in the middle of its answer"
+    };
+    BadAnswer::new(io::ErrorKind::UnexpectedEof, what)
+}
+
+/// Checks that the answer to `GET /users/{id}` is a `200` carrying that very user.
+pub fn user_from_answer(id: u64, status: u16, body: &[u8]) -> Result<User, BadAnswer> {
+    let body = ok_body(status, body)?;
+    let user = parse_user(body).map_err(|error| {
+        BadAnswer::new(
+            io::ErrorKind::InvalidData,
+            format!("the answer is not a user: {error}"),
+        )
+    })?;
+    if user.id != id {
+        return Err(BadAnswer::new(
+            io::ErrorKind::InvalidData,
+            format!("the answer is user {} instead", user.id),
+        ));
+    }
+    Ok(user)
+}
+
+/// Checks that the answer to `GET /` is a directory describing itself.
+pub fn info_from_answer(status: u16, body: &[u8]) -> Result<DirectoryInfo, BadAnswer> {
+    let body = ok_body(status, body)?;
+    match serde_json::from_slice::<DirectoryInfo>(body) {
+        Ok(info) if info.service == DirectoryInfo::SERVICE => Ok(info),
+        _ => Err(BadAnswer::new(
+            io::ErrorKind::InvalidData,
+            "the answer is not a looplab directory's description",
+        )),
+    }
+}
+
+/// The body of a `200`; any other status is the server's refusal, with its reason.
+fn ok_body(status: u16, body: &[u8]) -> Result<&[u8], BadAnswer> {
+    if status == 200 {
+        return Ok(body);
+    }
+    let why = String::from_utf8_lossy(body);
+    Err(BadAnswer::new(
+        io::ErrorKind::Other,
+        format!("the server answered {status}: {}", why.trim()),
+    ))
+}
+
 /// The outcome of trying to parse one response from the front of a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseParse {
@@ -547,7 +787,7 @@ mod tests {
     fn rejection(request: &Request) -> Rejection {
         match route(request) {
             Route::Reject(rejection) => rejection,
-            Route::User(id) => panic!("expected a rejection, got user {id}"),
+            other => panic!("expected a rejection, got {other:?}"),
         }
     }
 
@@ -723,14 +963,7 @@ mod tests {
 
     #[test]
     fn other_paths_are_not_found() {
-        for path in [
-            "/foo",
-            "/",
-            "/users",
-            "/users/",
-            "/users/7/friends",
-            "/userss/7",
-        ] {
+        for path in ["/foo", "/users", "/users/", "/users/7/friends", "/userss/7"] {
             let rejection = rejection(&request("GET", path));
             assert_eq!(rejection.status, 404, "{path}");
             assert_eq!(rejection.message, format!("no such path: {path}"));
@@ -741,7 +974,7 @@ mod tests {
     fn other_methods_on_a_user_are_not_allowed() {
         let rejection = rejection(&request("POST", "/users/7"));
         assert_eq!(rejection.status, 405);
-        assert_eq!(rejection.allow, Some("GET"));
+        assert_eq!(rejection.allow, Some("GET, HEAD"));
         assert_eq!(rejection.message, "method POST not allowed, use GET");
         assert_eq!(
             self::rejection(&request("DELETE", "/users/abc")).status,
@@ -755,7 +988,7 @@ mod tests {
         let bytes = Rejection::method_not_allowed("POST").response_bytes(true);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
-            "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n\
+            "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Length: 33\r\n\
              Connection: keep-alive\r\n\r\nmethod POST not allowed, use GET\n"
         );
@@ -884,5 +1117,117 @@ mod tests {
     fn a_body_that_is_not_a_user_is_an_error() {
         assert!(parse_user(b"{\"id\":\"seven\"}").is_err());
         assert!(parse_user(b"not json").is_err());
+    }
+
+    #[test]
+    fn head_is_routed_as_get_and_its_answer_has_the_head_only() {
+        let (head, _) = complete_request(b"HEAD /users/7 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(route(&head), Route::User(7));
+        assert!(!head.wants_body());
+        let mut answer = User::for_id(7).response_bytes(true);
+        let whole = answer.clone();
+        strip_body(&mut answer);
+        let text = String::from_utf8(answer).unwrap();
+        // The same head, Content-Length of the body it would have had included.
+        assert!(whole.starts_with(text.as_bytes()));
+        assert!(
+            text.ends_with("Content-Length: 22\r\nConnection: keep-alive\r\n\r\n"),
+            "{text}"
+        );
+        assert_eq!(route(&request("HEAD", "/")), Route::About);
+    }
+
+    #[test]
+    fn an_absolute_target_is_read_as_its_path() {
+        let (request, _) =
+            complete_request(b"GET http://127.0.0.1:7878/users/7 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(route(&request), Route::User(7));
+        assert_eq!(
+            route(&self::request("GET", "HTTP://host/users/8?x=1")),
+            Route::User(8)
+        );
+        assert_eq!(route(&self::request("GET", "http://host")), Route::About);
+        assert_eq!(route(&self::request("GET", "http://host?x")), Route::About);
+        assert_eq!(
+            rejection(&self::request("GET", "https://host/nope")).message,
+            "no such path: /nope"
+        );
+    }
+
+    #[test]
+    fn get_slash_describes_the_directory_and_other_methods_there_are_405() {
+        assert_eq!(route(&request("GET", "/")), Route::About);
+        assert_eq!(route(&request("GET", "/?pretty")), Route::About);
+        assert_eq!(rejection(&request("POST", "/")).status, 405);
+        let info = DirectoryInfo::new(Duration::from_millis(200), 3);
+        let ResponseParse::Complete { status, body, .. } =
+            parse_response(&info.response_bytes(false))
+        else {
+            panic!("a whole answer");
+        };
+        assert_eq!(info_from_answer(status, &body), Ok(info.clone()));
+        assert_eq!(info.delay(), Duration::from_millis(200));
+        // A user is not a description, and a 404 is the server's refusal.
+        let user = serde_json::to_vec(&User::for_id(1)).unwrap();
+        assert_eq!(
+            info_from_answer(200, &user).unwrap_err().kind,
+            io::ErrorKind::InvalidData
+        );
+        assert_eq!(
+            info_from_answer(404, b"no such path: /\n")
+                .unwrap_err()
+                .what,
+            "the server answered 404: no such path: /"
+        );
+    }
+
+    #[test]
+    fn a_request_waiting_for_100_continue_is_seen_before_its_body() {
+        let head = b"POST /users/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        let waiting = awaiting_continue(head, MAX_REQUEST_HEAD).expect("the head asks to continue");
+        assert_eq!(waiting.method, "POST");
+        assert_eq!(
+            route(&waiting),
+            Route::Reject(Rejection::method_not_allowed("POST"))
+        );
+        assert_eq!(parse_request(head), RequestParse::Partial);
+        // Once the body is in, it is an ordinary request.
+        let mut whole = head.to_vec();
+        whole.extend_from_slice(b"hello");
+        assert_eq!(awaiting_continue(&whole, MAX_REQUEST_HEAD), None);
+        assert!(matches!(
+            parse_request(&whole),
+            RequestParse::Complete { .. }
+        ));
+        // No Expect, no body, or half a head: nothing to decide.
+        let plain = b"POST /users/7 HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(awaiting_continue(plain, MAX_REQUEST_HEAD), None);
+        let empty = b"POST /users/7 HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n";
+        assert_eq!(awaiting_continue(empty, MAX_REQUEST_HEAD), None);
+        assert_eq!(awaiting_continue(&head[..20], MAX_REQUEST_HEAD), None);
+    }
+
+    #[test]
+    fn answers_are_taken_whole_and_checked_for_the_user_asked_for() {
+        let mut buffer = User::for_id(4).response_bytes(true);
+        buffer.extend_from_slice(b"HTTP/1.1 2");
+        let (status, body) = take_answer(&mut buffer).unwrap().expect("a whole answer");
+        assert_eq!(buffer, b"HTTP/1.1 2", "the next answer's bytes stay");
+        assert_eq!(user_from_answer(4, status, &body), Ok(User::for_id(4)));
+        let wrong = user_from_answer(5, status, &body).unwrap_err();
+        assert_eq!(wrong.what, "the answer is user 4 instead");
+        assert_eq!(take_answer(&mut buffer), Ok(None));
+        let mut garbage = b"SSH-2.0\r\n\r\n".to_vec();
+        assert_eq!(
+            take_answer(&mut garbage).unwrap_err().kind,
+            io::ErrorKind::InvalidData
+        );
+        assert_eq!(closed_before_answer(b"").kind, io::ErrorKind::UnexpectedEof);
+        assert!(closed_before_answer(b"HTTP").what.contains("in the middle"));
+        let error = wrong.into_io_error("127.0.0.1:1: GET /users/5");
+        assert_eq!(
+            error.to_string(),
+            "127.0.0.1:1: GET /users/5: the answer is user 4 instead"
+        );
     }
 }

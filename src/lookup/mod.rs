@@ -7,7 +7,9 @@
 //!   blocking `std::net` (chapters 1 and 2).
 //! - [`event_loop`]: the event-loop client, one looplab task per request (chapter 8).
 //! - [`http`]: the little HTTP both sides speak (parsing by `httparse`).
-//! - [`report`]: what a run measured, as a table, a timeline and JSON.
+//! - [`report`]: what a run measured, as a table and as JSON.
+//! - [`timeline`]: every lookup as a block on one time axis, as text and as SVG.
+//! - [`export`]: files drawn from a run, written whole or not at all.
 //! - [`narrative`]: the lines the post prints, in English and in its own Korean.
 //!
 //! Nothing in the runtime depends on this module; it is a program *on* the runtime.
@@ -15,6 +17,8 @@
 pub mod blocking;
 pub mod directory;
 pub mod event_loop;
+pub mod export;
 pub mod http;
 pub mod narrative;
 pub mod report;
+pub mod timeline;

@@ -21,64 +21,19 @@
 //! client ran ([`Mode`]). The post has no threaded version; its line for the threads
 //! client, "멀티 쓰레드 처리", is looplab's, in the post's style.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use super::report::Mode;
 
-/// The language of the narrative lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The language of the narrative lines: `--lang en` or `--lang ko` (clap's
+/// `ValueEnum` derives the names from the variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Lang {
     /// English.
     #[default]
     En,
     /// Korean, in the source post's own words.
     Ko,
-}
-
-impl Lang {
-    /// The name used on the command line: `en` or `ko`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Ko => "ko",
-        }
-    }
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A language name that is neither `en` nor `ko`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownLang(pub String);
-
-impl fmt::Display for UnknownLang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown language {:?}, expected \"en\" or \"ko\"",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownLang {}
-
-impl FromStr for Lang {
-    type Err = UnknownLang;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "en" => Ok(Lang::En),
-            "ko" => Ok(Lang::Ko),
-            other => Err(UnknownLang(other.to_owned())),
-        }
-    }
 }
 
 /// How a request's users were found: the word the post puts in its "found" line.
@@ -139,20 +94,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lang_parses_en_and_ko() {
-        assert_eq!("en".parse(), Ok(Lang::En));
-        assert_eq!("ko".parse(), Ok(Lang::Ko));
-        assert_eq!(Lang::Ko.to_string(), "ko");
-    }
-
-    #[test]
-    fn an_unknown_lang_names_itself_and_the_choices() {
-        let error = "kr".parse::<Lang>().unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            r#"unknown language "kr", expected "en" or "ko""#
-        );
-        assert!("EN".parse::<Lang>().is_err());
+    fn lang_names_are_en_and_ko() {
+        use clap::ValueEnum;
+        assert_eq!(Lang::from_str("en", false), Ok(Lang::En));
+        assert_eq!(Lang::from_str("ko", false), Ok(Lang::Ko));
+        assert!(Lang::from_str("kr", false).is_err());
     }
 
     #[test]

@@ -1,0 +1,583 @@
+//! The command line as clap sees it: commands, flags, the rules between flags, the
+//! limits, and the parsers for values clap does not know (durations, request lists,
+//! `host:port`).
+//!
+//! Every rule between flags is declared here, where clap checks it and `--help`
+//! shows it: `conflicts_with` for pairs that cannot go together, `default_value_ifs`
+//! for `--virtual-time` and `--step` choosing the event-loop mode. The one rule clap
+//! cannot declare (a flag that needs one *value* of `--mode`) is checked by
+//! [`check_mode_rules`], which answers with a clap error all the same.
+
+use std::io;
+use std::iter;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use looplab::lookup::narrative::Lang;
+use looplab::lookup::report::{Mode, thousands};
+
+/// The most requests one run takes.
+pub const MAX_REQUESTS: usize = 100_000;
+
+/// The most users of all requests together. Each lookup is kept as a span (32 bytes)
+/// and narrated as a line, so this bounds the run's memory and output.
+pub const MAX_USERS: u64 = 1_000_000;
+
+/// The longest duration any flag takes. Longer waits are surely a typo, and it keeps
+/// every deadline far from the clock's limits, virtual ones included.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "looplab",
+    version,
+    disable_help_subcommand = true,
+    about = "How one thread with an event loop does the work of many threads.\n\
+             With no command: the post's scenario (3, 2 and 1 users, 1 s per user) in all three modes.",
+    after_help = "The scenario's flags (--mode, --requests, --delay, --json, --svg, ...) belong to \
+                  `looplab lookup`: see `looplab lookup --help`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find users through the directory: sequentially, with threads, or on the event loop.
+    Lookup(LookupArgs),
+    /// Run the user directory (the post's external API) until Ctrl-C or SIGTERM.
+    Directory(DirectoryArgs),
+    /// List the chapters and the command that runs each one's example.
+    Chapters,
+    /// Print this help, or the help of a command (`looplab help lookup`).
+    Help {
+        /// The command to explain.
+        #[arg(value_parser = PossibleValuesParser::new(COMMANDS))]
+        command: Option<String>,
+    },
+}
+
+/// The commands `looplab help COMMAND` knows (a test checks they are all of them).
+pub const COMMANDS: [&str; 3] = ["lookup", "directory", "chapters"];
+
+const LOOKUP_RULES: &str = "\
+Rules between flags:
+  --virtual-time and --step work on the event loop only; without --mode they select
+    --mode event-loop, and with another --mode they are an error.
+  --step cannot go with --json: it prints each turn to stdout and waits for Enter.
+  --directory cannot go with --virtual-time (a virtual clock cannot run a server in
+    another process) nor with --delay (that directory's delay is its own; looplab asks
+    it and prints what it says).
+
+Limits: at most 100,000 requests and 1,000,000 users in all; durations at most 1h.";
+
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = LOOKUP_RULES)]
+pub struct LookupArgs {
+    /// Which client(s) to run.
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_parser = modes_parser(),
+        default_value = "all",
+        default_value_ifs = [("virtual_time", "true", "event-loop"), ("step", "true", "event-loop")],
+    )]
+    pub mode: Modes,
+    /// Users per request, comma-separated; the requests arrive together.
+    #[arg(long, value_name = "USERS,...", default_value = "3,2,1", value_parser = parse_requests)]
+    pub requests: Requests,
+    /// Time the directory takes per user (e.g. 1s, 100ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true, conflicts_with = "directory")]
+    pub delay: Duration,
+    /// Run the event loop on a virtual clock, directory included: exact times, no
+    /// waiting. Selects --mode event-loop.
+    #[arg(long, conflicts_with = "directory")]
+    pub virtual_time: bool,
+    /// Print the event loop's trace, then its counters.
+    #[arg(long)]
+    pub trace: bool,
+    /// Pause after each turn of the loop and show its state; Enter goes on. Selects
+    /// --mode event-loop.
+    #[arg(long, conflicts_with = "json")]
+    pub step: bool,
+    /// Print exactly one JSON document on stdout instead of the narrative and table
+    /// (with progress on stderr when it is a terminal).
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the narrative lines: en, or ko for the post's own wording.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+    /// Use the directory already running at HOST:PORT instead of starting one.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub directory: Option<HostPort>,
+    /// Give up on a lookup call that takes longer than this (e.g. 5s).
+    #[arg(long, value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub exports: ExportArgs,
+}
+
+impl Default for LookupArgs {
+    /// `looplab` with no command: `looplab lookup` with every default.
+    fn default() -> LookupArgs {
+        LookupArgs::try_parse_from_defaults()
+    }
+}
+
+impl LookupArgs {
+    fn try_parse_from_defaults() -> LookupArgs {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: LookupArgs,
+        }
+        Defaults::parse_from(["looplab"]).args
+    }
+}
+
+/// Files drawn from the run. Each is written whole or not at all
+/// (`looplab::lookup::export::write_atomically`). A new export is one field here and
+/// one line in `requested`.
+#[derive(clap::Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Pictures of the run (each works with every --mode)")]
+pub struct ExportArgs {
+    /// Write the timeline as an SVG picture (fits a 16:9 slide) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+/// What an export is drawn from.
+pub enum Export {
+    /// The timeline as SVG.
+    Svg,
+}
+
+impl ExportArgs {
+    /// Every file asked for, and what goes in it, in the order the flags are listed.
+    pub fn requested(&self) -> Vec<(&PathBuf, Export)> {
+        let mut files = Vec::new();
+        if let Some(path) = &self.svg {
+            files.push((path, Export::Svg));
+        }
+        files
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct DirectoryArgs {
+    /// Address to listen on: HOST:PORT, names allowed (localhost:7878); port 0 for any.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = parse_host_port)]
+    pub addr: HostPort,
+    /// Time each user lookup takes (e.g. 1s, 250ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub delay: Duration,
+    /// Largest request line plus headers, in bytes; larger gets 431.
+    #[arg(long, default_value_t = looplab::lookup::http::MAX_REQUEST_HEAD, value_parser = parse_at_least_one)]
+    pub max_request_head: usize,
+    /// Close a connection that sends no (complete) request for this long; 408 if one had started.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    pub idle_timeout: Duration,
+    /// Most connections served at once; more get 503 and are closed.
+    #[arg(long, default_value_t = 16_384, value_parser = parse_at_least_one)]
+    pub max_connections: usize,
+    /// On Ctrl-C or SIGTERM, wait at most this long for the answers in flight.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub grace: Duration,
+    /// Do not log each request to stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Which modes `--mode` runs: all three, or one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Modes {
+    /// `--mode all`: sequential, threads and event loop, one after another.
+    All,
+    /// One mode.
+    Only(Mode),
+}
+
+impl Modes {
+    /// The modes to run, in order.
+    pub fn list(self) -> Vec<Mode> {
+        match self {
+            Modes::All => Mode::ALL.to_vec(),
+            Modes::Only(mode) => vec![mode],
+        }
+    }
+}
+
+/// `--mode`'s values: `all`, then [`Mode`]'s own (from its `ValueEnum`), so clap lists
+/// and suggests them all.
+fn modes_parser() -> impl TypedValueParser<Value = Modes> {
+    let all = PossibleValue::new("all").help("The three, one after another");
+    let modes = Mode::value_variants()
+        .iter()
+        .filter_map(ValueEnum::to_possible_value);
+    PossibleValuesParser::new(iter::once(all).chain(modes))
+        .map(|name| Mode::from_str(&name, false).map_or(Modes::All, Modes::Only))
+}
+
+/// The rule clap cannot declare: `--virtual-time` and `--step` need the event-loop
+/// mode. Given alone they select it (`default_value_ifs`); with another `--mode` they
+/// are a clap error, with the lookup command's usage.
+pub fn check_mode_rules(args: &LookupArgs) -> Result<(), clap::Error> {
+    if args.mode == Modes::Only(Mode::EventLoop) {
+        return Ok(());
+    }
+    let message = if args.virtual_time {
+        "--virtual-time needs --mode event-loop (or no --mode): the sequential and threads \
+         clients block real OS threads, and a virtual clock cannot skip a blocked thread's wait"
+    } else if args.step {
+        "--step needs --mode event-loop (or no --mode): only the event loop has turns to step \
+         through"
+    } else {
+        return Ok(());
+    };
+    let mut command = Cli::command();
+    command.build();
+    let lookup = command
+        .find_subcommand_mut("lookup")
+        .expect("the lookup command exists");
+    Err(lookup.error(ErrorKind::ArgumentConflict, message))
+}
+
+/// Adds a tip to a clap error when the flag it did not know belongs to another
+/// command: `looplab --json` says that `--json` is `looplab lookup`'s.
+pub fn with_tips(mut error: clap::Error) -> clap::Error {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return error;
+    }
+    let Some(ContextValue::String(argument)) = error.get(ContextKind::InvalidArg).cloned() else {
+        return error;
+    };
+    let flag = argument.split('=').next().unwrap_or(&argument);
+    let Some(long) = flag.strip_prefix("--") else {
+        return error;
+    };
+    let command = Cli::command();
+    // The first command that has this flag, and how the flag is written there.
+    let owner = COMMANDS.iter().find_map(|name| {
+        let sub = command.find_subcommand(name)?;
+        let arg = sub.get_arguments().find(|a| a.get_long() == Some(long))?;
+        let value = arg
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(|name| format!(" <{name}>"))
+            .filter(|_| arg.get_action().takes_values())
+            .unwrap_or_default();
+        Some((name, format!("--{long}{value}")))
+    });
+    let Some((owner, usage)) = owner else {
+        return error;
+    };
+    let mut tips = match error.get(ContextKind::Suggested) {
+        Some(ContextValue::StyledStrs(tips)) => tips.clone(),
+        _ => Vec::new(),
+    };
+    tips.push(
+        format!(
+            "--{long} is a flag of `looplab {owner}`: try `looplab {owner} {usage}`, and \
+             `looplab {owner} --help` for all of them"
+        )
+        .into(),
+    );
+    error.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+    error
+}
+
+/// The users of each request, as given: `3,2,1` -> `[3, 2, 1]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requests(pub Vec<u32>);
+
+/// `3,2,1` -> `[3, 2, 1]`. Each request needs at least one user; at most
+/// [`MAX_REQUESTS`] requests and [`MAX_USERS`] users in all.
+pub fn parse_requests(text: &str) -> Result<Requests, String> {
+    let mut users = Vec::new();
+    let mut total: u64 = 0;
+    for part in text.split(',') {
+        let part = part.trim();
+        if users.len() == MAX_REQUESTS {
+            return Err(format!(
+                "too many requests (at most {})",
+                thousands(MAX_REQUESTS as u64)
+            ));
+        }
+        if part.is_empty() || !part.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(format!(
+                "{part:?} is not a number of users (expected e.g. 3,2,1)"
+            ));
+        }
+        // Digits only, so the one way to fail is a number past u64: too large anyway.
+        let n: u64 = part.parse().unwrap_or(u64::MAX);
+        if n == 0 {
+            return Err("each request needs at least 1 user".into());
+        }
+        total = total.saturating_add(n);
+        if total > MAX_USERS {
+            return Err(format!(
+                "{} users in all is too large (at most {} users in all)",
+                if n > MAX_USERS {
+                    part.to_owned()
+                } else {
+                    thousands(total)
+                },
+                thousands(MAX_USERS)
+            ));
+        }
+        users.push(n as u32);
+    }
+    Ok(Requests(users))
+}
+
+/// `1s`, `1.5s`, `250ms`, `2m`, `1h`: a number and a unit, at most [`MAX_DURATION`].
+/// Negative or unitless values are refused. These messages say more than a crate's
+/// would, and every duration flag uses them.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => return Err(format!("{text:?} needs a unit: ms, s, m or h (e.g. 1s)")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 1s, 250ms)"))?;
+    if value < 0.0 || !value.is_finite() {
+        return Err(format!("{text:?}: a duration cannot be negative"));
+    }
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if seconds > MAX_DURATION.as_secs_f64() {
+        return Err(format!("{text:?} is too large (at most 1h)"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// [`parse_duration`], and more than zero: a timeout of nothing would fail every call.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("{:?} must be more than 0", text.trim())),
+        duration => Ok(duration),
+    }
+}
+
+/// A whole number of at least 1.
+fn parse_at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) if text.trim().bytes().all(|b| b.is_ascii_digit()) && !text.trim().is_empty() => {
+            Err(format!("{text:?} is too large (at most {})", usize::MAX))
+        }
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// A place on the network as typed: `host:port`, with a name (`localhost:7878`), an
+/// IPv4 address or a bracketed IPv6 one (`[::1]:7878`). Only the form is checked when
+/// parsing; the name is looked up when it is used ([`HostPort::resolve`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort(String);
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl HostPort {
+    /// Looks the name up: every address it has, or an error that names it.
+    pub fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        let failed =
+            |e: io::Error| io::Error::new(e.kind(), format!("could not resolve {self}: {e}"));
+        let addrs: Vec<SocketAddr> = self.0.to_socket_addrs().map_err(failed)?.collect();
+        if addrs.is_empty() {
+            return Err(failed(io::ErrorKind::NotFound.into()));
+        }
+        Ok(addrs)
+    }
+}
+
+/// `host:port` -> [`HostPort`].
+pub fn parse_host_port(text: &str) -> Result<HostPort, String> {
+    let text = text.trim();
+    let example = "e.g. 127.0.0.1:7878 or localhost:7878";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} is not HOST:PORT ({example})"));
+    };
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host ({example})"));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "{text:?}: the port must be a number from 0 to 65535"
+        ));
+    }
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.contains(':') && !bracketed {
+        return Err(format!(
+            "{text:?}: an IPv6 address goes in brackets, e.g. [::1]:7878"
+        ));
+    }
+    if host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(format!("{text:?} is not HOST:PORT ({example})"));
+    }
+    Ok(HostPort(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
+        assert!(parse_duration("5").unwrap_err().contains("unit"));
+        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("61m")
+                .unwrap_err()
+                .contains("too large (at most 1h)")
+        );
+        assert!(
+            parse_duration("1e300s")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_duration("99999999999999999999s")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(parse_duration("µs").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_positive_duration("0s")
+                .unwrap_err()
+                .contains("more than 0")
+        );
+    }
+
+    #[test]
+    fn requests_parse_and_refuse_zero_words_and_too_many() {
+        assert_eq!(parse_requests("3,2,1").unwrap().0, vec![3, 2, 1]);
+        assert_eq!(parse_requests(" 3 , 1").unwrap().0, vec![3, 1]);
+        assert!(parse_requests("0").unwrap_err().contains("at least 1"));
+        assert!(parse_requests("x").unwrap_err().contains("not a number"));
+        assert!(parse_requests("+3").unwrap_err().contains("not a number"));
+        assert!(parse_requests("3,,1").unwrap_err().contains("not a number"));
+        let too_large = parse_requests("4294967296").unwrap_err();
+        assert_eq!(
+            too_large,
+            "4294967296 users in all is too large (at most 1,000,000 users in all)"
+        );
+        assert!(
+            parse_requests("99999999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            parse_requests("600000,600000")
+                .unwrap_err()
+                .contains("1,200,000 users in all is too large")
+        );
+        let many = vec!["1"; MAX_REQUESTS + 1].join(",");
+        assert_eq!(
+            parse_requests(&many).unwrap_err(),
+            "too many requests (at most 100,000)"
+        );
+        assert_eq!(parse_requests(&many[2..]).unwrap().0.len(), MAX_REQUESTS);
+    }
+
+    #[test]
+    fn host_port_takes_names_and_checks_the_form() {
+        for ok in [
+            "localhost:7878",
+            "127.0.0.1:0",
+            "[::1]:7878",
+            "example.org:80",
+        ] {
+            assert_eq!(parse_host_port(ok), Ok(HostPort(ok.to_owned())), "{ok}");
+        }
+        assert!(
+            parse_host_port("7878")
+                .unwrap_err()
+                .contains("not HOST:PORT")
+        );
+        assert!(parse_host_port(":7878").unwrap_err().contains("no host"));
+        assert!(
+            parse_host_port("localhost:99999")
+                .unwrap_err()
+                .contains("0 to 65535")
+        );
+        assert!(parse_host_port("::1:80").unwrap_err().contains("brackets"));
+        let resolved = parse_host_port("localhost:7878")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert!(
+            resolved
+                .iter()
+                .all(|addr| addr.port() == 7878 && addr.ip().is_loopback())
+        );
+    }
+
+    #[test]
+    fn the_clap_command_is_consistent_and_help_knows_every_command() {
+        Cli::command().debug_assert();
+        let command = Cli::command();
+        let names: Vec<&str> = command
+            .get_subcommands()
+            .map(|c| c.get_name())
+            .filter(|name| *name != "help")
+            .collect();
+        assert_eq!(names, COMMANDS);
+    }
+
+    #[test]
+    fn virtual_time_and_step_select_the_event_loop_and_refuse_other_modes() {
+        let lookup = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["looplab", "lookup"].iter().chain(args))?;
+            let Some(Command::Lookup(args)) = cli.command else {
+                panic!("a lookup");
+            };
+            check_mode_rules(&args).map(|()| args)
+        };
+        assert_eq!(lookup(&[]).unwrap().mode, Modes::All);
+        assert_eq!(
+            lookup(&["--virtual-time"]).unwrap().mode,
+            Modes::Only(Mode::EventLoop)
+        );
+        assert_eq!(
+            lookup(&["--step"]).unwrap().mode,
+            Modes::Only(Mode::EventLoop)
+        );
+        let error = lookup(&["--mode", "threads", "--virtual-time"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
+        assert!(
+            error.to_string().contains("Usage: looplab lookup"),
+            "{error}"
+        );
+        let conflict = lookup(&["--step", "--json"]).unwrap_err();
+        assert_eq!(conflict.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(LookupArgs::default().mode, Modes::All);
+        assert_eq!(LookupArgs::default().requests, Requests(vec![3, 2, 1]));
+    }
+}

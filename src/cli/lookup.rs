@@ -1,0 +1,333 @@
+//! `looplab lookup` (and `looplab` alone): run the scenario in each mode asked for,
+//! then show what it measured: the narrative as it happens, a table, a timeline that
+//! fits the terminal, JSON, and the files asked for (`--svg`).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use looplab::TraceOutput;
+use looplab::executor::TurnView;
+use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
+use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
+use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
+use looplab::lookup::export::write_atomically;
+use looplab::lookup::report::{Mode, RunReport, render_table, to_json};
+use looplab::lookup::timeline::Layout;
+
+use crate::args::{Export, LookupArgs};
+
+/// The SVG's layout width, in the timeline's character columns: wider than a terminal,
+/// so a slide gets finer blocks.
+const SVG_COLUMNS: usize = 100;
+
+/// The longest a `GET /` to a directory given by `--directory` may take when no
+/// `--timeout` is given: the description is a nicety, not worth a hang.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the requests go, and what is known of its delay per user.
+struct Target {
+    /// The address to use; `None` when the event loop starts its own directory
+    /// (virtual time).
+    addr: Option<SocketAddr>,
+    /// What the headings say about the directory.
+    about: String,
+    /// The delay per user, when known: ours, or what the directory said.
+    delay: Option<Duration>,
+    /// Our own directory, stopped when this is dropped.
+    _own: Option<DirectoryThread>,
+}
+
+pub fn run(args: LookupArgs) -> io::Result<()> {
+    let requests = args.requests.0.clone();
+    let show = !args.json;
+    let target = target(&args)?;
+    let modes = args.mode.list();
+    let mut runs: Vec<RunReport> = Vec::new();
+    for (done, &mode) in modes.iter().enumerate() {
+        if show {
+            println!(
+                "{}",
+                heading(mode, &requests, &target.about, args.virtual_time)
+            );
+        }
+        let started = std::time::Instant::now();
+        let mut narrate = |line: String| {
+            if show {
+                println!("{:>8.3}s  {line}", started.elapsed().as_secs_f64());
+            }
+        };
+        let blocking_addr = || {
+            target
+                .addr
+                .expect("a real-time run has a directory address")
+        };
+        let mut run = match mode {
+            Mode::Sequential => run_sequential(
+                blocking_addr(),
+                &requests,
+                args.timeout,
+                args.lang,
+                &mut narrate,
+            )?,
+            Mode::Threads => run_threads(
+                blocking_addr(),
+                &requests,
+                args.timeout,
+                args.lang,
+                &mut narrate,
+            )?,
+            Mode::EventLoop => run_event_loop_mode(&args, target.addr)?,
+        };
+        run.delay = target.delay;
+        if show {
+            println!();
+        } else if io::stderr().is_terminal() {
+            // stdout is one JSON document at the end; a person watching gets progress.
+            eprintln!(
+                "{}: done in {:.3} s ({} of {})",
+                mode.as_str(),
+                run.total.as_secs_f64(),
+                done + 1,
+                modes.len()
+            );
+        }
+        runs.push(run);
+    }
+    if args.json {
+        println!("{}", to_json(&runs));
+    } else {
+        let width = terminal_width();
+        println!("{}", render_table(&runs, width));
+        print!("{}", Layout::new(&runs, width).to_text());
+    }
+    for (path, export) in args.exports.requested() {
+        let bytes = match export {
+            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg().into_bytes(),
+        };
+        write_atomically(path, &bytes)?;
+    }
+    Ok(())
+}
+
+/// How wide the timeline and table may be: the terminal's width, or 80 columns when
+/// stdout is not a terminal (a file, a pipe, a test).
+fn terminal_width() -> usize {
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return 80;
+    }
+    terminal_size::terminal_size_of(&stdout)
+        .map_or(80, |(terminal_size::Width(w), _)| usize::from(w))
+}
+
+/// Starts our own directory for a real-time run, or finds the one given by
+/// `--directory` and asks it about itself.
+fn target(args: &LookupArgs) -> io::Result<Target> {
+    if let Some(place) = &args.directory {
+        let addrs = place.resolve()?;
+        let limit = Some(
+            args.timeout
+                .unwrap_or(DESCRIBE_TIMEOUT)
+                .min(DESCRIBE_TIMEOUT),
+        );
+        // The first address that answers is the one used; when none does, the first
+        // is, and the clients report why it failed.
+        let mut first_reachable = None;
+        for &addr in &addrs {
+            match describe_directory(addr, limit) {
+                Ok(info) => {
+                    let delay = info.delay();
+                    return Ok(Target {
+                        addr: Some(addr),
+                        about: format!("the directory at {place} says it takes {delay:?} per user"),
+                        delay: Some(delay),
+                        _own: None,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(_) => {
+                    first_reachable.get_or_insert(addr);
+                }
+            }
+        }
+        return Ok(Target {
+            addr: Some(first_reachable.unwrap_or(addrs[0])),
+            about: format!(
+                "the directory at {place} did not say how long it takes per user (see the latencies)"
+            ),
+            delay: None,
+            _own: None,
+        });
+    }
+    let about = format!("the directory takes {:?} per user", args.delay);
+    if args.virtual_time {
+        // The event loop starts its own directory inside its runtime.
+        return Ok(Target {
+            addr: None,
+            about,
+            delay: Some(args.delay),
+            _own: None,
+        });
+    }
+    let own = DirectoryThread::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        DirectoryConfig::with_delay(args.delay),
+    )
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("could not start the directory on 127.0.0.1: {e}"),
+        )
+    })?;
+    Ok(Target {
+        addr: Some(own.addr()),
+        about,
+        delay: Some(args.delay),
+        _own: Some(own),
+    })
+}
+
+fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::Result<RunReport> {
+    let show = !args.json;
+    let narrate: Narrator = Arc::new(move |at: Duration, line: String| {
+        if show {
+            println!("{:>8.3}s  {line}", at.as_secs_f64());
+        }
+    });
+    // With the trace on, the narrative lines are in it already (as notes).
+    let narrate = if args.trace {
+        Arc::new(|_, _| {}) as Narrator
+    } else {
+        narrate
+    };
+    let options = EventLoopOptions {
+        requests: args.requests.0.clone(),
+        delay: args.delay,
+        virtual_time: args.virtual_time,
+        call_timeout: args.timeout,
+        lang: args.lang,
+        trace: match (args.trace || args.step, args.json) {
+            (false, _) => TraceOutput::Off,
+            (true, false) => TraceOutput::Stdout,
+            (true, true) => TraceOutput::Stderr,
+        },
+        recorder: None,
+    };
+    let step = args.step;
+    let (run, stats) = run_event_loop(directory, &options, narrate, |builder| {
+        if step {
+            builder.on_turn(stepper())
+        } else {
+            builder
+        }
+    })?;
+    if args.trace || args.step {
+        if args.json {
+            eprintln!("{stats}");
+        } else {
+            println!("{stats}");
+        }
+    }
+    Ok(run)
+}
+
+/// The `--step` hook: show the loop's state after a turn and wait for Enter. At the end
+/// of input it stops asking and lets the run finish.
+fn stepper() -> impl FnMut(&TurnView) {
+    let mut interactive = true;
+    move |view: &TurnView| {
+        if !interactive {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{}", describe_turn(view));
+        let _ = write!(out, "[Enter: next turn] ");
+        let _ = out.flush();
+        drop(out);
+        let mut line = String::new();
+        match io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                interactive = false;
+                println!("(end of input: running to the end)");
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+fn describe_turn(view: &TurnView) -> String {
+    let mut text = format!(
+        "--- after turn {} at {:.3}s ---\n",
+        view.turn,
+        view.now.as_secs_f64()
+    );
+    let queue: Vec<String> = view.run_queue.iter().map(|t| t.to_string()).collect();
+    text += &format!(
+        "run queue:  {}\n",
+        if queue.is_empty() {
+            "(empty)".to_string()
+        } else {
+            queue.join(", ")
+        }
+    );
+    if view.timers.is_empty() {
+        text += "timers:     (none)\n";
+    }
+    for (i, (timer, deadline, level, slot, task)) in view.timers.iter().enumerate() {
+        let label = if i == 0 { "timers:    " } else { "           " };
+        let task = task.map(|t| format!(", wakes {t}")).unwrap_or_default();
+        text += &format!(
+            "{label} level {level} slot {slot:>2}: #{timer} due {:.3}s{task}\n",
+            deadline.as_secs_f64()
+        );
+    }
+    if view.io.is_empty() {
+        text += "I/O:        (none)";
+    }
+    for (i, (token, what, reader, writer)) in view.io.iter().enumerate() {
+        let label = if i == 0 { "I/O:       " } else { "           " };
+        let mut waiting = Vec::new();
+        if let Some(t) = reader {
+            waiting.push(format!("{t} waits to read"));
+        }
+        if let Some(t) = writer {
+            waiting.push(format!("{t} waits to write"));
+        }
+        let waiting = if waiting.is_empty() {
+            "nobody waiting".into()
+        } else {
+            waiting.join(", ")
+        };
+        text += &format!("{label} token {token} {what}: {waiting}");
+        if i + 1 < view.io.len() {
+            text += "\n";
+        }
+    }
+    text
+}
+
+/// `== event-loop: ...` and what arrives: the requests (summed up past ten) and what
+/// is known of the directory.
+fn heading(mode: Mode, requests: &[u32], about: &str, virtual_time: bool) -> String {
+    let what = match mode {
+        Mode::Sequential => "sequential: blocking std::net, one request after another",
+        Mode::Threads => "threads: blocking std::net, one OS thread per request",
+        Mode::EventLoop if virtual_time => {
+            "event-loop: one looplab task per request, one thread, virtual time"
+        }
+        Mode::EventLoop => "event-loop: one looplab task per request, one thread",
+    };
+    let arriving = if requests.len() <= 10 {
+        let list: Vec<String> = requests.iter().map(u32::to_string).collect();
+        format!("requests for {} users arrive together", list.join(", "))
+    } else {
+        let users: u64 = requests.iter().map(|&n| u64::from(n)).sum();
+        format!(
+            "{} requests for {users} users in all arrive together",
+            requests.len()
+        )
+    };
+    format!("== {what}\n   {arriving}; {about}")
+}
