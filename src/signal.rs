@@ -38,7 +38,8 @@ use mio::Interest;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::reactor::{Direction, Registration};
+use crate::reactor::Direction;
+use crate::reactor::registration::Registration;
 
 /// A signal that asks the program to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

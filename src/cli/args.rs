@@ -141,7 +141,7 @@ impl LookupArgs {
 }
 
 /// Files drawn from the run. Each is written whole or not at all
-/// (`looplab::lookup::export::write_atomically`). A new export is one field here and
+/// (`looplab::export::write_atomically`). A new export is one field here and
 /// one line in `requested`.
 #[derive(clap::Args, Clone, Debug, Default)]
 #[command(next_help_heading = "Pictures of the run (each works with every --mode)")]

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use looplab::TraceOutput;
 use looplab::executor::TurnView;
+use looplab::export::write_atomically;
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::export::write_atomically;
 use looplab::lookup::report::{Mode, RunReport, render_table, to_json};
 use looplab::lookup::timeline::Layout;
 

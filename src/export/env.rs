@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{HtmlExtras, chrome_trace, html};
+use super::{HtmlExtras, chrome_trace, html, write_atomically};
 use crate::trace::Recorder;
 
 /// The variable that asks for the HTML page, and the file to write it to.
@@ -128,29 +128,6 @@ fn default_title() -> String {
         Some(name) => format!("looplab: {name}"),
         None => "looplab".to_string(),
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it to `path`: the
-/// file appears whole or not at all. The error names `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let named =
-        |e: io::Error| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()));
-    let file_name = path.file_name().ok_or_else(|| {
-        named(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let mut temp_name = OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let written = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(named(e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -46,10 +46,12 @@
 
 pub mod chrome_trace;
 mod env;
+mod file;
 pub mod html;
 pub mod lanes;
 pub mod replay;
 
 pub use chrome_trace::chrome_trace;
 pub use env::{CHROME_TRACE_VAR, EnvExport, HTML_VAR};
+pub use file::write_atomically;
 pub use html::{HtmlExtras, html};

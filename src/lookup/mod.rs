@@ -9,7 +9,6 @@
 //! - [`http`]: the little HTTP both sides speak (parsing by `httparse`).
 //! - [`report`]: what a run measured, as a table and as JSON.
 //! - [`timeline`]: every lookup as a block on one time axis, as text and as SVG.
-//! - [`export`]: files drawn from a run, written whole or not at all.
 //! - [`narrative`]: the lines the post prints, in English and in its own Korean.
 //!
 //! Nothing in the runtime depends on this module; it is a program *on* the runtime.
@@ -17,7 +16,6 @@
 pub mod blocking;
 pub mod directory;
 pub mod event_loop;
-pub mod export;
 pub mod http;
 pub mod narrative;
 pub mod report;

@@ -1,5 +1,5 @@
-//! Files drawn from a run (`--svg FILE`, and any later export), written whole or not
-//! at all.
+//! Files drawn from a run (`--svg`, `--html`, `--chrome-trace`, `LOOPLAB_HTML`),
+//! written whole or not at all.
 //!
 //! A picture for a slide is only useful whole. A program that writes straight into
 //! `timeline.svg` and fails half-way (a full disk, a killed process) leaves half a
