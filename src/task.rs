@@ -41,7 +41,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::task::{Context, Poll, Waker};
 
 use futures_task::{ArcWake, waker_ref};
@@ -154,9 +154,6 @@ type BoxedFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 enum Stage<T> {
     /// Waiting for its next poll.
     Waiting(BoxedFuture<T>),
-    /// Being polled right now: the future is out of the cell, on the loop's stack, so
-    /// no lock is held while user code runs.
-    Running,
     /// Done: the output, or the panic's message, waits for the `JoinHandle`.
     Finished(Result<T, Box<str>>),
     /// The `JoinHandle` took the output.
@@ -220,7 +217,17 @@ impl<T: Send + 'static> Task<T> {
     /// # Panics
     /// If the output was taken already: a handle polled again after `Ready`.
     pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, Box<str>>> {
-        let mut cell = self.cell.lock().unwrap();
+        let mut cell = match self.cell.try_lock() {
+            Ok(cell) => cell,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // The task is being polled at this very moment (by the loop, maybe on
+            // another thread, or it is awaiting its own handle): not done yet, so ask
+            // again soon rather than wait for the lock here.
+            Err(TryLockError::WouldBlock) => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        };
         match std::mem::replace(&mut cell.stage, Stage::Taken) {
             Stage::Finished(output) => return Poll::Ready(output),
             Stage::Taken => panic!("a JoinHandle was polled again after it returned its result"),
@@ -252,42 +259,32 @@ impl<T: Send + 'static> Runnable for Task<T> {
         // Clear the flag before polling: a wake that arrives during the poll (from the
         // task itself, or another thread) must queue the task again, not be swallowed.
         self.header.scheduled.store(false, Ordering::Release);
-        let mut future = {
-            let mut cell = self.cell.lock().unwrap();
-            match std::mem::replace(&mut cell.stage, Stage::Running) {
-                Stage::Waiting(future) => future,
-                other => {
-                    cell.stage = other;
-                    return None;
-                }
-            }
-        };
         let waker = waker_ref(&self);
         let mut cx = Context::from_waker(&waker);
+        // The cell stays locked while the future runs: one lock per poll. A handle
+        // polled meanwhile finds it locked and asks again (`poll_output`).
+        let mut cell = self.cell.lock().unwrap();
+        let Stage::Waiting(future) = &mut cell.stage else {
+            return None;
+        };
         // A panic stays in its task: it becomes the handle's error, and the loop and
         // every other task go on.
         let output = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-            Ok(Poll::Pending) => {
-                self.cell.lock().unwrap().stage = Stage::Waiting(future);
-                return Some(Poll::Pending);
-            }
+            Ok(Poll::Pending) => return Some(Poll::Pending),
             Ok(Poll::Ready(value)) => Ok(value),
             Err(payload) => Err(panic_message_of(&*payload).into_boxed_str()),
         };
-        // Drop the future now: its sockets close and its timers are cancelled at
-        // completion, not whenever the last handle happens to go away. Before the
-        // output is published, so that whoever sees the output sees them gone.
-        drop(future);
         let outcome = match &output {
             Ok(_) => TaskOutcome::Completed,
             Err(message) => TaskOutcome::Panicked(message.to_string()),
         };
-        let waiter = {
-            let mut cell = self.cell.lock().unwrap();
-            cell.stage = Stage::Finished(output);
-            cell.join_waiter.take()
-        };
+        let future = std::mem::replace(&mut cell.stage, Stage::Finished(output));
+        let waiter = cell.join_waiter.take();
         self.header.completed.store(true, Ordering::Release);
+        drop(cell);
+        // Drop the future now, outside the lock: its sockets close and its timers are
+        // cancelled at completion, not whenever the last handle happens to go away.
+        drop(future);
         // Woken outside the lock: the waiter may be polled on this same thread later,
         // and lock the cell then.
         if let Some(waiter) = waiter {
@@ -297,23 +294,21 @@ impl<T: Send + 'static> Runnable for Task<T> {
     }
 
     fn abandon(&self) {
-        let (stage, waiter) = {
+        let (future, waiter) = {
             let mut cell = self.cell.lock().unwrap_or_else(|e| e.into_inner());
-            let stage = match cell.stage {
-                Stage::Waiting(_) | Stage::Running => {
-                    std::mem::replace(&mut cell.stage, Stage::Abandoned)
-                }
-                _ => Stage::Taken,
+            let future = match cell.stage {
+                Stage::Waiting(_) => Some(std::mem::replace(&mut cell.stage, Stage::Abandoned)),
+                // Finished: the output stays for the handle.
+                _ => None,
             };
-            (stage, cell.join_waiter.take())
+            (future, cell.join_waiter.take())
         };
         // Dropped after the lock is released: dropping a future or a waker may free
         // other tasks, which may lock their own cells (never this one).
-        drop(stage);
+        drop(future);
         drop(waiter);
     }
 }
-
 impl<T: Send + 'static> ArcWake for Task<T> {
     fn wake_by_ref(arc_self: &Arc<Self>) {
         arc_self.header.scheduler.schedule(&arc_self.header);
