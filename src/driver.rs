@@ -31,7 +31,7 @@ use crate::stats::{Counter, StatsReport, TimeCounter};
 use crate::time::driver::TimeDriver;
 use crate::trace::{Event, Tracer, UnparkReason};
 
-use crate::executor::ParkTimeout;
+use crate::executor::{ParkReport, ParkTimeout};
 
 /// Under virtual time, before the clock jumps, the loop gives sockets that tasks are
 /// waiting on this long (wall time) to report readiness. Data written to a loopback
@@ -78,9 +78,15 @@ impl Driver {
 
     /// Step 4: waits as `timeout` says, wakes the tasks whose sockets became ready, and
     /// says what ended the wait.
-    pub(crate) fn park(&self, timeout: ParkTimeout) -> UnparkReason {
+    pub(crate) fn park(&self, timeout: ParkTimeout) -> ParkReport {
         let deadline = match timeout {
-            ParkTimeout::Zero => return self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing),
+            ParkTimeout::Zero => {
+                let events = match self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing) {
+                    UnparkReason::Io(n) => n,
+                    _ => 0,
+                };
+                return ParkReport::Peeked { events };
+            }
             ParkTimeout::Until(deadline) => Some(deadline),
             ParkTimeout::Forever => None,
         };
@@ -93,13 +99,21 @@ impl Driver {
             });
         }
         let started = std::time::Instant::now();
-        let reason = if self.time.is_virtual() {
+        let clock_before = self.time.now();
+        let ended_by = if self.time.is_virtual() {
             self.park_virtual(deadline)
         } else {
             self.park_real(until_deadline)
         };
-        self.counters.parked.add(started.elapsed());
-        reason
+        let waited = started.elapsed();
+        self.counters.parked.add(waited);
+        match ended_by {
+            UnparkReason::ClockJump => ParkReport::Jumped {
+                from: clock_before,
+                to: self.time.now(),
+            },
+            ended_by => ParkReport::Waited { waited, ended_by },
+        }
     }
 
     /// A real-time park: `epoll_wait` until I/O, another thread, or the deadline.

@@ -65,13 +65,13 @@ pub(crate) enum ParkTimeout {
 pub(crate) trait Park {
     /// The nearest timer deadline, on the runtime's clock (step 3).
     fn next_deadline(&self) -> Option<Duration>;
-    /// Waits for at most `timeout` (step 4), and wakes the tasks whose sockets
-    /// became ready.
-    fn park(&self, timeout: ParkTimeout);
+    /// Waits for at most `timeout` (step 4), wakes the tasks whose sockets became
+    /// ready, and says how the wait went.
+    fn park(&self, timeout: ParkTimeout) -> ParkReport;
     /// Wakes the tasks whose timers are due (step 5).
     fn fire_due_timers(&self);
-    /// Called after each completed turn (the `--step` view).
-    fn turn_ended(&self);
+    /// Called after each completed turn (the `--step` view), with its step 4.
+    fn turn_ended(&self, park: ParkReport);
 }
 
 /// A snapshot of the loop between two turns, for [`Builder::on_turn`](crate::Builder::on_turn)
@@ -87,10 +87,77 @@ pub struct TurnView {
     pub main_woken: bool,
     /// Tasks waiting in the run queue, in order.
     pub run_queue: Vec<TaskId>,
-    /// Timers in the wheel: (timer number, deadline, level, slot, task that armed it).
-    pub timers: Vec<(u64, Duration, usize, usize, Option<TaskId>)>,
-    /// I/O registrations: (token, what, task waiting to read, task waiting to write).
-    pub io: Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)>,
+    /// How this turn's step 4 went.
+    pub park: ParkReport,
+    /// The wheel's hand: the tick (millisecond) it has advanced to. Slots are absolute:
+    /// a timer sits where its deadline's digits say, counted from tick 0, not from now.
+    pub wheel_tick: u64,
+    /// Timers in the wheel, by level and slot.
+    pub timers: Vec<TimerView>,
+    /// I/O registrations, by token.
+    pub io: Vec<IoView>,
+}
+
+/// One timer in the `--step` view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimerView {
+    /// Its number, as the trace prints it ("timer #3").
+    pub timer: u64,
+    /// When it is due, on the runtime's clock.
+    pub deadline: Duration,
+    /// Its wheel level.
+    pub level: usize,
+    /// Its slot on that level.
+    pub slot: usize,
+    /// The task that armed it.
+    pub task: Option<TaskId>,
+}
+
+/// One registered socket in the `--step` view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoView {
+    /// Its token, as the trace prints it.
+    pub token: usize,
+    /// What it is: "listener", "stream", ...
+    pub what: &'static str,
+    /// Readiness as the reactor last saw it: readable since the last read that would
+    /// have blocked.
+    pub readable: bool,
+    /// The same for writing.
+    pub writable: bool,
+    /// The task waiting to read (the first, if several wait).
+    pub reader: Option<TaskId>,
+    /// The task waiting to write.
+    pub writer: Option<TaskId>,
+}
+
+/// How step 4 of a turn went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ParkReport {
+    /// No park at all: tasks were ready, and the I/O check was not due.
+    #[default]
+    Skipped,
+    /// Tasks were ready, so only a zero-timeout look at the reactor (the I/O check
+    /// every 64 polls): it found this many I/O events.
+    Peeked {
+        /// Readiness events found.
+        events: usize,
+    },
+    /// A real wait in `epoll_wait`, this long in wall time.
+    Waited {
+        /// Wall time spent waiting.
+        waited: Duration,
+        /// What ended it.
+        ended_by: crate::trace::UnparkReason,
+    },
+    /// Virtual time: nothing could happen before the next deadline, so the clock
+    /// jumped there instead of waiting.
+    Jumped {
+        /// The clock before the jump.
+        from: Duration,
+        /// The clock after.
+        to: Duration,
+    },
 }
 
 /// The executor's own counters.
@@ -98,7 +165,7 @@ pub struct TurnView {
 struct ExecutorCounters {
     spawned: Counter,
     polls: Counter,
-    woken_still_pending: Counter,
+    later_polls_pending: Counter,
     completed: Counter,
     panicked: Counter,
     turns: Counter,
@@ -164,11 +231,12 @@ impl Executor {
                 return self.stop(started, output); // 2
             }
             let timeout = self.choose_park_timeout(park); // 3
-            if let Some(timeout) = timeout {
-                park.park(timeout); // 4
-            }
+            let parked = match timeout {
+                Some(timeout) => park.park(timeout), // 4
+                None => ParkReport::Skipped,
+            };
             park.fire_due_timers(); // 5
-            self.end_turn(park);
+            self.end_turn(park, parked);
         }
     }
 
@@ -200,8 +268,10 @@ impl Executor {
         None
     }
 
-    /// Step 2: main is done; the loop stops and `block_on` returns its output.
+    /// Step 2: main is done; the loop stops and `block_on` returns its output. This
+    /// last turn counts as a turn too, though it never reaches steps 3 to 5.
     fn stop<T>(&self, started: Duration, output: T) -> T {
+        self.counters.turns.bump();
         let elapsed = self.tracer.now().saturating_sub(started);
         self.tracer.emit(Event::BlockOnReturn { elapsed });
         output
@@ -225,14 +295,14 @@ impl Executor {
     }
 
     /// After step 5: count the turn and let an observer look at the loop.
-    fn end_turn(&self, park: &impl Park) {
+    fn end_turn(&self, park: &impl Park, parked: ParkReport) {
         self.counters.turns.bump();
         if self.tracer.enabled() {
             self.tracer.emit(Event::TurnEnded {
                 turn: self.counters.turns.get(),
             });
         }
-        park.turn_ended();
+        park.turn_ended(parked);
     }
 
     fn poll_main<F: Future>(&self, main: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
@@ -311,7 +381,7 @@ impl Executor {
             *n
         };
         if pending && polls > 1 {
-            self.counters.woken_still_pending.bump();
+            self.counters.later_polls_pending.bump();
         }
         if took >= self.slow_poll_threshold {
             self.tracer.emit(Event::SlowPoll { task, took });
@@ -415,7 +485,7 @@ impl Executor {
         let c = &self.counters;
         report.spawned = c.spawned.get();
         report.polls = c.polls.get();
-        report.woken_still_pending = c.woken_still_pending.get();
+        report.later_polls_pending = c.later_polls_pending.get();
         report.completed = c.completed.get();
         report.panicked = c.panicked.get();
         report.turns = c.turns.get();

@@ -22,6 +22,8 @@ mod args;
 mod directory;
 #[path = "cli/lookup.rs"]
 mod lookup;
+#[path = "cli/step.rs"]
+mod step;
 
 use std::process::ExitCode;
 

@@ -32,7 +32,7 @@ use futures_task::ArcWake;
 
 use crate::context::{self, Entered};
 use crate::driver::Driver;
-use crate::executor::{Executor, Park, ParkTimeout, TurnView};
+use crate::executor::{Executor, Park, ParkReport, ParkTimeout, TurnView};
 use crate::export::EnvExport;
 use crate::join::JoinHandle;
 use crate::reactor::Reactor;
@@ -83,15 +83,15 @@ impl Park for Core {
         self.driver.time().next_deadline()
     }
 
-    fn park(&self, timeout: ParkTimeout) {
-        self.driver.park(timeout);
+    fn park(&self, timeout: ParkTimeout) -> ParkReport {
+        self.driver.park(timeout)
     }
 
     fn fire_due_timers(&self) {
         self.driver.time().fire_due();
     }
 
-    fn turn_ended(&self) {
+    fn turn_ended(&self, park: ParkReport) {
         let mut hook = self.on_turn.borrow_mut();
         let Some(hook) = hook.as_mut() else {
             return;
@@ -101,6 +101,8 @@ impl Park for Core {
             now: self.time().now(),
             main_woken: self.executor.main_is_woken(),
             run_queue: self.executor.queued_task_ids(),
+            park,
+            wheel_tick: self.time().wheel_tick(),
             timers: self.time().timers_view(),
             io: self.reactor().registrations(),
         };

@@ -55,7 +55,7 @@ impl TimeCounter {
 /// Most counters are a plain add and are always kept. Four measurements cost more (two
 /// clock reads and a map update per poll), so the loop takes them only while it traces
 /// or records (`LOOPLAB_TRACE=1`, `--trace`, [`Builder::record`](crate::Builder::record)):
-/// `woken_still_pending`, `busy`, `polls_per_task` and the slow-poll warning.
+/// `later_polls_pending`, `busy`, `polls_per_task` and the slow-poll warning.
 /// [`per_poll_measured`](StatsReport::per_poll_measured) says whether they were, so a
 /// zero there is never mistaken for "no time spent".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -64,8 +64,12 @@ pub struct StatsReport {
     pub spawned: u64,
     /// Polls of any task, main included.
     pub polls: u64,
-    /// Polls after a task's first that returned `Pending` (only while tracing).
-    pub woken_still_pending: u64,
+    /// Polls that were not a task's first and returned `Pending` again (only while
+    /// tracing): the task was woken, did what it could, and waits once more. A wake
+    /// that does not finish a task is normal (a timer fired, the task sent a request
+    /// and now waits for the reply); a task with many of these is polled often for
+    /// little work.
+    pub later_polls_pending: u64,
     /// Tasks that ran to completion.
     pub completed: u64,
     /// Tasks that panicked.
@@ -84,8 +88,8 @@ pub struct StatsReport {
     pub unparks_remote: u64,
     /// Times virtual time jumped to the next deadline.
     pub clock_jumps: u64,
-    /// Turns of the loop that ran to their end (park and timers included). The turn in
-    /// which `block_on`'s future returns stops at step 2 and is not counted.
+    /// Turns of the loop, the last one included: the turn in which `block_on`'s future
+    /// returns stops at step 2, and counts as a turn all the same.
     pub turns: u64,
     /// Wall time spent parked in the reactor.
     pub parked: Duration,
@@ -94,7 +98,7 @@ pub struct StatsReport {
     /// Polls per task (filled only while tracing).
     pub polls_per_task: BTreeMap<TaskId, u64>,
     /// Whether the per-poll measurements above were taken (the runtime was tracing or
-    /// recording); when `false`, `busy` and `woken_still_pending` stay zero.
+    /// recording); when `false`, `busy` and `later_polls_pending` stay zero.
     pub per_poll_measured: bool,
 }
 
@@ -109,8 +113,8 @@ impl fmt::Display for StatsReport {
         if self.per_poll_measured {
             writeln!(
                 f,
-                "  polls       {} in {} turns; {} found the task still waiting after a wake",
-                self.polls, self.turns, self.woken_still_pending
+                "  polls       {} in {} turns; {} later polls ended Pending again",
+                self.polls, self.turns, self.later_polls_pending
             )?;
         } else {
             writeln!(
@@ -125,7 +129,11 @@ impl fmt::Display for StatsReport {
                 .iter()
                 .map(|(task, n)| format!("{}: {n}", task))
                 .collect();
-            writeln!(f, "  per task    {}", per_task.join(", "))?;
+            // Four to a line, so the counters fit an 80-column screen.
+            for (i, chunk) in per_task.chunks(4).enumerate() {
+                let label = if i == 0 { "per task" } else { "" };
+                writeln!(f, "  {label:<11} {}", chunk.join(", "))?;
+            }
         }
         writeln!(
             f,
@@ -134,7 +142,7 @@ impl fmt::Display for StatsReport {
         )?;
         writeln!(
             f,
-            "  wakeups     {} by deadline, {} by I/O, {} by another thread, {} virtual clock jumps",
+            "  wakeups     {} by deadline, {} by I/O, {} by another thread, {} clock jumps",
             self.unparks_deadline, self.unparks_io, self.unparks_remote, self.clock_jumps
         )?;
         if self.per_poll_measured {

@@ -67,6 +67,7 @@ const NOT_IN_THE_READING_ORDER: &[&str] = &[
     "cli/args.rs",
     "cli/lookup.rs",
     "cli/directory.rs",
+    "cli/step.rs",
 ];
 
 fn library_files(dir: &Path, found: &mut Vec<PathBuf>) {

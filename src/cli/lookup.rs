@@ -2,21 +2,21 @@
 //! then show what it measured: the narrative as it happens, a table, a timeline that
 //! fits the terminal, JSON, and the files asked for (`--svg`).
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::TraceOutput;
-use looplab::executor::TurnView;
 use looplab::export::write_atomically;
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
 use looplab::lookup::report::{Mode, RunReport, render_table, to_json};
 use looplab::lookup::timeline::Layout;
+use looplab::{Recorder, TraceOutput};
 
 use crate::args::{Export, LookupArgs};
+use crate::step;
 
 /// The SVG's layout width, in the timeline's character columns: wider than a terminal,
 /// so a slide gets finer blocks.
@@ -196,33 +196,37 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
             println!("{:>8.3}s  {line}", at.as_secs_f64());
         }
     });
-    // With the trace on, the narrative lines are in it already (as notes).
-    let narrate = if args.trace {
+    // With the trace on (or `--step`, which shows it turn by turn), the narrative lines
+    // are in it already, as notes: print them once.
+    let narrate = if args.trace || args.step {
         Arc::new(|_, _| {}) as Narrator
     } else {
         narrate
     };
+    // `--step` prints the trace itself, a turn at a time, from this recorder.
+    let step_recorder = args.step.then(Recorder::new);
     let options = EventLoopOptions {
         requests: args.requests.0.clone(),
         delay: args.delay,
         virtual_time: args.virtual_time,
         call_timeout: args.timeout,
         lang: args.lang,
-        trace: match (args.trace || args.step, args.json) {
+        trace: match (args.trace && !args.step, args.json) {
             (false, _) => TraceOutput::Off,
             (true, false) => TraceOutput::Stdout,
             (true, true) => TraceOutput::Stderr,
         },
-        recorder: None,
+        recorder: step_recorder.clone(),
     };
-    let step = args.step;
-    let (run, stats) = run_event_loop(directory, &options, narrate, |builder| {
-        if step {
-            builder.on_turn(stepper())
-        } else {
-            builder
-        }
+    let (run, stats) = run_event_loop(directory, &options, narrate, |builder| match step_recorder
+        .clone()
+    {
+        Some(recorder) => builder.on_turn(step::stepper(recorder)),
+        None => builder,
     })?;
+    if let Some(recorder) = &step_recorder {
+        print!("{}", step::last_turn(recorder));
+    }
     if args.trace || args.step {
         if args.json {
             eprintln!("{stats}");
@@ -231,81 +235,6 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
         }
     }
     Ok(run)
-}
-
-/// The `--step` hook: show the loop's state after a turn and wait for Enter. At the end
-/// of input it stops asking and lets the run finish.
-fn stepper() -> impl FnMut(&TurnView) {
-    let mut interactive = true;
-    move |view: &TurnView| {
-        if !interactive {
-            return;
-        }
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{}", describe_turn(view));
-        let _ = write!(out, "[Enter: next turn] ");
-        let _ = out.flush();
-        drop(out);
-        let mut line = String::new();
-        match io::stdin().lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                interactive = false;
-                println!("(end of input: running to the end)");
-            }
-            Ok(_) => {}
-        }
-    }
-}
-
-fn describe_turn(view: &TurnView) -> String {
-    let mut text = format!(
-        "--- after turn {} at {:.3}s ---\n",
-        view.turn,
-        view.now.as_secs_f64()
-    );
-    let queue: Vec<String> = view.run_queue.iter().map(|t| t.to_string()).collect();
-    text += &format!(
-        "run queue:  {}\n",
-        if queue.is_empty() {
-            "(empty)".to_string()
-        } else {
-            queue.join(", ")
-        }
-    );
-    if view.timers.is_empty() {
-        text += "timers:     (none)\n";
-    }
-    for (i, (timer, deadline, level, slot, task)) in view.timers.iter().enumerate() {
-        let label = if i == 0 { "timers:    " } else { "           " };
-        let task = task.map(|t| format!(", wakes {t}")).unwrap_or_default();
-        text += &format!(
-            "{label} level {level} slot {slot:>2}: #{timer} due {:.3}s{task}\n",
-            deadline.as_secs_f64()
-        );
-    }
-    if view.io.is_empty() {
-        text += "I/O:        (none)";
-    }
-    for (i, (token, what, reader, writer)) in view.io.iter().enumerate() {
-        let label = if i == 0 { "I/O:       " } else { "           " };
-        let mut waiting = Vec::new();
-        if let Some(t) = reader {
-            waiting.push(format!("{t} waits to read"));
-        }
-        if let Some(t) = writer {
-            waiting.push(format!("{t} waits to write"));
-        }
-        let waiting = if waiting.is_empty() {
-            "nobody waiting".into()
-        } else {
-            waiting.join(", ")
-        };
-        text += &format!("{label} token {token} {what}: {waiting}");
-        if i + 1 < view.io.len() {
-            text += "\n";
-        }
-    }
-    text
 }
 
 /// `== event-loop: ...` and what arrives: the requests (summed up past ten) and what

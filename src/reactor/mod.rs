@@ -54,6 +54,7 @@ use std::time::Duration;
 
 use mio::{Events, Interest, Token};
 
+use crate::executor::IoView;
 use crate::task::TaskId;
 
 pub(crate) mod registration;
@@ -232,14 +233,15 @@ impl ReactorState {
             self.free.push(index);
             return Err(e);
         }
-        let half = || Half {
-            ready: assume_ready,
+        // A direction the source was not registered for is never ready.
+        let half = |wanted: bool| Half {
+            ready: assume_ready && wanted,
             ..Half::default()
         };
         slot.state = Some(SourceState {
             what,
-            read: half(),
-            write: half(),
+            read: half(interest.is_readable()),
+            write: half(interest.is_writable()),
         });
         self.live += 1;
         Ok(key)
@@ -428,20 +430,21 @@ impl ReactorState {
             .sum()
     }
 
-    /// (token, what, reading task, writing task) for every source: the `--step` view.
-    /// Where several tasks wait in one direction, the first to arrive is shown.
-    fn registrations(&self) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
+    /// Every source with its flags and first waiter in each direction.
+    fn registrations(&self) -> Vec<IoView> {
         self.slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
                 let state = s.state.as_ref()?;
-                Some((
-                    i,
-                    state.what,
-                    state.read.waiters.first().and_then(|w| w.task),
-                    state.write.waiters.first().and_then(|w| w.task),
-                ))
+                Some(IoView {
+                    token: i,
+                    what: state.what,
+                    readable: state.read.ready,
+                    writable: state.write.ready,
+                    reader: state.read.waiters.first().and_then(|w| w.task),
+                    writer: state.write.waiters.first().and_then(|w| w.task),
+                })
             })
             .collect()
     }
@@ -568,11 +571,9 @@ impl Reactor {
         self.state.borrow().waiter_count()
     }
 
-    /// (token, what, reading task, writing task) for every source: the `--step` view.
-    /// Where several tasks wait in one direction, the first to arrive is shown.
-    pub(crate) fn registrations(
-        &self,
-    ) -> Vec<(usize, &'static str, Option<TaskId>, Option<TaskId>)> {
+    /// Every source with its readiness flags and the tasks waiting on it: the `--step`
+    /// view. Where several tasks wait in one direction, the first to arrive is shown.
+    pub(crate) fn registrations(&self) -> Vec<IoView> {
         self.state.borrow().registrations()
     }
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use super::clock::{Clock, deadline_to_tick, now_to_tick};
 use super::wheel::{TimerKey, TimerWheel, WheelEvent};
+use crate::executor::TimerView;
 use crate::stats::{Counter, StatsReport};
 use crate::task::TaskId;
 use crate::trace::{Event, Tracer};
@@ -227,25 +228,28 @@ impl TimeDriver {
         (wheel.len(), due)
     }
 
-    /// Every timer as (number, deadline, level, slot, task that armed it), by level,
-    /// slot and number: what the `--step` view prints.
-    pub(crate) fn timers_view(&self) -> Vec<(u64, Duration, usize, usize, Option<TaskId>)> {
+    /// Every timer, by level, slot and number: what the `--step` view prints.
+    pub(crate) fn timers_view(&self) -> Vec<TimerView> {
         let mut timers: Vec<_> = self
             .wheel
             .borrow()
             .iter()
-            .map(|(key, deadline, placement, entry)| {
-                (
-                    key.id(),
-                    Duration::from_millis(deadline),
-                    placement.level,
-                    placement.slot,
-                    entry.task(),
-                )
+            .map(|(key, deadline, placement, entry)| TimerView {
+                timer: key.id(),
+                deadline: Duration::from_millis(deadline),
+                level: placement.level,
+                slot: placement.slot,
+                task: entry.task(),
             })
             .collect();
-        timers.sort_by_key(|t| (t.2, t.3, t.0));
+        timers.sort_by_key(|t| (t.level, t.slot, t.timer));
         timers
+    }
+
+    /// The tick the wheel's hand stands at. It follows the clock only while timers
+    /// are armed: an empty wheel is not advanced (see `fire_due`).
+    pub(crate) fn wheel_tick(&self) -> u64 {
+        self.wheel.borrow().now()
     }
 
     /// Takes every timer out (the runtime is being dropped). The caller drops them

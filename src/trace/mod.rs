@@ -287,6 +287,29 @@ impl Recorder {
             .collect()
     }
 
+    /// How many records there are so far.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().records.len()
+    }
+
+    /// Whether nothing has been recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records from index `start` on (for a viewer that shows a run piece by
+    /// piece, such as `--step`), and as the printer would print them.
+    pub fn since(&self, start: usize) -> (Vec<Record>, Vec<String>) {
+        let inner = self.inner.lock().unwrap();
+        let new = inner.records.get(start..).unwrap_or_default();
+        let lines = new
+            .iter()
+            .filter(|r| r.event.is_printed())
+            .map(|r| render_line(r, &inner.names))
+            .collect();
+        (new.to_vec(), lines)
+    }
+
     /// Forgets every record.
     pub fn clear(&self) {
         self.inner.lock().unwrap().records.clear();
