@@ -14,10 +14,15 @@
 //! its reason.
 //!
 //! **Why a jump is safe.** Under virtual time the loop moves the clock only when
-//! nothing could happen before the next deadline. A socket whose reply is on its way
-//! (written by one task, not yet readable by another) is the one thing that could:
-//! before jumping, the driver gives the sockets that tasks wait on a short settle
-//! (`VIRTUAL_TIME_IO_SETTLE`, wall time) to report readiness.
+//! nothing could happen before the next deadline. A reply on its way from one of the
+//! runtime's sockets to another (written by one task, not yet readable by the other)
+//! is the one thing that could. So under virtual time every look at the reactor is a
+//! *settle* (`reactor/ledger.rs`): the runtime counts what its sockets owe each other
+//! (bytes, ends of stream, handshakes, connections) and collects events until all of
+//! it has landed; only an empty settle lets the clock jump. No wall-clock grace is
+//! involved, so the trace does not depend on how busy the machine is. Sockets to the
+//! outside world are the limit: the trace warns when the clock jumps while a task
+//! waits on one.
 //!
 //! A real error from `epoll_wait` (anything but an interrupted call, which the
 //! reactor retries) means the loop can no longer see its sockets: it panics with the
@@ -26,18 +31,12 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, Wakeup};
 use crate::stats::{Counter, StatsReport, TimeCounter};
 use crate::time::driver::TimeDriver;
 use crate::trace::{Event, Tracer, UnparkReason};
 
 use crate::executor::{ParkReport, ParkTimeout};
-
-/// Under virtual time, before the clock jumps, the loop gives sockets that tasks are
-/// waiting on this long (wall time) to report readiness. Data written to a loopback
-/// socket is normally readable at once, but the kernel does not promise it; without
-/// this grace the clock could jump past a reply that is in flight.
-const VIRTUAL_TIME_IO_SETTLE: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct ParkCounters {
@@ -81,7 +80,12 @@ impl Driver {
     pub(crate) fn park(&self, timeout: ParkTimeout) -> ParkReport {
         let deadline = match timeout {
             ParkTimeout::Zero => {
-                let events = match self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing) {
+                let peeked = if self.time.is_virtual() {
+                    self.settle()
+                } else {
+                    self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing)
+                };
+                let events = match peeked {
                     UnparkReason::Io(n) => n,
                     _ => 0,
                 };
@@ -137,21 +141,21 @@ impl Driver {
         reason
     }
 
-    /// A virtual-time park: either the reactor has news now (or after a short
-    /// settle), or nothing can happen before the deadline and the clock jumps there.
+    /// A virtual-time park: the reactor settles (everything the runtime's own
+    /// sockets owe each other lands first, `reactor/ledger.rs`), and if that brought
+    /// nothing, nothing can happen before the deadline: the clock jumps there.
     fn park_virtual(&self, deadline: Option<Duration>) -> UnparkReason {
-        let reason = self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing);
+        let reason = self.settle();
         if reason != UnparkReason::Nothing {
             return reason;
         }
-        if self.reactor.waiter_count() > 0 {
-            let reason = self.poll_reactor(Some(VIRTUAL_TIME_IO_SETTLE), Quiet::IfNothing);
-            if reason != UnparkReason::Nothing {
-                return reason;
-            }
-        }
         match deadline {
             Some(deadline) => {
+                let outside = self.reactor.outside_readers();
+                if !outside.is_empty() {
+                    self.tracer
+                        .emit(Event::JumpPastOutsideSockets { tokens: outside });
+                }
                 self.time.jump_to(deadline);
                 self.counters.clock_jumps.bump();
                 self.tracer.emit(Event::Unpark {
@@ -159,9 +163,23 @@ impl Driver {
                 });
                 UnparkReason::ClockJump
             }
-            // No timer to jump to: only I/O or another thread can move things on.
+            // No timer to jump to: only I/O from outside or another thread can move
+            // things on.
             None => self.poll_reactor(None, Quiet::Never),
         }
+    }
+
+    /// Virtual time's look at the reactor: settled first, then reported in token
+    /// order. An empty result prints nothing (what follows it matters).
+    fn settle(&self) -> UnparkReason {
+        let wakeup = match self.reactor.settle() {
+            Ok(wakeup) => wakeup,
+            Err(e) => reactor_failed(e),
+        };
+        if wakeup.settle_gave_up {
+            self.tracer.emit(Event::SettleGaveUp);
+        }
+        self.report_and_wake(wakeup, Quiet::IfNothing)
     }
 
     /// One `epoll_wait` of at most `timeout`; wakes the tasks it reports and says what
@@ -169,11 +187,13 @@ impl Driver {
     fn poll_reactor(&self, timeout: Option<Duration>, quiet: Quiet) -> UnparkReason {
         let wakeup = match self.reactor.wait(timeout) {
             Ok(wakeup) => wakeup,
-            Err(e) => panic!(
-                "looplab's reactor failed: epoll_wait returned an error ({e}). The loop \
-                 cannot see its sockets any more, so it stops here."
-            ),
+            Err(e) => reactor_failed(e),
         };
+        self.report_and_wake(wakeup, quiet)
+    }
+
+    /// Traces what a wait brought and wakes the tasks it names.
+    fn report_and_wake(&self, wakeup: Wakeup, quiet: Quiet) -> UnparkReason {
         let reason = if !wakeup.ready.is_empty() {
             self.counters.unparks_io.bump();
             UnparkReason::Io(wakeup.ready.len())
@@ -216,6 +236,14 @@ impl Driver {
         report.parked = c.parked.get();
         self.time.report_into(report);
     }
+}
+
+/// A real error from `epoll_wait`: the loop cannot see its sockets any more.
+fn reactor_failed(e: std::io::Error) -> ! {
+    panic!(
+        "looplab's reactor failed: epoll_wait returned an error ({e}). The loop cannot \
+         see its sockets any more, so it stops here."
+    )
 }
 
 /// Whether an empty `epoll_wait` prints an "unpark: nothing happened" line.

@@ -23,15 +23,20 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 
 use mio::Interest;
+use mio::unix::SourceFd;
 
 use crate::reactor::Direction;
 use crate::reactor::registration::Registration;
 
 /// A TCP socket listening for connections, registered with the runtime's reactor.
 pub struct TcpListener {
-    socket: mio::net::TcpListener,
+    /// Shared with the reactor's books (`reactor/ledger.rs`), which, under virtual
+    /// time, take the runtime's own connections out of its queue.
+    socket: Arc<mio::net::TcpListener>,
     registration: Registration,
 }
 
@@ -70,6 +75,11 @@ impl TcpListener {
                 Ok(mut socket) => {
                     let registration =
                         Registration::new("listener", &mut socket, Interest::READABLE, true)?;
+                    let local = socket.local_addr()?;
+                    let socket = Arc::new(socket);
+                    registration.ledger(|ledger, key| {
+                        ledger.open_listener(key, Arc::downgrade(&socket), local)
+                    });
                     return Ok(TcpListener {
                         socket,
                         registration,
@@ -90,20 +100,40 @@ impl TcpListener {
 
     /// Waits for the next incoming connection.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (socket, peer) = std::future::poll_fn(|cx| {
+        let (socket, peer, from_kernel) = std::future::poll_fn(|cx| {
             self.registration
-                .poll_io(cx, Direction::Read, "accept", || self.socket.accept())
+                .poll_io(cx, Direction::Read, "accept", || {
+                    // Under virtual time the reactor may have taken connections out of
+                    // the kernel's queue for this listener already: those come first.
+                    match self.registration.take_accepted() {
+                        Some((socket, peer)) => Ok((socket, peer, false)),
+                        None => self.socket.accept().map(|(s, p)| (s, p, true)),
+                    }
+                })
         })
         .await?;
         // An accepted socket is connected already: its first read or write is tried
         // straight away.
-        Ok((TcpStream::from_connected(socket, "stream")?, peer))
+        let stream = TcpStream::from_connected(socket, "stream")?;
+        let listener = self.registration.key();
+        let ends = (stream.socket.local_addr()?, peer);
+        stream.registration.ledger(|ledger, key| {
+            ledger.open_accepted(
+                listener,
+                key,
+                Arc::downgrade(&stream.socket),
+                ends,
+                from_kernel,
+            )
+        });
+        Ok((stream, peer))
     }
 }
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        self.registration.deregister(&mut self.socket);
+        self.registration
+            .deregister(&mut SourceFd(&self.socket.as_raw_fd()));
     }
 }
 
@@ -117,7 +147,9 @@ impl fmt::Debug for TcpListener {
 
 /// A TCP connection registered with the runtime's reactor.
 pub struct TcpStream {
-    socket: mio::net::TcpStream,
+    /// Shared with the reactor's books (`reactor/ledger.rs`), which, under virtual
+    /// time, ask the kernel how much of what is owed to it has landed.
+    socket: Arc<mio::net::TcpStream>,
     registration: Registration,
 }
 
@@ -133,7 +165,7 @@ impl TcpStream {
             true,
         )?;
         Ok(TcpStream {
-            socket,
+            socket: Arc::new(socket),
             registration,
         })
     }
@@ -156,10 +188,14 @@ impl TcpStream {
             Interest::READABLE | Interest::WRITABLE,
             false,
         )?;
+        let local = socket.local_addr()?;
         let stream = TcpStream {
-            socket,
+            socket: Arc::new(socket),
             registration,
         };
+        stream.registration.ledger(|ledger, key| {
+            ledger.open_connecting(key, Arc::downgrade(&stream.socket), local, addr)
+        });
         std::future::poll_fn(|cx| {
             stream
                 .registration
@@ -189,10 +225,12 @@ impl TcpStream {
             socket,
             registration,
         } = self;
-        std::future::poll_fn(|cx| {
-            registration.poll_io(cx, Direction::Read, "read", || socket.read(buf))
+        let n = std::future::poll_fn(|cx| {
+            registration.poll_io(cx, Direction::Read, "read", || (&**socket).read(buf))
         })
-        .await
+        .await?;
+        registration.done("read", n);
+        Ok(n)
     }
 
     /// Writes some of `buf`, waiting until the socket can take at least one byte.
@@ -202,10 +240,12 @@ impl TcpStream {
             socket,
             registration,
         } = self;
-        std::future::poll_fn(|cx| {
-            registration.poll_io(cx, Direction::Write, "write", || socket.write(buf))
+        let n = std::future::poll_fn(|cx| {
+            registration.poll_io(cx, Direction::Write, "write", || (&**socket).write(buf))
         })
-        .await
+        .await?;
+        registration.done("write", n);
+        Ok(n)
     }
 
     /// Writes all of `buf`, waiting for the socket as often as needed. A large buffer
@@ -238,7 +278,10 @@ impl TcpStream {
 
     /// Closes the writing half: the peer reads 0 (end of stream) and can still answer.
     pub fn shutdown_write(&self) -> io::Result<()> {
-        self.socket.shutdown(Shutdown::Write)
+        self.socket.shutdown(Shutdown::Write)?;
+        self.registration
+            .ledger(|ledger, key| ledger.shut_write(key));
+        Ok(())
     }
 
     /// The remote address.
@@ -259,7 +302,8 @@ impl TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        self.registration.deregister(&mut self.socket);
+        self.registration
+            .deregister(&mut SourceFd(&self.socket.as_raw_fd()));
     }
 }
 

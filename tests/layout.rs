@@ -41,6 +41,7 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("time/sleep.rs", 6),
     ("time/timeout.rs", 6),
     ("reactor/mod.rs", 7),
+    ("reactor/ledger.rs", 7),
     ("reactor/registration.rs", 7),
     ("net.rs", 7),
     ("driver.rs", 7),

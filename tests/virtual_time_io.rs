@@ -199,3 +199,35 @@ fn a_large_reply_in_flight_is_not_overtaken_by_a_clock_jump() {
         .collect();
     assert_eq!(jumps, [Duration::from_secs(1)]);
 }
+
+/// A socket whose peer is outside the runtime owes nothing the runtime can count: the
+/// clock may jump while a task waits on it, and the trace says so.
+#[test]
+fn a_jump_while_a_task_waits_on_the_outside_world_is_named_in_the_trace() {
+    // A server in a plain thread: outside the runtime. It accepts and says nothing
+    // until the test is over.
+    let outside = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = outside.local_addr().unwrap();
+    let (done, until_done) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (_connection, _) = outside.accept().unwrap();
+        let _ = until_done.recv_timeout(Duration::from_secs(10));
+    });
+    let recorder = Recorder::new();
+    let (waited, _) = run_virtual_recorded(&recorder, async move {
+        let start = Instant::now();
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
+        assert!(read.is_err(), "the outside server never answers");
+        start.elapsed()
+    });
+    done.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!(waited, Duration::from_secs(2));
+    let warned = recorder
+        .events()
+        .into_iter()
+        .any(|e| matches!(e, Event::JumpPastOutsideSockets { ref tokens } if !tokens.is_empty()));
+    assert!(warned, "{:#?}", recorder.lines());
+}

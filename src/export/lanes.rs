@@ -499,7 +499,10 @@ impl Builder {
             | Event::IoRegistered { .. }
             | Event::IoWouldBlock { .. }
             | Event::IoDeregistered { .. }
-            | Event::SlowPoll { .. } => {}
+            | Event::SlowPoll { .. }
+            | Event::IoDone { .. }
+            | Event::JumpPastOutsideSockets { .. }
+            | Event::SettleGaveUp => {}
         }
         // Whatever happens while a poll is open happens inside it.
         if let Some(poll) = self.open_poll {

@@ -57,13 +57,21 @@ use mio::{Events, Interest, Token};
 use crate::executor::IoView;
 use crate::task::TaskId;
 
+pub(crate) mod ledger;
 pub(crate) mod registration;
+
+pub(crate) use ledger::Ledger;
 
 /// The token of the `mio::Waker` that other threads ring to unpark the loop.
 const REMOTE_WAKE_TOKEN: Token = Token(usize::MAX);
 
 /// How many events one `poll` may return; more simply wait for the next turn.
 const EVENTS_PER_POLL: usize = 1024;
+
+/// A settle waits for what the ledger says is owed, and the kernel delivers it in
+/// microseconds. This limit is not part of the rule: it only keeps a bug in the
+/// accounts from hanging the program (the trace then says the settle gave up).
+const GIVE_UP_SETTLING: Duration = Duration::from_secs(5);
 
 /// Which half of a socket an operation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +81,7 @@ pub(crate) enum Direction {
 }
 
 /// A registered source: which slot, and which generation of that slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct IoKey {
     index: u32,
     generation: u32,
@@ -139,6 +147,20 @@ struct SourceState {
 }
 
 impl SourceState {
+    /// Records a readiness event in the directions it names and takes out the tasks
+    /// waiting in them.
+    fn mark_ready(&mut self, readable: bool, writable: bool) -> Vec<Waiter> {
+        let mut waiters = Vec::new();
+        for (seen, half) in [(readable, &mut self.read), (writable, &mut self.write)] {
+            if seen {
+                half.ready = true;
+                half.tick = half.tick.wrapping_add(1);
+                waiters.append(&mut half.waiters);
+            }
+        }
+        waiters
+    }
+
     fn half(&mut self, direction: Direction) -> &mut Half {
         match direction {
             Direction::Read => &mut self.read,
@@ -161,13 +183,42 @@ pub(crate) struct Ready {
     pub(crate) waiters: Vec<Waiter>,
 }
 
-/// What one `wait` brought.
+/// What one `wait` (or one settle) brought.
 pub(crate) struct Wakeup {
     pub(crate) ready: Vec<Ready>,
     pub(crate) remote_wake: bool,
+    /// A settle stopped waiting for what the ledger said was owed (it never came).
+    pub(crate) settle_gave_up: bool,
     /// Stale wakers of sockets dropped out of the reactor's reach; nothing to wake,
     /// only to drop once the reactor is no longer borrowed (see `reclaim_released`).
     pub(crate) _orphans: Vec<Waiter>,
+}
+
+impl Wakeup {
+    /// Adds what a later `wait` brought.
+    fn absorb(&mut self, more: Wakeup) {
+        self.ready.extend(more.ready);
+        self.remote_wake |= more.remote_wake;
+        self._orphans.extend(more._orphans);
+    }
+
+    /// One entry per token, in token order: the order the kernel listed events in
+    /// is its own business, and must not decide the trace.
+    fn merge_by_token(&mut self) {
+        self.ready.sort_by_key(|ready| ready.token);
+        let mut merged: Vec<Ready> = Vec::with_capacity(self.ready.len());
+        for ready in self.ready.drain(..) {
+            match merged.last_mut() {
+                Some(last) if last.token == ready.token => {
+                    last.readable |= ready.readable;
+                    last.writable |= ready.writable;
+                    last.waiters.extend(ready.waiters);
+                }
+                _ => merged.push(ready),
+            }
+        }
+        self.ready = merged;
+    }
 }
 
 /// The reactor's state behind its `RefCell`: mio's `Poll` plus the table of
@@ -175,6 +226,8 @@ pub(crate) struct Wakeup {
 struct ReactorState {
     poll: mio::Poll,
     events: Events,
+    /// What the runtime's own sockets owe each other (virtual time's settle).
+    ledger: Ledger,
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
@@ -195,6 +248,7 @@ impl ReactorState {
             ReactorState {
                 poll,
                 events: Events::with_capacity(EVENTS_PER_POLL),
+                ledger: Ledger::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
                 live: 0,
@@ -274,6 +328,7 @@ impl ReactorState {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(key.index);
         self.live -= 1;
+        self.ledger.forget(key);
         state
             .read
             .waiters
@@ -366,6 +421,7 @@ impl ReactorState {
         let mut wakeup = Wakeup {
             ready: Vec::new(),
             remote_wake: false,
+            settle_gave_up: false,
             _orphans: Vec::new(),
         };
         match self.poll.poll(&mut self.events, timeout) {
@@ -396,14 +452,9 @@ impl ReactorState {
             // which is exactly what the waiting task needs to see.
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-            let mut waiters = Vec::new();
-            for (seen, half) in [(readable, &mut state.read), (writable, &mut state.write)] {
-                if seen {
-                    half.ready = true;
-                    half.tick = half.tick.wrapping_add(1);
-                    waiters.append(&mut half.waiters);
-                }
-            }
+            let waiters = state.mark_ready(readable, writable);
+            self.ledger
+                .saw_event(key, writable, event.is_read_closed(), event.is_error());
             wakeup.ready.push(Ready {
                 token: key.number(),
                 readable,
@@ -414,6 +465,51 @@ impl ReactorState {
         Ok(wakeup)
     }
 
+    /// Virtual time's settle (see `ledger.rs`): collects what the reactor has now, and
+    /// goes on collecting until nothing the runtime's own sockets owe each other is
+    /// still on its way. Connections owed to a listener are taken out of the kernel's
+    /// queue on the way, and reported as the listener being readable. The result is
+    /// in token order, one entry per socket.
+    fn settle(&mut self) -> io::Result<Wakeup> {
+        let mut wakeup = self.wait(Some(Duration::ZERO))?;
+        let started = std::time::Instant::now();
+        loop {
+            for listener in self.ledger.take_owed_connections() {
+                if let Some(state) = self.state_mut(listener) {
+                    let waiters = state.mark_ready(true, false);
+                    wakeup.ready.push(Ready {
+                        token: listener.number(),
+                        readable: true,
+                        writable: false,
+                        waiters,
+                    });
+                }
+            }
+            if !self.ledger.anything_owed() {
+                break;
+            }
+            if started.elapsed() > GIVE_UP_SETTLING {
+                wakeup.settle_gave_up = true;
+                break;
+            }
+            // The kernel is still carrying what a task sent: let it run, then look.
+            std::thread::yield_now();
+            let more = self.wait(Some(Duration::ZERO))?;
+            wakeup.absorb(more);
+        }
+        wakeup.merge_by_token();
+        Ok(wakeup)
+    }
+
+    /// Virtual time, before an operation on `key`: waits until what is owed to it has
+    /// landed, so the operation's result does not depend on how fast the kernel is.
+    fn land(&mut self, key: IoKey, direction: Direction) {
+        let started = std::time::Instant::now();
+        while self.ledger.owed_before_op(key, direction) && started.elapsed() <= GIVE_UP_SETTLING {
+            std::thread::yield_now();
+        }
+    }
+
     /// Registered sources (not counting those dropped already and waiting to be
     /// reclaimed). Every key in `released` names a live slot: a socket leaves its key
     /// there only when it could not deregister itself, and only once.
@@ -422,6 +518,7 @@ impl ReactorState {
     }
 
     /// Tasks waiting on some source.
+    #[cfg(test)]
     fn waiter_count(&self) -> usize {
         self.slots
             .iter()
@@ -560,6 +657,39 @@ impl Reactor {
         self.state.borrow_mut().wait(timeout)
     }
 
+    /// Virtual time's settle: what the reactor has now, once nothing the runtime's own
+    /// sockets owe each other is on its way (`ledger.rs`). In token order.
+    pub(crate) fn settle(&self) -> io::Result<Wakeup> {
+        self.state.borrow_mut().settle()
+    }
+
+    /// Virtual time: waits until what is owed to `key` has landed, before an
+    /// operation in `direction` runs.
+    pub(crate) fn land(&self, key: IoKey, direction: Direction) {
+        self.state.borrow_mut().land(key, direction);
+    }
+
+    /// The runtime's books on its sockets (`ledger.rs`).
+    pub(crate) fn with_ledger<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        f(&mut self.state.borrow_mut().ledger)
+    }
+
+    /// The tokens of the streams whose peer is outside the runtime and on which a
+    /// task waits to read: virtual time cannot see what they are owed.
+    pub(crate) fn outside_readers(&self) -> Vec<usize> {
+        let mut state = self.state.borrow_mut();
+        let outside = state.ledger.outside_streams();
+        outside
+            .into_iter()
+            .filter(|&key| {
+                state
+                    .state_mut(key)
+                    .is_some_and(|s| !s.read.waiters.is_empty())
+            })
+            .map(IoKey::number)
+            .collect()
+    }
+
     /// Registered sources (not counting those dropped already and waiting to be
     /// reclaimed).
     pub(crate) fn source_count(&self) -> usize {
@@ -567,6 +697,7 @@ impl Reactor {
     }
 
     /// Tasks waiting on some source.
+    #[cfg(test)]
     pub(crate) fn waiter_count(&self) -> usize {
         self.state.borrow().waiter_count()
     }

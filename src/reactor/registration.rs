@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::{Direction, IoKey};
+use super::{Direction, IoKey, Ledger};
 use crate::context;
 use crate::trace::Event;
 
@@ -86,6 +86,54 @@ impl Registration {
         }
     }
 
+    /// Writes in the runtime's books on its sockets (`ledger.rs`), if this thread runs
+    /// the socket's runtime.
+    pub(crate) fn ledger(&self, note: impl FnOnce(&mut Ledger, IoKey)) {
+        context::try_with_core(|core| {
+            if core.id() == self.runtime_id {
+                core.reactor().with_ledger(|ledger| note(ledger, self.key));
+            }
+        });
+    }
+
+    /// A read or write of `bytes` succeeded: into the books, and into the trace.
+    pub(crate) fn done(&self, op: &'static str, bytes: usize) {
+        context::try_with_core(|core| {
+            if core.id() != self.runtime_id {
+                return;
+            }
+            core.reactor().with_ledger(|ledger| match op {
+                "read" => ledger.read(self.key, bytes),
+                _ => ledger.wrote(self.key, bytes),
+            });
+            if core.tracer().enabled() {
+                core.tracer().emit(Event::IoDone {
+                    task: core.executor().current_task(),
+                    token: self.key.number(),
+                    op,
+                    bytes,
+                });
+            }
+        });
+    }
+
+    /// A connection the settle took out of the kernel's queue for this listener.
+    pub(crate) fn take_accepted(&self) -> Option<(mio::net::TcpStream, std::net::SocketAddr)> {
+        context::try_with_core(|core| {
+            if core.id() != self.runtime_id {
+                return None;
+            }
+            core.reactor()
+                .with_ledger(|ledger| ledger.take_accepted(self.key))
+        })
+        .flatten()
+    }
+
+    /// This registration's key in the reactor.
+    pub(crate) fn key(&self) -> IoKey {
+        self.key
+    }
+
     /// Runs a non-blocking operation the edge-triggered way; see [`poll_io`].
     pub(crate) fn poll_io<R>(
         &self,
@@ -134,6 +182,12 @@ pub(crate) fn poll_io<R>(
                 reactor.set_waiter(key, direction, cx.waker(), task);
                 return Poll::Pending;
             };
+            // Under virtual time an operation sees only what has landed: what the
+            // runtime's own sockets owe this one arrives first (`ledger.rs`), so its
+            // result is the same on every run.
+            if core.time().is_virtual() {
+                reactor.land(key, direction);
+            }
             // The reactor is not borrowed while the syscall runs.
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -142,6 +196,7 @@ pub(crate) fn poll_io<R>(
                         // Readiness arrived while the operation ran: try again.
                         continue;
                     }
+                    reactor.with_ledger(|ledger| ledger.would_block(key, direction));
                     if core.tracer().enabled() {
                         core.tracer().emit(Event::IoWouldBlock {
                             task,
