@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Directory(directory_args)) => directory::run(directory_args),
         Some(Command::Chapters) => {
-            print!("{}", chapters());
+            lookup::write_out(format_args!("{}", chapters()));
             Ok(())
         }
         Some(Command::Help { command }) => {

@@ -690,3 +690,25 @@ fn a_port_in_use_is_an_error_that_names_the_address() {
     );
     assert!(err.to_lowercase().contains("in use"), "{err}");
 }
+
+/// `looplab ... | head -1`: the reader goes away early. The command ends quietly,
+/// without a panic.
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--requests", "2000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("== event-loop"), "{first}");
+    // The pipe's reading end is closed here.
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}

@@ -18,6 +18,35 @@ use looplab::{Recorder, TraceOutput};
 use crate::args::{Export, LookupArgs};
 use crate::step;
 
+/// `println!` for the command's output, except that a reader who went away (`looplab |
+/// head`) ends the program quietly instead of making it panic.
+macro_rules! say {
+    () => {
+        $crate::lookup::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::lookup::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!`, the same way.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        $crate::lookup::write_out(format_args!($($arg)*))
+    };
+}
+
+/// Writes to stdout; a closed pipe ends the program with success (the reader has what
+/// it wanted), any other error is ignored like `print!` would not.
+pub fn write_out(text: std::fmt::Arguments) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(text)
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 /// The SVG's layout width, in the timeline's character columns: wider than a terminal,
 /// so a slide gets finer blocks.
 const SVG_COLUMNS: usize = 100;
@@ -47,7 +76,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
-            println!(
+            say!(
                 "{}",
                 heading(mode, &requests, &target.about, args.virtual_time)
             );
@@ -55,7 +84,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         let started = std::time::Instant::now();
         let mut narrate = |line: String| {
             if show {
-                println!("{:>8.3}s  {line}", started.elapsed().as_secs_f64());
+                say!("{:>8.3}s  {line}", started.elapsed().as_secs_f64());
             }
         };
         let blocking_addr = || {
@@ -82,7 +111,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         };
         run.delay = target.delay;
         if show {
-            println!();
+            say!();
         } else if io::stderr().is_terminal() {
             // stdout is one JSON document at the end; a person watching gets progress.
             eprintln!(
@@ -96,11 +125,11 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         runs.push(run);
     }
     if args.json {
-        println!("{}", to_json(&runs));
+        say!("{}", to_json(&runs));
     } else {
         let width = terminal_width();
-        println!("{}", render_table(&runs, width));
-        print!("{}", Layout::new(&runs, width).to_text());
+        say!("{}", render_table(&runs, width));
+        say_raw!("{}", Layout::new(&runs, width).to_text());
     }
     for (path, export) in args.exports.requested() {
         let bytes = match export {
@@ -193,7 +222,7 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
     let show = !args.json;
     let narrate: Narrator = Arc::new(move |at: Duration, line: String| {
         if show {
-            println!("{:>8.3}s  {line}", at.as_secs_f64());
+            say!("{:>8.3}s  {line}", at.as_secs_f64());
         }
     });
     // With the trace on (or `--step`, which shows it turn by turn), the narrative lines
@@ -225,13 +254,13 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
         None => builder,
     })?;
     if let Some(recorder) = &step_recorder {
-        print!("{}", step::last_turn(recorder));
+        say_raw!("{}", step::last_turn(recorder));
     }
     if args.trace || args.step {
         if args.json {
             eprintln!("{stats}");
         } else {
-            println!("{stats}");
+            say!("{stats}");
         }
     }
     Ok(run)
