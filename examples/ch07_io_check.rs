@@ -69,7 +69,12 @@ fn main() -> io::Result<()> {
     });
     read_at_step?;
 
-    let records = recorder.records();
+    // The printed lines, and their records (`TurnEnded` is recorded, never printed).
+    let records: Vec<_> = recorder
+        .records()
+        .into_iter()
+        .filter(|r| r.event.is_printed())
+        .collect();
     let lines = recorder.lines();
     assert_eq!(records.len(), lines.len());
     let position = |found: &dyn Fn(&Event) -> bool| {
