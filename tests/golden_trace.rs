@@ -8,12 +8,7 @@
 //! git diff tests/golden/
 //! ```
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::narrative::Lang;
-use looplab::{Recorder, TraceOutput};
+mod scenario;
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -21,20 +16,7 @@ const GOLDEN: &str = concat!(
 );
 
 fn scenario_trace() -> Vec<String> {
-    let recorder = Recorder::new();
-    let options = EventLoopOptions {
-        requests: vec![3, 2, 1],
-        delay: Duration::from_secs(1),
-        virtual_time: true,
-        call_timeout: None,
-        lang: Lang::En,
-        trace: TraceOutput::Off,
-        recorder: Some(recorder.clone()),
-    };
-    let quiet: Narrator = Arc::new(|_, _| {});
-    let (report, _) = run_event_loop(None, &options, quiet, |b| b).expect("the scenario runs");
-    assert_eq!(report.total, Duration::from_secs(3));
-    recorder.lines()
+    scenario::recorded_default_scenario().lines()
 }
 
 #[test]

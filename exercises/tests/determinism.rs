@@ -13,7 +13,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use looplab::lookup::directory::{Directory, DirectoryConfig, StopSignal};
@@ -25,39 +24,10 @@ use looplab_exercises::under_test::ex11_lookup_web_server::LookupServer;
 
 const RUNS: usize = 20;
 
-/// Threads that keep every core busy until dropped.
-struct Burners {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
+#[path = "../../tests/burners/mod.rs"]
+mod burners;
 
-impl Burners {
-    fn on_every_core() -> Burners {
-        let stop = Arc::new(AtomicBool::new(false));
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let threads = (0..cores)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut spins = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        spins = std::hint::black_box(spins.wrapping_add(1));
-                    }
-                })
-            })
-            .collect();
-        Burners { stop, threads }
-    }
-}
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
+use burners::Burners;
 
 /// Runs `scenario` on a recording virtual-time runtime and returns its trace.
 fn trace_of<F: std::future::Future<Output = ()>>(scenario: impl FnOnce() -> F) -> Vec<String> {

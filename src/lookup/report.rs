@@ -319,21 +319,22 @@ pub fn render_table(runs: &[RunReport], width: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::ValueEnum;
 
-    /// The expected table, one string per line, so leading spaces stay visible.
-    fn lines(rows: &[&str]) -> String {
+    /// The expected table or picture, one string per line, so leading spaces stay
+    /// visible.
+    pub(crate) fn lines(rows: &[&str]) -> String {
         rows.iter().map(|row| format!("{row}\n")).collect()
     }
 
-    fn seconds(s: f64) -> Duration {
+    pub(crate) fn seconds(s: f64) -> Duration {
         Duration::from_secs_f64(s)
     }
 
     /// A request whose lookups took these (start, end) seconds; latency is the last end.
-    fn request(spans: &[(f64, f64)]) -> RequestReport {
+    pub(crate) fn request(spans: &[(f64, f64)]) -> RequestReport {
         let lookups: Vec<Span> = spans
             .iter()
             .map(|&(start, end)| Span {

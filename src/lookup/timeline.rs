@@ -601,32 +601,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::lookup::report::RequestReport;
-
-    /// The expected picture, one string per line, so leading spaces stay visible.
-    fn lines(rows: &[&str]) -> String {
-        rows.iter().map(|row| format!("{row}\n")).collect()
-    }
-
-    fn seconds(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
-    }
-
-    /// A request whose lookups took these (start, end) seconds; latency is the last end.
-    fn request(spans: &[(f64, f64)]) -> RequestReport {
-        let lookups: Vec<Span> = spans
-            .iter()
-            .map(|&(start, end)| Span {
-                start: seconds(start),
-                end: seconds(end),
-            })
-            .collect();
-        RequestReport {
-            users: lookups.len() as u32,
-            start: lookups.first().map_or(Duration::ZERO, |span| span.start),
-            latency: lookups.last().map_or(Duration::ZERO, |span| span.end),
-            lookups,
-        }
-    }
+    use crate::lookup::report::tests::{lines, request, seconds};
 
     fn run(mode: Mode, total: f64, requests: Vec<RequestReport>) -> RunReport {
         RunReport {

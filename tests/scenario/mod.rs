@@ -1,4 +1,8 @@
-//! The post's scenario under virtual time, recorded: what the export tests draw.
+//! The post's scenario under virtual time, recorded: what the golden trace, the
+//! determinism test and the export tests look at.
+
+// Each test file uses only some of these.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +15,11 @@ use looplab::{Recorder, TraceOutput};
 /// Runs the default scenario (3, 2 and 1 users, 1 s per user) on the event loop under
 /// virtual time, with the directory in the same runtime, and returns its records.
 pub fn default_scenario() -> Vec<Record> {
+    recorded_default_scenario().records()
+}
+
+/// The same run, and the recorder that holds it (for its printed lines too).
+pub fn recorded_default_scenario() -> Recorder {
     let recorder = Recorder::new();
     let options = EventLoopOptions {
         requests: vec![3, 2, 1],
@@ -24,5 +33,5 @@ pub fn default_scenario() -> Vec<Record> {
     let quiet: Narrator = Arc::new(|_, _| {});
     let (report, _) = run_event_loop(None, &options, quiet, |b| b).expect("the scenario runs");
     assert_eq!(report.total, Duration::from_secs(3));
-    recorder.records()
+    recorder
 }
