@@ -22,24 +22,9 @@
 //! both directions, the replay cannot tell which one the task waited for, and says so.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
+use crate::executor::TimerView;
 use crate::trace::{Event, Record, TaskId};
-
-/// A timer in the wheel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimerState {
-    /// Its number.
-    pub timer: u64,
-    /// When it is due.
-    pub deadline: Duration,
-    /// Its wheel level now.
-    pub level: usize,
-    /// Its slot in that level.
-    pub slot: usize,
-    /// The task it will wake (`None` if armed outside a task).
-    pub task: Option<TaskId>,
-}
 
 /// An I/O source registered with the reactor, and who waits on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +52,7 @@ pub struct LoopState {
     queued: HashSet<TaskId>,
     /// Main (task 0) was woken and will be polled first in the next turn.
     pub main_woken: bool,
-    timers: BTreeMap<u64, TimerState>,
+    timers: BTreeMap<u64, TimerView>,
     io: BTreeMap<usize, IoState>,
     finished: HashSet<TaskId>,
 }
@@ -80,8 +65,8 @@ impl LoopState {
     }
 
     /// The timers, ordered as the wheel holds them: by level, slot, then number.
-    pub fn timers_by_slot(&self) -> Vec<&TimerState> {
-        let mut timers: Vec<&TimerState> = self.timers.values().collect();
+    pub fn timers_by_slot(&self) -> Vec<&TimerView> {
+        let mut timers: Vec<&TimerView> = self.timers.values().collect();
         timers.sort_by_key(|t| (t.level, t.slot, t.timer));
         timers
     }
@@ -212,7 +197,7 @@ impl<'a> Replay<'a> {
             } => {
                 state.timers.insert(
                     *timer,
-                    TimerState {
+                    TimerView {
                         timer: *timer,
                         deadline: *deadline,
                         level: *level,
