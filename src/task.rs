@@ -12,7 +12,7 @@
 //! A task is one `Arc<Task<T>>`, shared three ways: by the runtime's task table (which
 //! owns every live task), by every waker made for it, and by its `JoinHandle<T>`.
 //! Inside it sit the header (number, flags, the way to the run queue) and the task's
-//! [`Stage`]: first the future, then its output. The future itself keeps a `Box` of
+//! stage: first the future, then its output. The future itself keeps a `Box` of
 //! its own: polling needs it pinned (`Pin<&mut F>`), and a value inside a shared,
 //! lockable cell cannot be pinned there without `unsafe`. tokio's `RawTask` saves that
 //! second allocation too, by laying out header, future and output in one block by hand

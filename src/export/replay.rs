@@ -339,6 +339,8 @@ fn infer_silent_waits(records: &[Record]) -> InferredWaits {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn rec(event: Event) -> Record {
