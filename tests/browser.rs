@@ -1,5 +1,6 @@
 //! The HTML page in a real browser (issue 13, point 7): headless Chromium loads the
-//! page of the post's scenario and drives it.
+//! page of the post's scenario (drawn by the library, and as `looplab lookup --html`
+//! writes it) and drives it.
 //!
 //! With `#selftest` in its address the page presses → through every turn and ← and →
 //! once more, through real `keydown` events, and writes what it saw into an element;
@@ -247,6 +248,76 @@ fn a_screenshot_of_the_page_for_people_to_look_at() {
         "a picture, not a blank: {} bytes",
         png.len()
     );
+}
+
+/// The page `looplab lookup --html` writes: the default scenario under virtual time
+/// (table, timeline, stepper and lanes), and a sequential run's (no loop: table,
+/// timeline and a note). Both open with no console error, and the stepper of the
+/// first reaches every turn.
+#[test]
+fn the_page_the_command_writes_opens_without_errors_and_steps_through_every_turn() {
+    let Some(browser) = chromium() else { return };
+    let page = scratch("command.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--html"])
+        .arg(&page)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_chromium(
+        &browser,
+        &format!("{}#selftest", file_url(&page)),
+        &["--dump-dom".to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let report = selftest_report(&dom);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(report["reached_every_turn"], true, "{report}");
+    assert_eq!(report["lanes_in_page"], 8, "{report}");
+    // The command's own parts, drawn by the browser.
+    assert!(dom.contains("<table class=\"runs\">"), "the table");
+    assert!(
+        dom.contains("<g class=\"mode\" data-mode=\"event-loop\">"),
+        "the timeline"
+    );
+
+    let sequential = scratch("command-sequential.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args([
+            "lookup",
+            "--mode",
+            "sequential",
+            "--requests",
+            "1",
+            "--delay",
+            "1ms",
+        ])
+        .arg("--html")
+        .arg(&sequential)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_chromium(
+        &browser,
+        &file_url(&sequential),
+        &["--dump-dom".to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("No event loop ran"), "{}", tail(&dom));
 }
 
 /// `looplab directory` in a child process, stopped when dropped.

@@ -583,6 +583,342 @@ fn an_svg_that_cannot_be_written_is_exit_1_naming_the_path_and_leaves_no_file() 
     assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 0);
 }
 
+/// The part of `page` from `open` to the first `close` after it, both included.
+fn fragment<'a>(page: &'a str, open: &str, close: &str) -> &'a str {
+    let start = page
+        .find(open)
+        .unwrap_or_else(|| panic!("the page has no {open:?}"));
+    let end = start + page[start..].find(close).expect("the fragment ends") + close.len();
+    &page[start..end]
+}
+
+/// The modes in the page's comparison table, row by row, read by parsing the table.
+fn page_table_modes(page: &str) -> Vec<String> {
+    let table = fragment(page, "<table class=\"runs\">", "</table>");
+    let table = roxmltree::Document::parse(table).expect("the table is well-formed");
+    assert_eq!(
+        count(&table, "td", "total"),
+        table
+            .descendants()
+            .filter(|n| n.has_tag_name("tr") && n.attribute("data-mode").is_some())
+            .count(),
+        "a total per row"
+    );
+    table
+        .descendants()
+        .filter_map(|node| node.attribute("data-mode"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The modes in the page's timeline, read by parsing its SVG.
+fn page_timeline_modes(page: &str) -> Vec<String> {
+    let timeline = fragment(page, "<div class=\"extra-timeline\"><svg", "</svg>");
+    let svg = roxmltree::Document::parse(&timeline["<div class=\"extra-timeline\">".len()..])
+        .expect("the timeline is well-formed SVG");
+    svg.descendants()
+        .filter(|node| node.has_tag_name("g") && node.attribute("class") == Some("mode"))
+        .filter_map(|node| node.attribute("data-mode"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The data the page's script draws the loop from, if the page has a loop.
+fn page_loop_data(page: &str) -> Option<Value> {
+    let open = "<script type=\"application/json\" id=\"looplab-data\">";
+    let start = page.find(open)? + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    Some(serde_json::from_str(&page[start..end]).expect("the page's data is JSON"))
+}
+
+/// The Chrome trace's events, by parsing it.
+fn trace_events(path: &std::path::Path) -> Vec<Value> {
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("the Chrome trace is JSON");
+    trace["traceEvents"]
+        .as_array()
+        .expect("traceEvents")
+        .clone()
+}
+
+/// `text` without what the wall clock decides even under virtual time: the counters'
+/// wall time, and how long `--step` says a park waited.
+fn without_wall_times(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("wall time"))
+        .map(|line| match line.find("waited ") {
+            Some(at) => {
+                let rest = &line[at + "waited ".len()..];
+                let after = rest.find(" ms").map_or("", |end| &rest[end..]);
+                format!("{}waited _{after}", &line[..at])
+            }
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_mode_writes_the_page_and_the_chrome_trace_beside_the_svg() {
+    let dir = scratch("pictures-every-mode");
+    let cases: [(&str, &[&str]); 4] = [
+        ("sequential", &["sequential"]),
+        ("threads", &["threads"]),
+        ("event-loop", &["event-loop"]),
+        ("all", &["sequential", "threads", "event-loop"]),
+    ];
+    for (mode, modes) in cases {
+        let (svg, page, trace) = (
+            dir.join(format!("{mode}.svg")),
+            dir.join(format!("{mode}.html")),
+            dir.join(format!("{mode}.json")),
+        );
+        let output = looplab(&[
+            "lookup",
+            "--mode",
+            mode,
+            "--requests",
+            "2,1",
+            "--delay",
+            "10ms",
+            "--svg",
+            svg.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+            "--chrome-trace",
+            trace.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{mode}: {}", stderr(&output));
+        // The table still goes to stdout.
+        assert!(stdout(&output).contains("mode   "), "{mode}");
+
+        let svg = std::fs::read_to_string(&svg).unwrap();
+        let svg = roxmltree::Document::parse(&svg).expect("the SVG is well-formed");
+        assert_eq!(count(&svg, "g", "mode"), modes.len(), "{mode}");
+
+        let page = std::fs::read_to_string(&page).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>"), "{mode}");
+        assert!(page.trim_end().ends_with("</html>"), "{mode}");
+        assert_eq!(page_table_modes(&page), modes, "{mode}: the table");
+        assert_eq!(page_timeline_modes(&page), modes, "{mode}: the timeline");
+        let tracks: Vec<String> = trace_events(&trace)
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        let polls = trace_events(&trace)
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["cat"] == "poll")
+            .count();
+        if modes.contains(&"event-loop") {
+            // Main and the two requests (the directory runs on a thread of its own).
+            let data = page_loop_data(&page).expect("the loop's data");
+            assert_eq!(data["tasks"], 3, "{mode}");
+            assert!(data["turns"].as_array().unwrap().len() >= 3, "{mode}");
+            assert!(page.contains("id=\"stepper\"") && page.contains("id=\"lanes\""));
+            assert!(
+                page.contains("The directory ran outside that loop"),
+                "{mode}"
+            );
+            assert_eq!(
+                tracks,
+                [
+                    "loop",
+                    "task 0 main",
+                    "task 1 find_users(2)",
+                    "task 2 find_users(1)"
+                ],
+                "{mode}"
+            );
+            assert!(polls >= 6, "{mode}: {polls} polls");
+            assert!(!stderr(&output).contains("no events"), "{mode}");
+        } else {
+            assert!(page_loop_data(&page).is_none(), "{mode}");
+            assert!(!page.contains("<script"), "{mode}: nothing to draw");
+            assert!(
+                page.contains(&format!(
+                    "No event loop ran: --mode {mode} blocks OS threads"
+                )),
+                "{mode}"
+            );
+            // A valid trace with nothing in it but the loop's empty track.
+            assert_eq!(tracks, ["loop"], "{mode}");
+            assert_eq!(polls, 0, "{mode}");
+            assert!(
+                trace_events(&trace).iter().all(|e| e["ph"] == "M"),
+                "{mode}"
+            );
+            let err = stderr(&output);
+            assert!(
+                err.contains(&format!(
+                    "note: {}: no event loop ran (--mode {mode}), so this Chrome trace has no events",
+                    trace.display()
+                )),
+                "{mode}: {err}"
+            );
+        }
+    }
+    // Twelve files and no temporary one.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12);
+    let help = stdout(&looplab(&["lookup", "--help"]));
+    for flag in ["--html <FILE>", "--chrome-trace <FILE>", "ui.perfetto.dev"] {
+        assert!(help.contains(flag), "{flag} in:\n{help}");
+    }
+    assert!(
+        help.contains("threads no loop runs: the file is a valid trace with no events"),
+        "{help}"
+    );
+}
+
+#[test]
+fn under_virtual_time_each_picture_is_the_same_bytes_and_stdout_is_as_without_them() {
+    let dir = scratch("pictures-virtual");
+    let run = |name: &str, extra: &[&str]| {
+        let files: Vec<std::path::PathBuf> = ["svg", "html", "json"]
+            .iter()
+            .map(|ext| dir.join(format!("{name}.{ext}")))
+            .collect();
+        let mut args = vec![
+            "lookup".to_owned(),
+            "--virtual-time".to_owned(),
+            "--svg".to_owned(),
+            files[0].display().to_string(),
+            "--html".to_owned(),
+            files[1].display().to_string(),
+            "--chrome-trace".to_owned(),
+            files[2].display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = looplab(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+        (output, bytes)
+    };
+    for (name, extra) in [
+        ("plain", &[][..]),
+        ("json", &["--json"][..]),
+        ("trace", &["--trace"][..]),
+        ("json-trace", &["--json", "--trace"][..]),
+    ] {
+        let (first, first_files) = run(&format!("{name}-a"), extra);
+        let (second, second_files) = run(&format!("{name}-b"), extra);
+        for (ext, (a, b)) in ["svg", "html", "json"]
+            .iter()
+            .zip(first_files.iter().zip(&second_files))
+        {
+            assert!(a == b, "{name}: the {ext} differs between two runs");
+        }
+        assert_eq!(
+            without_wall_times(&stdout(&first)),
+            without_wall_times(&stdout(&second)),
+            "{name}"
+        );
+        // The same flags without the pictures print the same stdout and stderr.
+        let mut without = vec!["lookup", "--virtual-time"];
+        without.extend(extra);
+        let plain = looplab(&without);
+        assert_eq!(
+            without_wall_times(&stdout(&first)),
+            without_wall_times(&stdout(&plain)),
+            "{name}: stdout"
+        );
+        assert_eq!(
+            without_wall_times(&stderr(&first)),
+            without_wall_times(&stderr(&plain)),
+            "{name}: stderr"
+        );
+        if extra.contains(&"--json") {
+            serde_json::from_str::<Value>(stdout(&first).trim()).expect("one JSON document");
+        }
+    }
+    // The page holds the table and the timeline, and the loop with the directory's tasks.
+    let page = std::fs::read_to_string(dir.join("plain-a.html")).unwrap();
+    assert_eq!(page_table_modes(&page), ["event-loop"]);
+    assert_eq!(page_timeline_modes(&page), ["event-loop"]);
+    assert!(
+        page.contains("<td class=\"total\">3.000 s</td>"),
+        "exact times"
+    );
+    let data = page_loop_data(&page).unwrap();
+    assert_eq!(
+        data["tasks"], 8,
+        "main, the directory, 3 connections, 3 requests"
+    );
+    assert!(!page.contains("The directory ran outside that loop"));
+}
+
+#[test]
+fn step_and_the_page_share_one_recording() {
+    let dir = scratch("pictures-step");
+    let page = dir.join("step.html");
+    let step = |extra: &[&str]| {
+        let mut args = vec!["lookup", "--virtual-time", "--step", "--requests", "2,1"];
+        args.extend(extra);
+        // stdin is empty: the stepper shows every turn without waiting.
+        looplab(&args)
+    };
+    let with_page = step(&["--html", page.to_str().unwrap()]);
+    assert!(with_page.status.success(), "{}", stderr(&with_page));
+    let alone = step(&[]);
+    assert_eq!(
+        without_wall_times(&stdout(&with_page)),
+        without_wall_times(&stdout(&alone)),
+        "--step prints as before"
+    );
+    let shown = stdout(&with_page).matches("\n--- turn ").count()
+        + usize::from(stdout(&with_page).starts_with("--- turn "));
+    let data = page_loop_data(&std::fs::read_to_string(&page).unwrap()).unwrap();
+    // Every turn --step showed, and the last one (main returns), which it shows apart.
+    assert!(shown >= 3, "{}", stdout(&with_page));
+    assert_eq!(data["turns"].as_array().unwrap().len(), shown + 1);
+    assert_eq!(data["completed_turns"], shown);
+}
+
+#[test]
+fn a_page_or_trace_that_cannot_be_written_is_exit_1_naming_the_path_and_leaves_no_file() {
+    let dir = scratch("pictures-unwritable");
+    let taken = dir.join("taken");
+    std::fs::create_dir(&taken).unwrap();
+    for (flag, mode) in [
+        ("--html", "event-loop"),
+        ("--chrome-trace", "event-loop"),
+        ("--html", "sequential"),
+        ("--chrome-trace", "threads"),
+    ] {
+        for path in [dir.join("no-such-dir").join("x"), taken.clone()] {
+            let path_text = path.to_str().unwrap();
+            let output = looplab(&[
+                "lookup",
+                "--mode",
+                mode,
+                "--requests",
+                "1",
+                "--delay",
+                "1ms",
+                flag,
+                path_text,
+            ]);
+            assert_eq!(output.status.code(), Some(1), "{flag} {mode}");
+            let err = stderr(&output);
+            let error = err
+                .lines()
+                .find(|line| line.starts_with("error: "))
+                .unwrap_or_else(|| panic!("{flag} {mode}: no error line in {err}"));
+            assert!(
+                error.starts_with(&format!("error: could not write {path_text}: ")),
+                "{flag} {mode}: {err}"
+            );
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["taken"], "nothing but the directory that was there");
+    assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 0);
+}
+
 #[test]
 fn json_progress_goes_to_stderr_when_it_is_a_terminal() {
     // `script` runs the command on a pseudo-terminal: stderr is a terminal there, and

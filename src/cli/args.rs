@@ -149,12 +149,26 @@ pub struct ExportArgs {
     /// Write the timeline as an SVG picture (fits a 16:9 slide) to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Write one self-contained page to FILE, to open in a browser: the table and the
+    /// timeline, then the event-loop run's task lanes and a turn-by-turn stepper (the
+    /// sequential and threads modes have no loop to show, and the page says so).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the event-loop run as a Chrome trace (Trace Event Format JSON) to FILE:
+    /// open it in https://ui.perfetto.dev or chrome://tracing. With --mode sequential or
+    /// threads no loop runs: the file is a valid trace with no events in it.
+    #[arg(long, value_name = "FILE")]
+    pub chrome_trace: Option<PathBuf>,
 }
 
 /// What an export is drawn from.
 pub enum Export {
     /// The timeline as SVG.
     Svg,
+    /// The page: table, timeline, and the loop's records.
+    Html,
+    /// The loop's records as a Chrome trace.
+    ChromeTrace,
 }
 
 impl ExportArgs {
@@ -164,7 +178,18 @@ impl ExportArgs {
         if let Some(path) = &self.svg {
             files.push((path, Export::Svg));
         }
+        if let Some(path) = &self.html {
+            files.push((path, Export::Html));
+        }
+        if let Some(path) = &self.chrome_trace {
+            files.push((path, Export::ChromeTrace));
+        }
         files
+    }
+
+    /// Whether an export draws the event loop's own events, so its run must record them.
+    pub fn need_the_loops_records(&self) -> bool {
+        self.html.is_some() || self.chrome_trace.is_some()
     }
 }
 

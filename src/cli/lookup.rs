@@ -1,18 +1,26 @@
 //! `looplab lookup` (and `looplab` alone): run the scenario in each mode asked for,
 //! then show what it measured: the narrative as it happens, a table, a timeline that
-//! fits the terminal, JSON, and the files asked for (`--svg`).
+//! fits the terminal, JSON, and the files asked for (`--svg`, `--html`,
+//! `--chrome-trace`).
+//!
+//! The page and the Chrome trace draw the event loop's own events, so when either is
+//! asked for the event-loop run records them, into the one recorder `--step` reads
+//! too. The sequential and threads clients run no loop and record nothing: their page
+//! is the table and the timeline and a note that says so, and their Chrome trace is a
+//! valid trace with no events (a line on stderr says so, beside the file's name).
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::write_atomically;
+use looplab::export::{HtmlExtras, chrome_trace, html, write_atomically};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{Mode, RunReport, render_table, to_json};
+use looplab::lookup::report::{Mode, RunReport, render_table, render_table_html, to_json};
 use looplab::lookup::timeline::Layout;
+use looplab::trace::Record;
 use looplab::{Recorder, TraceOutput};
 
 use crate::args::{Export, LookupArgs};
@@ -51,6 +59,10 @@ pub fn write_out(text: std::fmt::Arguments) {
 /// so a slide gets finer blocks.
 const SVG_COLUMNS: usize = 100;
 
+/// The page's table width, in the text table's characters: a page is wider than a
+/// terminal, but 100,000 requests should not be 100,000 columns.
+const HTML_TABLE_COLUMNS: usize = 160;
+
 /// The longest a `GET /` to a directory given by `--directory` may take when no
 /// `--timeout` is given: the description is a nicety, not worth a hang.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -73,6 +85,9 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let show = !args.json;
     let target = target(&args)?;
     let modes = args.mode.list();
+    // One recorder for everything that reads the loop's events: `--step`, the page and
+    // the Chrome trace.
+    let recorder = (args.step || args.exports.need_the_loops_records()).then(Recorder::new);
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
@@ -107,7 +122,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 args.lang,
                 &mut narrate,
             )?,
-            Mode::EventLoop => run_event_loop_mode(&args, target.addr)?,
+            Mode::EventLoop => run_event_loop_mode(&args, target.addr, recorder.clone())?,
         };
         run.delay = target.delay;
         if show {
@@ -131,13 +146,92 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         say!("{}", render_table(&runs, width));
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
+    let records = recorder.map(|r| r.records()).unwrap_or_default();
     for (path, export) in args.exports.requested() {
-        let bytes = match export {
-            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg().into_bytes(),
+        let text = match export {
+            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
+            Export::Html => page(&args, &runs, &records),
+            Export::ChromeTrace => {
+                if records.is_empty() {
+                    eprintln!(
+                        "note: {}: no event loop ran (--mode {}), so this Chrome trace has \
+                         no events; --mode event-loop or all has one",
+                        path.display(),
+                        modes_named(&modes)
+                    );
+                }
+                chrome_trace(&records)
+            }
         };
-        write_atomically(path, &bytes)?;
+        write_atomically(path, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// The `--html` page: the table and the timeline of every run, and the event-loop
+/// run's lanes and stepper from its records (none when no loop ran).
+fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
+    let modes: Vec<Mode> = runs.iter().map(|run| run.mode).collect();
+    let mut table = render_table_html(runs, HTML_TABLE_COLUMNS);
+    if !records.is_empty() && !args.virtual_time {
+        // Only under virtual time does the directory run on the recorded loop.
+        table.push_str(
+            "<p class=\"notice\">The stepper and the lanes below show the event-loop run: \
+             main and one task per request. The directory ran outside that loop (on a thread \
+             of its own, or in another process with --directory); with --virtual-time it \
+             runs on the same loop, and its tasks get lanes too.</p>\n",
+        );
+    }
+    let extras = HtmlExtras {
+        title: page_title(args, &modes),
+        table_html: Some(table),
+        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg()),
+        no_loop_note: Some(format!(
+            "No event loop ran: --mode {} blocks OS threads instead, one call at a time on each, \
+             so there are no turns to step through and no task lanes to draw. \
+             Run with --mode event-loop (or all) to see the loop.",
+            modes_named(&modes)
+        )),
+    };
+    html(records, &extras)
+}
+
+/// `looplab lookup: 3, 2 and 1 users, 1s per user; sequential, threads, event-loop`:
+/// only what the arguments say, so a virtual-time page is the same bytes every run.
+fn page_title(args: &LookupArgs, modes: &[Mode]) -> String {
+    let requests = &args.requests.0;
+    let users = if requests.len() <= 10 {
+        let list: Vec<String> = requests.iter().map(u32::to_string).collect();
+        match list.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("{} and {last} users", rest.join(", "))
+            }
+            _ if requests == &[1] => "1 user".to_owned(),
+            _ => format!("{} users", list.join("")),
+        }
+    } else {
+        let users: u64 = requests.iter().map(|&n| u64::from(n)).sum();
+        format!("{} requests, {users} users in all", requests.len())
+    };
+    let delay = match &args.directory {
+        Some(place) => format!("the directory at {place}"),
+        None => format!("{:?} per user", args.delay),
+    };
+    let time = if args.virtual_time {
+        " (virtual time)"
+    } else {
+        ""
+    };
+    format!(
+        "looplab lookup: {users}, {delay}; {}{time}",
+        modes_named(modes)
+    )
+}
+
+/// `sequential, threads, event-loop`.
+fn modes_named(modes: &[Mode]) -> String {
+    let names: Vec<&str> = modes.iter().map(|mode| mode.as_str()).collect();
+    names.join(", ")
 }
 
 /// How wide the timeline and table may be: the terminal's width, or 80 columns when
@@ -218,7 +312,13 @@ fn target(args: &LookupArgs) -> io::Result<Target> {
     })
 }
 
-fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::Result<RunReport> {
+/// The event-loop run. `recorder`, when given, records its events: for `--step`, which
+/// prints them a turn at a time, and for the exports drawn from them.
+fn run_event_loop_mode(
+    args: &LookupArgs,
+    directory: Option<SocketAddr>,
+    recorder: Option<Recorder>,
+) -> io::Result<RunReport> {
     let show = !args.json;
     let narrate: Narrator = Arc::new(move |at: Duration, line: String| {
         if show {
@@ -232,8 +332,8 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
     } else {
         narrate
     };
-    // `--step` prints the trace itself, a turn at a time, from this recorder.
-    let step_recorder = args.step.then(Recorder::new);
+    // `--step` prints the trace itself, a turn at a time, from the recorder.
+    let step_recorder = recorder.clone().filter(|_| args.step);
     let options = EventLoopOptions {
         requests: args.requests.0.clone(),
         delay: args.delay,
@@ -245,7 +345,7 @@ fn run_event_loop_mode(args: &LookupArgs, directory: Option<SocketAddr>) -> io::
             (true, false) => TraceOutput::Stdout,
             (true, true) => TraceOutput::Stderr,
         },
-        recorder: step_recorder.clone(),
+        recorder,
     };
     let (run, stats) = run_event_loop(directory, &options, narrate, |builder| match step_recorder
         .clone()

@@ -14,10 +14,17 @@
 //! never sees half a page and a failed write leaves no partial file. A file that
 //! cannot be written is reported on stderr with its path; the program itself goes on
 //! (a picture of a run is not worth failing the run for).
+//!
+//! A program may build more than one runtime: chapter 8's example runs the scenario in
+//! virtual time, then again in real time against a directory on a thread of its own
+//! (three runtimes in all). Each gets its own files, in the order they were built:
+//! the first under the names given (`ch08.html`), the next ones numbered
+//! (`ch08-2.html`, `ch08-3.html`), and each numbered one says on stderr where it went.
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{HtmlExtras, chrome_trace, html, write_atomically};
 use crate::trace::Recorder;
@@ -27,6 +34,10 @@ pub const HTML_VAR: &str = "LOOPLAB_HTML";
 /// The variable that asks for the Chrome trace, and the file to write it to.
 pub const CHROME_TRACE_VAR: &str = "LOOPLAB_CHROME_TRACE";
 
+/// How many runtimes of this process have found a variable set: the count numbers
+/// their files.
+static RUNTIMES_ASKED: AtomicUsize = AtomicUsize::new(0);
+
 /// The files a run was asked to write through the environment, and the recorder that
 /// collects what goes into them.
 #[derive(Clone)]
@@ -35,13 +46,21 @@ pub struct EnvExport {
     html: Option<PathBuf>,
     chrome_trace: Option<PathBuf>,
     title: String,
+    /// Which runtime of the program this is, from 1: past the first, the files are
+    /// numbered and a line on stderr says where they went.
+    nth: usize,
 }
 
 impl EnvExport {
     /// Reads [`HTML_VAR`] and [`CHROME_TRACE_VAR`]; `None` when neither is set (or both
     /// are empty), which is the usual case and costs nothing more.
+    ///
+    /// Each call that finds a variable set counts as one more runtime of this program:
+    /// the second and later get numbered files (`run-2.html`).
     pub fn from_env() -> Option<EnvExport> {
-        EnvExport::from_lookup(|name| std::env::var_os(name))
+        let export = EnvExport::from_lookup(|name| std::env::var_os(name))?;
+        let nth = RUNTIMES_ASKED.fetch_add(1, Ordering::Relaxed) + 1;
+        Some(export.numbered(nth))
     }
 
     /// Like [`from_env`](EnvExport::from_env), with the variables looked up by `lookup`
@@ -57,7 +76,21 @@ impl EnvExport {
             html,
             chrome_trace,
             title: default_title(),
+            nth: 1,
         })
+    }
+
+    /// The files of the `nth` runtime of a program (from 1): the first keeps the names
+    /// asked for; a later one adds its number before the extension, `run.html` ->
+    /// `run-2.html`, so no runtime's page overwrites another's.
+    fn numbered(mut self, nth: usize) -> EnvExport {
+        if nth > 1 {
+            self.html = self.html.map(|path| with_number(&path, nth));
+            self.chrome_trace = self.chrome_trace.map(|path| with_number(&path, nth));
+            self.title = format!("{}, runtime {nth}", self.title);
+        }
+        self.nth = nth;
+        self
     }
 
     /// Records into `recorder` instead of a new one (for a runtime that records
@@ -109,13 +142,43 @@ impl EnvExport {
     /// every file was written.
     pub fn write_or_report(&self) -> bool {
         match self.write() {
-            Ok(()) => true,
+            Ok(()) => {
+                // The first runtime's files are where they were asked for; the later
+                // ones' names were made up here, so say them.
+                if self.nth > 1 {
+                    let files: Vec<String> = [&self.html, &self.chrome_trace]
+                        .into_iter()
+                        .flatten()
+                        .map(|path| path.display().to_string())
+                        .collect();
+                    let _ = writeln!(
+                        io::stderr(),
+                        "looplab: runtime {} of this program drawn in {}",
+                        self.nth,
+                        files.join(" and ")
+                    );
+                }
+                true
+            }
             Err(e) => {
                 let _ = writeln!(io::stderr(), "looplab: {e}");
                 false
             }
         }
     }
+}
+
+/// `dir/run.html` -> `dir/run-2.html`; `run` -> `run-2`.
+fn with_number(path: &Path, nth: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}-{nth}.{}", extension.to_string_lossy()),
+        None => format!("{stem}-{nth}"),
+    };
+    path.with_file_name(name)
 }
 
 /// "looplab: ch05_executor", from the program's own name.
@@ -152,6 +215,21 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_later_runtime_of_the_program_gets_numbered_files() {
+        let export = EnvExport::from_lookup(lookup(&[
+            (HTML_VAR, Path::new("out/ch08.html")),
+            (CHROME_TRACE_VAR, Path::new("trace")),
+        ]))
+        .unwrap();
+        let first = export.clone().numbered(1);
+        assert_eq!(first.html_path(), Some(Path::new("out/ch08.html")));
+        let third = export.numbered(3);
+        assert_eq!(third.html_path(), Some(Path::new("out/ch08-3.html")));
+        assert_eq!(third.chrome_trace_path(), Some(Path::new("trace-3")));
+        assert!(third.title.ends_with(", runtime 3"), "{}", third.title);
     }
 
     #[test]

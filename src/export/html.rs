@@ -19,6 +19,10 @@
 //!   poll; timers armed and fired, spawns and sockets that would block are marks;
 //!   parks are gaps on the loop's lane, labelled with what ended them.
 //!
+//! Empty records (a program whose work ran without a loop, like the `looplab`
+//! command's sequential and threads clients) give a page of the caller's parts and a
+//! note that there is no loop to show, with no script at all.
+//!
 //! The lanes put polls side by side in the order they ran rather than on a clock
 //! scale: under virtual time every poll takes no time at all, so a clock scale would
 //! stack them into four instants. The clock is written above the lanes wherever it
@@ -78,7 +82,15 @@ pub struct HtmlExtras {
     pub table_html: Option<String>,
     /// An SVG picture (e.g. the timeline) shown after the table, as given.
     pub timeline_svg: Option<String>,
+    /// What the page says in place of the stepper and the lanes when the records are
+    /// empty: no loop ran, so there is none to show. `None` says just that; the
+    /// `looplab` command says why (its sequential and threads clients block OS threads).
+    pub no_loop_note: Option<String>,
 }
+
+/// What an empty recording's page says where the loop would be.
+const NO_LOOP: &str = "Nothing was recorded: no event loop ran, so there are no turns to step \
+                       through and no task lanes to draw.";
 
 const PAGE_CSS: &str = include_str!("page.css");
 const PAGE_JS: &str = include_str!("page.js");
@@ -117,6 +129,16 @@ pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
             let _ = writeln!(page, "<div class=\"extra-timeline\">{svg}</div>");
         }
         page.push_str("</section>\n");
+    }
+    if records.is_empty() {
+        // No loop to draw: no stepper, no lanes, and no script to draw them.
+        let note = extras.no_loop_note.as_deref().unwrap_or(NO_LOOP);
+        let _ = writeln!(
+            page,
+            "<section id=\"no-loop\"><h2>The loop</h2>\n<p class=\"notice\">{}</p>\n</section>\n</body>\n</html>",
+            escape(note)
+        );
+        return page;
     }
     page.push_str(STEPPER_HTML);
     page.push_str(LANES_HTML);
@@ -897,8 +919,37 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_recording_gives_the_callers_parts_and_says_there_is_no_loop() {
+        let extras = HtmlExtras {
+            table_html: Some("<table class=\"runs\"></table>".into()),
+            timeline_svg: Some("<svg></svg>".into()),
+            ..HtmlExtras::default()
+        };
+        let page = html(&[], &extras);
+        assert!(page.contains("<table class=\"runs\"></table>"));
+        assert!(page.contains("<svg></svg>"));
+        assert!(page.contains(NO_LOOP));
+        assert!(!page.contains("<script"), "nothing to draw, so no script");
+        assert!(!page.contains("id=\"stepper\""));
+        assert!(page.trim_end().ends_with("</html>"));
+        let said = html(
+            &[],
+            &HtmlExtras {
+                no_loop_note: Some("sequential <only>".into()),
+                ..HtmlExtras::default()
+            },
+        );
+        assert!(said.contains("sequential &lt;only&gt;") && !said.contains(NO_LOOP));
+    }
+
+    #[test]
     fn a_page_loads_nothing_from_elsewhere() {
-        let page = html(&[], &HtmlExtras::default());
+        let records = [Record {
+            at: Duration::ZERO,
+            event: Event::Poll { task: TaskId(0) },
+        }];
+        let page = html(&records, &HtmlExtras::default());
+        assert!(page.contains("id=\"stepper\""));
         for reference in [
             "src=\"http",
             "href=\"http",

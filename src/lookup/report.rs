@@ -14,9 +14,11 @@
 //! - per run, the total: from the start until every request is answered, and the
 //!   directory's delay per user when it is known.
 //!
-//! They are shown as a table ([`render_table`]), as one JSON document for scripts and
-//! tests ([`to_json`], the report types' own `Serialize`), and as a timeline
-//! ([`timeline`](super::timeline)) that draws every lookup as a block on one time axis.
+//! They are shown as a table ([`render_table`] for the terminal, [`render_table_html`]
+//! for the page of `--html`: one choice of columns, two drawers), as one JSON document
+//! for scripts and tests ([`to_json`], the report types' own `Serialize`), and as a
+//! timeline ([`timeline`](super::timeline)) that draws every lookup as a block on one
+//! time axis.
 
 use std::time::Duration;
 
@@ -219,6 +221,84 @@ const TABLE_DECIMALS: u32 = 3;
 /// Space between columns of the table and between a timeline's labels and its plot.
 pub(crate) const GAP: &str = "    ";
 
+/// The comparison table's cells, chosen once and drawn twice: as text for the terminal
+/// ([`render_table`]) and as HTML for the page ([`render_table_html`]). One layout
+/// means the two cannot disagree about which columns there are.
+struct Table {
+    /// The first column: each run's mode (and whether it ran on virtual time).
+    modes: Vec<String>,
+    /// The other columns, each a heading and one cell per run; the last is the total.
+    columns: Vec<(String, Vec<String>)>,
+}
+
+impl Table {
+    /// The columns that fit in `width` characters: one per request while they fit,
+    /// then one that shows the slowest of the rest, then the total.
+    fn new(runs: &[RunReport], width: usize) -> Option<Table> {
+        let widest = runs.iter().max_by_key(|run| run.requests.len())?;
+        let modes: Vec<String> = runs
+            .iter()
+            .map(|run| {
+                if run.virtual_time {
+                    format!("{} (virtual time)", run.mode.as_str())
+                } else {
+                    run.mode.as_str().to_owned()
+                }
+            })
+            .collect();
+        let latency = |run: &RunReport, column: usize| {
+            run.requests
+                .get(column)
+                .map(|request| format_seconds(request.latency, TABLE_DECIMALS))
+                .unwrap_or_default()
+        };
+        let mode_width = column_width("mode", &modes);
+        let totals: Vec<String> = runs
+            .iter()
+            .map(|run| format_seconds(run.total, TABLE_DECIMALS))
+            .collect();
+        let total_width = column_width("total", &totals);
+
+        // Columns, each a heading and one cell per run, as long as they fit.
+        let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+        let mut used = mode_width + GAP.len() + total_width;
+        let requests = widest.requests.len();
+        for column in 0..requests {
+            let heading = users_label(widest.requests[column].users);
+            let cells: Vec<String> = runs.iter().map(|run| latency(run, column)).collect();
+            let needed = GAP.len() + column_width(&heading, &cells);
+            // The last column may use the room a "more" column would have taken.
+            let room_for_more = if column + 1 < requests {
+                GAP.len() + "slowest of 999,999 more".len()
+            } else {
+                0
+            };
+            if used + needed + room_for_more > width {
+                let rest = requests - column;
+                let heading = format!("slowest of {} more", thousands(rest as u64));
+                let cells = runs
+                    .iter()
+                    .map(|run| {
+                        run.requests
+                            .iter()
+                            .skip(column)
+                            .map(|request| request.latency)
+                            .max()
+                            .map(|slowest| format_seconds(slowest, TABLE_DECIMALS))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                columns.push((heading, cells));
+                break;
+            }
+            used += needed;
+            columns.push((heading, cells));
+        }
+        columns.push(("total".to_owned(), totals));
+        Some(Table { modes, columns })
+    }
+}
+
 /// A table with one row per run: the latency of each request and the total.
 ///
 /// ```text
@@ -235,69 +315,10 @@ pub(crate) const GAP: &str = "    ";
 /// fit get a column each and one more column shows the slowest of the rest
 /// (`slowest of 99,990 more`).
 pub fn render_table(runs: &[RunReport], width: usize) -> String {
-    let Some(widest) = runs.iter().max_by_key(|run| run.requests.len()) else {
+    let Some(Table { modes, columns }) = Table::new(runs, width) else {
         return String::new();
     };
-    let mode_names: Vec<String> = runs
-        .iter()
-        .map(|run| {
-            if run.virtual_time {
-                format!("{} (virtual time)", run.mode.as_str())
-            } else {
-                run.mode.as_str().to_owned()
-            }
-        })
-        .collect();
-    let latency = |run: &RunReport, column: usize| {
-        run.requests
-            .get(column)
-            .map(|request| format_seconds(request.latency, TABLE_DECIMALS))
-            .unwrap_or_default()
-    };
-    let mode_width = column_width("mode", &mode_names);
-    let totals: Vec<String> = runs
-        .iter()
-        .map(|run| format_seconds(run.total, TABLE_DECIMALS))
-        .collect();
-    let total_width = column_width("total", &totals);
-
-    // Columns, each a heading and one cell per run, as long as they fit.
-    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
-    let mut used = mode_width + GAP.len() + total_width;
-    let requests = widest.requests.len();
-    for column in 0..requests {
-        let heading = users_label(widest.requests[column].users);
-        let cells: Vec<String> = runs.iter().map(|run| latency(run, column)).collect();
-        let needed = GAP.len() + column_width(&heading, &cells);
-        // The last column may use the room a "more" column would have taken.
-        let room_for_more = if column + 1 < requests {
-            GAP.len() + "slowest of 999,999 more".len()
-        } else {
-            0
-        };
-        if used + needed + room_for_more > width {
-            let rest = requests - column;
-            let heading = format!("slowest of {} more", thousands(rest as u64));
-            let cells = runs
-                .iter()
-                .map(|run| {
-                    run.requests
-                        .iter()
-                        .skip(column)
-                        .map(|request| request.latency)
-                        .max()
-                        .map(|slowest| format_seconds(slowest, TABLE_DECIMALS))
-                        .unwrap_or_default()
-                })
-                .collect();
-            columns.push((heading, cells));
-            break;
-        }
-        used += needed;
-        columns.push((heading, cells));
-    }
-    columns.push(("total".to_owned(), totals));
-
+    let mode_width = column_width("mode", &modes);
     let widths: Vec<usize> = columns
         .iter()
         .map(|(heading, cells)| column_width(heading, cells))
@@ -307,7 +328,7 @@ pub fn render_table(runs: &[RunReport], width: usize) -> String {
         table.push_str(&format!("{GAP}{heading:>width$}"));
     }
     table.push('\n');
-    for (row, mode) in mode_names.iter().enumerate() {
+    for (row, mode) in modes.iter().enumerate() {
         // The mode names read from the left; the numbers line up on the right.
         table.push_str(&format!("{mode:<mode_width$}"));
         for ((_, cells), width) in columns.iter().zip(&widths) {
@@ -316,6 +337,52 @@ pub fn render_table(runs: &[RunReport], width: usize) -> String {
         table.push('\n');
     }
     table
+}
+
+/// The same table as [`render_table`], as an HTML `<table class="runs">` for a page:
+/// the same columns for the same `width` (in characters of the text table), a
+/// `data-mode` on each row, and the numbers in cells of class `latency` and `total`.
+/// Empty when there are no runs.
+pub fn render_table_html(runs: &[RunReport], width: usize) -> String {
+    let Some(Table { modes, columns }) = Table::new(runs, width) else {
+        return String::new();
+    };
+    let last = columns.len() - 1;
+    let class = |column: usize| if column == last { "total" } else { "latency" };
+    let mut html = String::from("<table class=\"runs\">\n<thead><tr><th scope=\"col\">mode</th>");
+    for (column, (heading, _)) in columns.iter().enumerate() {
+        html.push_str(&format!(
+            "<th scope=\"col\" class=\"{}\">{}</th>",
+            class(column),
+            escape_html(heading)
+        ));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for (row, (run, mode)) in runs.iter().zip(&modes).enumerate() {
+        html.push_str(&format!(
+            "<tr data-mode=\"{}\"><th scope=\"row\">{}</th>",
+            run.mode.as_str(),
+            escape_html(mode)
+        ));
+        for (column, (_, cells)) in columns.iter().enumerate() {
+            html.push_str(&format!(
+                "<td class=\"{}\">{}</td>",
+                class(column),
+                escape_html(&cells[row])
+            ));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n");
+    html
+}
+
+/// Escapes text for HTML element content. The table's text is ours (mode names,
+/// numbers), but escaping costs nothing and keeps that true if it changes.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -490,6 +557,40 @@ pub(crate) mod tests {
         let header = table.lines().next().unwrap();
         assert!(header.contains("slowest of 99"), "{header}");
         assert!(table.lines().nth(1).unwrap().contains("1.000 s"), "{table}");
+    }
+
+    #[test]
+    fn the_html_table_has_the_text_tables_cells() {
+        let html = render_table_html(&the_posts_runs(), 80);
+        assert!(html.starts_with("<table class=\"runs\">"), "{html}");
+        assert_eq!(html.matches("<tr data-mode=").count(), 2);
+        assert!(html.contains(
+            "<tr data-mode=\"sequential\"><th scope=\"row\">sequential</th>\
+             <td class=\"latency\">3.000 s</td><td class=\"latency\">5.000 s</td>\
+             <td class=\"latency\">6.000 s</td><td class=\"total\">6.000 s</td></tr>"
+        ));
+        // The same columns as the text table of the same width, "slowest of" included.
+        let mut run = the_posts_runs().remove(1);
+        run.requests = (1..=1000)
+            .map(|k| request(&[(0.0, f64::from(k) / 1000.0)]))
+            .collect();
+        let text = render_table(std::slice::from_ref(&run), 80);
+        let html = render_table_html(&[run], 80);
+        let headings = text
+            .lines()
+            .next()
+            .unwrap()
+            .split("    ")
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .count();
+        assert_eq!(
+            html.matches("<th scope=\"col\"").count(),
+            headings,
+            "{text}\n{html}"
+        );
+        assert!(html.contains("slowest of 99"), "{html}");
+        assert_eq!(render_table_html(&[], 80), "");
     }
 
     #[test]
