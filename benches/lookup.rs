@@ -33,8 +33,8 @@
 //! (`net.ipv4.tcp_tw_reuse = 2`), so the kernel searches the 28,232 ephemeral ports
 //! for one that is free for that address, inside `connect`. Against one directory the
 //! client's CPU time per 10,000-request run went from 0.44 s on the first run to
-//! 0.73-1.16 s on the five after it, on tokio as on looplab; with a directory per run it
-//! stays at 0.39-0.41 s. A new directory listens on a new port, so every (client port,
+//! 0.73-1.16 s on the five after it (tokio's: 0.40 s, then 0.61-0.94 s); with a
+//! directory per run it stays at 0.39-0.41 s. A new directory listens on a new port, so every (client port,
 //! directory port) pair is new and a connect takes the first port it tries. Waiting for
 //! the TIME_WAIT sockets to go instead would cost a minute per run.
 //!
