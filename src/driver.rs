@@ -24,9 +24,11 @@
 //! outside world are the limit: the trace warns when the clock jumps while a task
 //! waits on one.
 //!
-//! A real error from `epoll_wait` (anything but an interrupted call, which the
-//! reactor retries) means the loop can no longer see its sockets: it panics with the
-//! OS's reason, as tokio's driver does, rather than spin on a broken reactor.
+//! A real error from `epoll_wait` means the loop can no longer see its sockets: it
+//! panics with the OS's reason, as tokio's driver does, rather than spin on a broken
+//! reactor. An interrupted call (a signal arrived, EINTR) is not an error: the reactor
+//! returns it as an empty wait, and the park says "nothing happened" if its deadline
+//! has not come.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -116,6 +118,7 @@ impl Driver {
                 from: clock_before,
                 to: self.time.now(),
             },
+            UnparkReason::Io(events) if self.time.is_virtual() => ParkReport::Settled { events },
             ended_by => ParkReport::Waited { waited, ended_by },
         }
     }
@@ -128,11 +131,16 @@ impl Driver {
         if reason != UnparkReason::Nothing {
             return reason;
         }
-        let reason = if until_deadline.is_some() {
+        // An empty wait ended by its timeout, or by a signal (EINTR) before it.
+        let deadline_came = until_deadline.is_some_and(|_| {
+            self.time
+                .next_deadline()
+                .is_none_or(|deadline| self.time.now() >= deadline)
+        });
+        let reason = if deadline_came {
             self.counters.unparks_deadline.bump();
             UnparkReason::Deadline
         } else {
-            // No timeout and no news: a signal interrupted the wait.
             UnparkReason::Nothing
         };
         self.tracer.emit(Event::Unpark {

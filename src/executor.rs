@@ -143,6 +143,12 @@ pub enum ParkReport {
         /// Readiness events found.
         events: usize,
     },
+    /// Virtual time: the reactor settled (everything the runtime's sockets owed each
+    /// other landed) and found this many I/O events, so the clock did not move.
+    Settled {
+        /// Readiness events found.
+        events: usize,
+    },
     /// A real wait in `epoll_wait`, this long in wall time.
     Waited {
         /// Wall time spent waiting.

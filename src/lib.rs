@@ -23,8 +23,10 @@
 //! | 1, 2 | `lookup/blocking.rs` | the post's scenario with blocking sockets: in sequence, and a thread per request |
 //! | 3 | `examples/ch03_futures_by_hand.rs` | a `Future` by hand; an `async fn` does nothing until polled |
 //! | 4 | [`task`] | a spawned future, its [`TaskId`](task::TaskId), how it ended, and its waker |
-//! | 5 | [`trace`], [`stats`] | the events the loop reports (every chapter prints them), its counters |
-//! | 5 | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace |
+//! | 5 | [`trace`] | the events the loop reports (every chapter prints them) |
+//! | 5 | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace; every chapter from 5 on can be watched this way |
+//! | 5 (read in 8) | [`stats`] | the counters each part keeps, and the report they make |
+//! | 5 | `task_table.rs` | every live task, owned by the runtime: a slab, and a key per task |
 //! | 5 | `run_queue.rs` | the run queue and its rules: queued once, in wake order, which turn a task runs in |
 //! | 5 | [`join`] | `JoinHandle`, `JoinError`, `join_all` |
 //! | 5 | [`executor`] | the loop: one turn is five named steps; the park timeout is chosen here |
@@ -34,6 +36,7 @@
 //! | 7 | `driver.rs` | the one park: reactor and timers together, and the virtual clock's jump |
 //! | 7 | [`runtime`] | the core that holds the parts of chapters 5 to 7; `Builder`, `block_on`, `spawn` |
 //! | 8 | [`lookup`] | the user-directory API, the three clients, the report |
+//! | 8 | [`signal`] | Ctrl-C and SIGTERM as a future, through the reactor (the directory's shutdown) |
 //! | 9 | `examples/ch09_pitfalls.rs` | blocking the loop, forgetting `.await`, CPU-bound tasks |
 //!
 //! Where to find one thing:
@@ -81,8 +84,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// In reading order, which is also the dependency order: each file imports only
-// files above it (context.rs and runtime.rs, the one pair, excepted).
+// The reading order is the map above (rustfmt sorts this list).
 mod context;
 mod driver;
 pub mod executor;

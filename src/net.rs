@@ -225,8 +225,9 @@ impl TcpStream {
             socket,
             registration,
         } = self;
+        let capacity = buf.len();
         let n = std::future::poll_fn(|cx| {
-            registration.poll_io(cx, Direction::Read, "read", || (&**socket).read(buf))
+            registration.poll_read(cx, capacity, || (&**socket).read(buf))
         })
         .await?;
         registration.done("read", n);

@@ -1048,3 +1048,20 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
+
+#[test]
+fn one_path_for_two_exports_is_refused_before_the_run() {
+    let dir = std::env::temp_dir().join(format!("looplab-two-exports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("both");
+    let path = path.to_str().unwrap();
+    let output = looplab(&["lookup", "--virtual-time", "--svg", path, "--html", path]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("one path was given twice"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!std::path::Path::new(path).exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

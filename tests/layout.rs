@@ -103,8 +103,29 @@ fn module_of(file: &str) -> Vec<String> {
     parts
 }
 
+/// What lib.rs re-exports at the crate root (`crate::spawn`), and the file each comes
+/// from: an import through the root is an import of that file.
+const ROOT_REEXPORTS: &[(&str, &str)] = &[
+    ("JoinAll", "join.rs"),
+    ("JoinError", "join.rs"),
+    ("JoinHandle", "join.rs"),
+    ("join_all", "join.rs"),
+    ("Builder", "runtime.rs"),
+    ("Runtime", "runtime.rs"),
+    ("block_on", "runtime.rs"),
+    ("spawn", "runtime.rs"),
+    ("spawn_named", "runtime.rs"),
+    ("Recorder", "trace/mod.rs"),
+    ("TraceOutput", "trace/mod.rs"),
+];
+
 /// The file that holds the longest prefix of `path` that is a module.
 fn file_of(path: &[String], files: &BTreeSet<String>) -> Option<String> {
+    if let [item, ..] = path
+        && let Some((_, file)) = ROOT_REEXPORTS.iter().find(|(name, _)| name == item)
+    {
+        return Some(file.to_string());
+    }
     for len in (1..=path.len()).rev() {
         let prefix = path[..len].join("/");
         for candidate in [format!("{prefix}.rs"), format!("{prefix}/mod.rs")] {
@@ -405,4 +426,8 @@ fn the_graph_reader_finds_a_circle_when_there_is_one() {
         &files,
     );
     assert_eq!(reached, ["task.rs", "time/mod.rs"].map(String::from).into());
+    // An item re-exported at the crate root counts as an import of its own file.
+    let files: BTreeSet<String> = ["task.rs", "runtime.rs"].map(String::from).into();
+    let reached = imports_of("task.rs", "fn f() { crate::spawn(async {}); }", &files);
+    assert_eq!(reached, ["runtime.rs"].map(String::from).into());
 }

@@ -252,10 +252,22 @@ fn modes_parser() -> impl TypedValueParser<Value = Modes> {
 /// mode. Given alone they select it (`default_value_ifs`); with another `--mode` they
 /// are a clap error, with the lookup command's usage.
 pub fn check_mode_rules(args: &LookupArgs) -> Result<(), clap::Error> {
-    if args.mode == Modes::Only(Mode::EventLoop) {
+    let files = [
+        &args.exports.svg,
+        &args.exports.html,
+        &args.exports.chrome_trace,
+    ];
+    let named: Vec<&PathBuf> = files.iter().filter_map(|f| f.as_ref()).collect();
+    let twice = named
+        .iter()
+        .enumerate()
+        .any(|(i, a)| named[i + 1..].iter().any(|b| a == b));
+    let message = if twice {
+        "--svg, --html and --chrome-trace need a file each: one path was given twice, and \
+         the second file would replace the first"
+    } else if args.mode == Modes::Only(Mode::EventLoop) {
         return Ok(());
-    }
-    let message = if args.virtual_time {
+    } else if args.virtual_time {
         "--virtual-time needs --mode event-loop (or no --mode): the sequential and threads \
          clients block real OS threads, and a virtual clock cannot skip a blocked thread's wait"
     } else if args.step {

@@ -17,7 +17,7 @@ use looplab::trace::{Event, UnparkReason};
 /// The screen's width: the view never prints a longer line.
 const WIDTH: usize = 80;
 
-/// Where the "what" column of a trace line starts (`trace.rs` aligns it there): a
+/// Where the "what" column of a trace line starts (`trace/mod.rs` aligns it there): a
 /// wrapped line continues under it.
 const WHAT_COLUMN: usize = 35;
 
@@ -112,6 +112,7 @@ fn describe_park(park: &ParkReport) -> String {
         ParkReport::Skipped => "no park (tasks ready)".to_string(),
         ParkReport::Peeked { events: 0 } => "peeked at I/O: nothing".to_string(),
         ParkReport::Peeked { events } => format!("peeked at I/O: {events} events"),
+        ParkReport::Settled { events } => format!("settled: {events} I/O, no wait"),
         ParkReport::Waited { waited, ended_by } => {
             let why = match ended_by {
                 UnparkReason::Deadline => "deadline".to_string(),

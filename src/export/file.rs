@@ -19,15 +19,35 @@ use std::path::{Path, PathBuf};
 /// `path` and what failed: `could not write /no/such/dir/t.svg: No such file or
 /// directory (os error 2)`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let named = |error: io::Error| {
+        io::Error::new(
+            error.kind(),
+            format!("could not write {}: {error}", path.display()),
+        )
+    };
+    // A symbolic link is followed: the file it points at is the one replaced, and the
+    // link stays. Anything that is not a regular file (a directory, a device such as
+    // /dev/stdout) cannot be replaced by a rename without destroying it: refused.
+    let target = match fs::canonicalize(path) {
+        Ok(resolved) => {
+            if !fs::metadata(&resolved).map_err(named)?.is_file() {
+                return Err(named(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file (give the path of a file to write)",
+                )));
+            }
+            resolved
+        }
+        // Not there yet: written where it was asked for.
+        Err(_) => path.to_path_buf(),
+    };
+    let path = target.as_path();
     let temporary = temporary_path(path);
     let result = write_and_sync(&temporary, bytes).and_then(|()| fs::rename(&temporary, path));
     result.map_err(|error| {
         // Best effort: when the temporary file was never created there is nothing to do.
         let _ = fs::remove_file(&temporary);
-        io::Error::new(
-            error.kind(),
-            format!("could not write {}: {error}", path.display()),
-        )
+        named(error)
     })
 }
 
@@ -111,5 +131,33 @@ mod tests {
         assert_eq!(entries(&dir), ["picture.svg"]);
         assert_eq!(fs::read(path.join("inside")).unwrap(), b"kept");
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_symbolic_link_is_followed_and_stays_a_link() {
+        let dir = scratch("symlink");
+        let real = dir.join("real.svg");
+        let link = dir.join("link.svg");
+        write_atomically(&real, b"old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_directory_or_a_device_is_refused_and_left_alone() {
+        let dir = scratch("not-a-file");
+        let error = write_atomically(&dir, b"x").unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        assert!(dir.is_dir());
+        let error = write_atomically(Path::new("/dev/null"), b"x").unwrap_err();
+        assert!(error.to_string().contains("/dev/null"), "{error}");
+        assert!(!fs::metadata("/dev/null").unwrap().is_file());
     }
 }

@@ -501,6 +501,7 @@ impl Builder {
             | Event::IoDeregistered { .. }
             | Event::SlowPoll { .. }
             | Event::IoDone { .. }
+            | Event::IoWait { .. }
             | Event::JumpPastOutsideSockets { .. }
             | Event::SettleGaveUp => {}
         }

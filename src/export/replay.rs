@@ -11,15 +11,15 @@
 //!   is not in the queue; its own flag says whether it was woken.
 //! - **timers**: `TimerArmed` puts a timer at its level and slot, `TimerCascaded`
 //!   moves it down, `TimersFired` and `TimerCancelled` take it out.
-//! - **I/O**: `IoRegistered` adds a source, `IoWouldBlock` adds a waiter (reads and
-//!   accepts wait to read, writes and connects to write), `IoReady` wakes and removes
-//!   the waiters of the directions it reports, `IoDeregistered` drops the source.
+//! - **I/O**: `IoRegistered` adds a source, `IoWouldBlock` and `IoWait` add a waiter
+//!   (reads and accepts wait to read, writes and connects to write), `IoReady` wakes
+//!   and removes the waiters of the directions it reports, `IoDeregistered` drops the
+//!   source.
 //!
-//! One gap: a task that finds a socket not ready *before* trying the operation (its
-//! readiness flag was already clear) waits without a `WouldBlock` event. The replay
-//! finds such waiters afterwards, from the `IoReady` that wakes them, and counts them
-//! as waiting from the end of their last poll before it. When that readiness reports
-//! both directions, the replay cannot tell which one the task waited for, and says so.
+//! Recordings made before `IoWait` existed lack the waits of tasks that found a
+//! socket not ready without trying it: the replay finds such waiters afterwards, from
+//! the `IoReady` that wakes them, and counts them as waiting from the end of their
+//! last poll before it.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -242,6 +242,11 @@ impl<'a> Replay<'a> {
                 task: Some(task),
                 token,
                 op,
+            }
+            | Event::IoWait {
+                task: Some(task),
+                token,
+                op,
             } => add_waiter(state, *token, direction_of(op), *task),
             Event::IoDeregistered { token } => {
                 state.io.remove(token);
@@ -288,6 +293,11 @@ fn infer_silent_waits(records: &[Record]) -> InferredWaits {
     for (index, record) in records.iter().enumerate() {
         match &record.event {
             Event::IoWouldBlock {
+                task: Some(task),
+                token,
+                op,
+            }
+            | Event::IoWait {
                 task: Some(task),
                 token,
                 op,

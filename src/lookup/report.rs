@@ -267,9 +267,21 @@ impl Table {
             let heading = users_label(widest.requests[column].users);
             let cells: Vec<String> = runs.iter().map(|run| latency(run, column)).collect();
             let needed = GAP.len() + column_width(&heading, &cells);
-            // The last column may use the room a "more" column would have taken.
-            let room_for_more = if column + 1 < requests {
-                GAP.len() + "slowest of 999,999 more".len()
+            // Room for the "more" column that would follow, unless every column left
+            // fits as it is (then no "more" column is needed).
+            let all_the_rest: usize = (column..requests)
+                .map(|c| {
+                    let heading = users_label(widest.requests[c].users);
+                    let cells: Vec<String> = runs.iter().map(|run| latency(run, c)).collect();
+                    GAP.len() + column_width(&heading, &cells)
+                })
+                .sum();
+            let room_for_more = if column + 1 < requests && used + all_the_rest > width {
+                let more = format!(
+                    "slowest of {} more",
+                    thousands((requests - column - 1) as u64)
+                );
+                GAP.len() + more.len().max(TABLE_DECIMALS as usize + 4)
             } else {
                 0
             };
@@ -541,6 +553,21 @@ pub(crate) mod tests {
         ]);
         assert_eq!(render_table(&[run], 80), expected);
         assert_eq!(render_table(&[], 80), "");
+    }
+
+    #[test]
+    fn the_posts_virtual_run_shows_every_request_in_80_columns() {
+        let mut run = the_posts_runs().remove(1);
+        run.virtual_time = true;
+        let table = render_table(&[run], 80);
+        assert!(
+            table.lines().all(|line| line.chars().count() <= 80),
+            "{table}"
+        );
+        for heading in ["3 users", "2 users", "1 user", "total"] {
+            assert!(table.contains(heading), "{heading} missing from\n{table}");
+        }
+        assert!(!table.contains("more"), "{table}");
     }
 
     #[test]

@@ -21,9 +21,11 @@
 //!
 //! **The rule.** Under virtual time, before the loop reports any I/O (and so before it
 //! may jump the clock), the reactor *settles*: as long as anything in this table is
-//! owed, it blocks in `epoll_wait`, with no timeout, until it arrives, and takes
-//! connections owed to a listener out of the kernel's queue itself (they wait in the
-//! listener's own queue for its `accept`). When nothing is owed, everything the
+//! owed, it keeps collecting events (zero-timeout `epoll_wait`s, giving the CPU to the
+//! kernel in between with `yield_now`) until it has arrived, and takes connections
+//! owed to a listener out of the kernel's queue itself (they wait in the listener's
+//! own queue for its `accept`). A task's read, connect or accept first waits the same
+//! way for what is owed to its own socket. When nothing is owed, everything the
 //! runtime's tasks have set in motion has landed, and the events found are exactly
 //! those their actions caused: the same on every run, however the kernel schedules
 //! its work. They are reported in token order. Only then, if no task is ready, does
@@ -32,10 +34,13 @@
 //! **Where it stops holding.** A socket whose peer is outside the runtime (a real
 //! server, another process) owes nothing the ledger can see: its replies come when
 //! the world sends them, and the clock may jump past them. The trace says so when it
-//! happens (`Event::JumpedPastOutsideSocket`). Two more limits, both documented in
-//! CHAPTERS.md chapter 7: a writer blocked on a full buffer whose reader took only part
-//! of it (the kernel decides when "writable" comes back), and a connect refused or
-//! dropped before its handshake (the ledger stops waiting for it).
+//! happens (`Event::JumpPastOutsideSockets`). More limits, all in CHAPTERS.md chapter
+//! 7: flow control beyond 16 KiB; a writer blocked on a full buffer whose reader took
+//! only part of it (the kernel decides when "writable" comes back); a connect refused
+//! or dropped before its handshake; connections past a full accept queue (the kernel
+//! sends the SYN again a second later, so the settle waits that second of wall time);
+//! a kernel that refuses connections (out of file descriptors): they are owed no
+//! more; and wakes from other OS threads, which come when they come.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -327,9 +332,15 @@ impl Ledger {
                         book.taken.push_back(connection);
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    // WouldBlock: not there yet. Any other error: the next `accept`
-                    // of the listener's task will meet it.
-                    Err(_) => break,
+                    // Not there yet: wait.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // The kernel will not hand connections over (out of file
+                    // descriptors, say): waiting for them would never end. They are
+                    // owed no more; the listener's task meets the error itself.
+                    Err(_) => {
+                        book.owed = 0;
+                        break;
+                    }
                 }
             }
             if book.taken.len() > before {

@@ -69,8 +69,10 @@ const REMOTE_WAKE_TOKEN: Token = Token(usize::MAX);
 const EVENTS_PER_POLL: usize = 1024;
 
 /// A settle waits for what the ledger says is owed, and the kernel delivers it in
-/// microseconds. This limit is not part of the rule: it only keeps a bug in the
-/// accounts from hanging the program (the trace then says the settle gave up).
+/// microseconds (or, past a full accept queue, when a SYN is sent again, a second
+/// later). This limit is not part of the rule, and no jump depends on it: it only
+/// keeps a bug in the accounts from hanging the program, and the trace then says the
+/// settle gave up, so the run is known to be no longer deterministic.
 const GIVE_UP_SETTLING: Duration = Duration::from_secs(5);
 
 /// Which half of a socket an operation needs.
@@ -120,6 +122,10 @@ struct Half {
     /// `WouldBlock` may clear `ready` only if no event came meanwhile (the race in the
     /// module docs).
     tick: u64,
+    /// An event said this direction is closed (the peer's end of stream, a reset):
+    /// that is reported once and stays true, so a short read never clears `ready`
+    /// after it. Only a `WouldBlock` can.
+    closed: bool,
     /// The tasks waiting for the next event in this direction. A list, not one slot:
     /// tasks sharing a listener all wait in `accept`, and a single slot kept only the
     /// last one's waker, so the others were never woken again. A waiter whose
@@ -402,6 +408,18 @@ impl ReactorState {
         true
     }
 
+    /// A read that returned less than it asked for emptied the socket: clear the flag
+    /// (if no event came meanwhile), so the next read waits for an edge instead of
+    /// asking the kernel for a `WouldBlock` first.
+    fn drained(&mut self, key: IoKey, direction: Direction, tick: u64) {
+        if let Some(state) = self.state_mut(key) {
+            let half = state.half(direction);
+            if half.tick == tick && !half.closed {
+                half.ready = false;
+            }
+        }
+    }
+
     /// Stores a waker for a source that is not ready yet, without touching the flag.
     fn set_waiter(
         &mut self,
@@ -453,6 +471,9 @@ impl ReactorState {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_write_closed() || event.is_error();
             let waiters = state.mark_ready(readable, writable);
+            if event.is_read_closed() || event.is_error() {
+                state.read.closed = true;
+            }
             self.ledger
                 .saw_event(key, writable, event.is_read_closed(), event.is_error());
             wakeup.ready.push(Ready {
@@ -492,7 +513,8 @@ impl ReactorState {
                 wakeup.settle_gave_up = true;
                 break;
             }
-            // The kernel is still carrying what a task sent: let it run, then look.
+            // The kernel is still carrying what a task sent: give it the CPU (on a busy
+            // machine its work runs in a kernel thread that needs a core), then look.
             std::thread::yield_now();
             let more = self.wait(Some(Duration::ZERO))?;
             wakeup.absorb(more);
@@ -503,11 +525,16 @@ impl ReactorState {
 
     /// Virtual time, before an operation on `key`: waits until what is owed to it has
     /// landed, so the operation's result does not depend on how fast the kernel is.
-    fn land(&mut self, key: IoKey, direction: Direction) {
+    /// `false` if it gave up waiting (see `GIVE_UP_SETTLING`).
+    fn land(&mut self, key: IoKey, direction: Direction) -> bool {
         let started = std::time::Instant::now();
-        while self.ledger.owed_before_op(key, direction) && started.elapsed() <= GIVE_UP_SETTLING {
+        while self.ledger.owed_before_op(key, direction) {
+            if started.elapsed() > GIVE_UP_SETTLING {
+                return false;
+            }
             std::thread::yield_now();
         }
+        true
     }
 
     /// Registered sources (not counting those dropped already and waiting to be
@@ -637,6 +664,12 @@ impl Reactor {
             .wait_for(key, direction, tick, waker, task)
     }
 
+    /// A short read emptied the socket: the next read waits for an edge (see
+    /// `ReactorState::drained`).
+    pub(crate) fn drained(&self, key: IoKey, direction: Direction, tick: u64) {
+        self.state.borrow_mut().drained(key, direction, tick);
+    }
+
     /// Stores a waker for a source that is not ready yet, without touching the flag.
     pub(crate) fn set_waiter(
         &self,
@@ -665,8 +698,8 @@ impl Reactor {
 
     /// Virtual time: waits until what is owed to `key` has landed, before an
     /// operation in `direction` runs.
-    pub(crate) fn land(&self, key: IoKey, direction: Direction) {
-        self.state.borrow_mut().land(key, direction);
+    pub(crate) fn land(&self, key: IoKey, direction: Direction) -> bool {
+        self.state.borrow_mut().land(key, direction)
     }
 
     /// The runtime's books on its sockets (`ledger.rs`).

@@ -87,10 +87,11 @@ impl Registration {
     }
 
     /// Writes in the runtime's books on its sockets (`ledger.rs`), if this thread runs
-    /// the socket's runtime.
+    /// the socket's runtime and that runtime is on virtual time (the only one that
+    /// reads them: a real-time runtime keeps no books).
     pub(crate) fn ledger(&self, note: impl FnOnce(&mut Ledger, IoKey)) {
         context::try_with_core(|core| {
-            if core.id() == self.runtime_id {
+            if core.id() == self.runtime_id && core.time().is_virtual() {
                 core.reactor().with_ledger(|ledger| note(ledger, self.key));
             }
         });
@@ -102,10 +103,12 @@ impl Registration {
             if core.id() != self.runtime_id {
                 return;
             }
-            core.reactor().with_ledger(|ledger| match op {
-                "read" => ledger.read(self.key, bytes),
-                _ => ledger.wrote(self.key, bytes),
-            });
+            if core.time().is_virtual() {
+                core.reactor().with_ledger(|ledger| match op {
+                    "read" => ledger.read(self.key, bytes),
+                    _ => ledger.wrote(self.key, bytes),
+                });
+            }
             if core.tracer().enabled() {
                 core.tracer().emit(Event::IoDone {
                     task: core.executor().current_task(),
@@ -142,7 +145,36 @@ impl Registration {
         op_name: &'static str,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(self.key, self.runtime_id, cx, direction, op_name, op)
+        poll_io(
+            self.key,
+            self.runtime_id,
+            cx,
+            direction,
+            op_name,
+            op,
+            |_| false,
+        )
+    }
+
+    /// A read into a buffer of `capacity` bytes, the edge-triggered way. A read that
+    /// returns fewer bytes than that (and more than none) emptied the socket, so the
+    /// next one waits for an edge, as tokio's does: without this, every short read is
+    /// followed by a read that only hears `WouldBlock`.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        capacity: usize,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        poll_io(
+            self.key,
+            self.runtime_id,
+            cx,
+            Direction::Read,
+            "read",
+            op,
+            |&n| n > 0 && n < capacity,
+        )
     }
 }
 
@@ -167,6 +199,7 @@ pub(crate) fn poll_io<R>(
     direction: Direction,
     op_name: &'static str,
     mut op: impl FnMut() -> io::Result<R>,
+    drained: impl Fn(&R) -> bool,
 ) -> Poll<io::Result<R>> {
     context::with_core(op_name, |core| {
         if core.id() != runtime_id {
@@ -180,13 +213,20 @@ pub(crate) fn poll_io<R>(
             let task = core.executor().current_task();
             let Some(tick) = reactor.readiness(key, direction) else {
                 reactor.set_waiter(key, direction, cx.waker(), task);
+                if core.tracer().enabled() {
+                    core.tracer().emit(Event::IoWait {
+                        task,
+                        token: key.number(),
+                        op: op_name,
+                    });
+                }
                 return Poll::Pending;
             };
             // Under virtual time an operation sees only what has landed: what the
             // runtime's own sockets owe this one arrives first (`ledger.rs`), so its
             // result is the same on every run.
-            if core.time().is_virtual() {
-                reactor.land(key, direction);
+            if core.time().is_virtual() && !reactor.land(key, direction) {
+                core.tracer().emit(Event::SettleGaveUp);
             }
             // The reactor is not borrowed while the syscall runs.
             match op() {
@@ -196,7 +236,9 @@ pub(crate) fn poll_io<R>(
                         // Readiness arrived while the operation ran: try again.
                         continue;
                     }
-                    reactor.with_ledger(|ledger| ledger.would_block(key, direction));
+                    if core.time().is_virtual() {
+                        reactor.with_ledger(|ledger| ledger.would_block(key, direction));
+                    }
                     if core.tracer().enabled() {
                         core.tracer().emit(Event::IoWouldBlock {
                             task,
@@ -207,6 +249,12 @@ pub(crate) fn poll_io<R>(
                     return Poll::Pending;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(done) => {
+                    if drained(&done) {
+                        reactor.drained(key, direction, tick);
+                    }
+                    return Poll::Ready(Ok(done));
+                }
                 result => return Poll::Ready(result),
             }
         }

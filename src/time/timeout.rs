@@ -16,7 +16,8 @@ use std::time::Duration;
 use super::sleep::{Sleep, sleep};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it finished in time,
-/// `Err(Elapsed)` if the time ran out first (the future is then dropped).
+/// `Err(Elapsed)` if the time ran out first (the future is dropped with the
+/// `Timeout`).
 ///
 /// # Panics
 /// Outside a runtime.

@@ -194,6 +194,16 @@ pub enum Event {
         /// "read", "write", "accept", "connect".
         op: &'static str,
     },
+    /// An operation found its socket not ready (no readiness since it last emptied
+    /// it) and waits for the next readiness event without asking the kernel.
+    IoWait {
+        /// The task.
+        task: Option<TaskId>,
+        /// The mio token.
+        token: usize,
+        /// "read", "write", "accept", "connect".
+        op: &'static str,
+    },
     /// An I/O source left the reactor (its socket was dropped).
     IoDeregistered {
         /// The mio token.
@@ -600,6 +610,10 @@ impl Event {
             Event::IoWouldBlock { task, token, op } => (
                 task_or_loop(task),
                 format!("io: {op} on token {token} would block; wait for readiness"),
+            ),
+            Event::IoWait { task, token, op } => (
+                task_or_loop(task),
+                format!("io: {op} on token {token} waits for readiness"),
             ),
             Event::IoDeregistered { token } => ("io".into(), format!("token {token} deregistered")),
             Event::IoDone {
