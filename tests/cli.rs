@@ -177,7 +177,7 @@ fn bad_arguments_get_claps_whole_message_and_exit_code_2() {
 fn too_large_numbers_are_refused_with_the_limit_not_a_crash() {
     assert_usage_error(
         &["lookup", "--requests", "4294967296"],
-        "4294967296 users in all is too large (at most 1,000,000 users in all)",
+        "4294967296 users in one request is too large (at most 1,000,000 users in all)",
     );
     assert_usage_error(&["lookup", "--requests", "65536,999999"], "too large");
     // (Past 100,000 requests the list is longer than a command line may be: the

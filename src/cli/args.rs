@@ -357,15 +357,18 @@ pub fn parse_requests(text: &str) -> Result<Requests, String> {
         }
         total = total.saturating_add(n);
         if total > MAX_USERS {
-            return Err(format!(
-                "{} users in all is too large (at most {} users in all)",
-                if n > MAX_USERS {
-                    part.to_owned()
-                } else {
-                    thousands(total)
-                },
-                thousands(MAX_USERS)
-            ));
+            return Err(if n > MAX_USERS {
+                format!(
+                    "{part} users in one request is too large (at most {} users in all)",
+                    thousands(MAX_USERS)
+                )
+            } else {
+                format!(
+                    "{} users in all is too large (at most {} users in all)",
+                    thousands(total),
+                    thousands(MAX_USERS)
+                )
+            });
         }
         users.push(n as u32);
     }
@@ -523,7 +526,7 @@ mod tests {
         let too_large = parse_requests("4294967296").unwrap_err();
         assert_eq!(
             too_large,
-            "4294967296 users in all is too large (at most 1,000,000 users in all)"
+            "4294967296 users in one request is too large (at most 1,000,000 users in all)"
         );
         assert!(
             parse_requests("99999999999999999999999")

@@ -377,7 +377,10 @@ fn heading(mode: Mode, requests: &[u32], about: &str, virtual_time: bool) -> Str
         }
         Mode::EventLoop => "event-loop: one looplab task per request, one thread",
     };
-    let arriving = if requests.len() <= 10 {
+    let arriving = if let [users] = requests {
+        let plural = if *users == 1 { "" } else { "s" };
+        format!("one request for {users} user{plural}")
+    } else if requests.len() <= 10 {
         let list: Vec<String> = requests.iter().map(u32::to_string).collect();
         format!("requests for {} users arrive together", list.join(", "))
     } else {
@@ -387,5 +390,10 @@ fn heading(mode: Mode, requests: &[u32], about: &str, virtual_time: bool) -> Str
             requests.len()
         )
     };
-    format!("== {what}\n   {arriving}; {about}")
+    // Two lines when one would pass the 80 columns of a terminal.
+    if arriving.len() + about.len() + 5 > 80 {
+        format!("== {what}\n   {arriving};\n   {about}")
+    } else {
+        format!("== {what}\n   {arriving}; {about}")
+    }
 }
