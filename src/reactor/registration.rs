@@ -24,8 +24,8 @@ use crate::trace::Event;
 /// socket dropped on another runtime's thread must not touch that runtime's table).
 #[derive(Debug)]
 pub(crate) struct Registration {
-    pub(crate) key: IoKey,
-    pub(crate) runtime_id: u64,
+    key: IoKey,
+    runtime_id: u64,
     /// The reactor's list of keys dropped out of its reach (see `Reactor::released`).
     released: Arc<Mutex<Vec<IoKey>>>,
 }
