@@ -230,7 +230,7 @@ impl TcpStream {
             registration.poll_read(cx, capacity, || (&**socket).read(buf))
         })
         .await?;
-        registration.done("read", n);
+        registration.done(Direction::Read, n);
         Ok(n)
     }
 
@@ -245,7 +245,7 @@ impl TcpStream {
             registration.poll_io(cx, Direction::Write, "write", || (&**socket).write(buf))
         })
         .await?;
-        registration.done("write", n);
+        registration.done(Direction::Write, n);
         Ok(n)
     }
 

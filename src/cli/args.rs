@@ -74,7 +74,9 @@ Rules between flags:
     another process) nor with --delay (that directory's delay is its own; looplab asks
     it and prints what it says).
 
-Limits: at most 100,000 requests and 1,000,000 users in all; durations at most 1h.";
+Limits: at most 100,000 requests and 1,000,000 users in all; durations at most 1h.
+    (A --requests list that long passes the shell's limit of 128 KiB for one argument:
+    about 60,000 one-digit requests fit.)";
 
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = LOOKUP_RULES)]

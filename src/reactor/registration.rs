@@ -97,18 +97,23 @@ impl Registration {
         });
     }
 
-    /// A read or write of `bytes` succeeded: into the books, and into the trace.
-    pub(crate) fn done(&self, op: &'static str, bytes: usize) {
+    /// A read or write of `bytes` succeeded (`direction` says which): into the
+    /// books, and into the trace.
+    pub(crate) fn done(&self, direction: Direction, bytes: usize) {
         context::try_with_core(|core| {
             if core.id() != self.runtime_id {
                 return;
             }
             if core.time().is_virtual() {
-                core.reactor().with_ledger(|ledger| match op {
-                    "read" => ledger.read(self.key, bytes),
-                    _ => ledger.wrote(self.key, bytes),
+                core.reactor().with_ledger(|ledger| match direction {
+                    Direction::Read => ledger.read(self.key, bytes),
+                    Direction::Write => ledger.wrote(self.key, bytes),
                 });
             }
+            let op = match direction {
+                Direction::Read => "read",
+                Direction::Write => "write",
+            };
             if core.tracer().enabled() {
                 core.tracer().emit(Event::IoDone {
                     task: core.executor().current_task(),
