@@ -226,12 +226,10 @@ impl TcpStream {
             registration,
         } = self;
         let capacity = buf.len();
-        let n = std::future::poll_fn(|cx| {
-            registration.poll_read(cx, capacity, || (&**socket).read(buf))
+        std::future::poll_fn(|cx| {
+            registration.poll_bytes(cx, Direction::Read, capacity, || (&**socket).read(buf))
         })
-        .await?;
-        registration.done(Direction::Read, n);
-        Ok(n)
+        .await
     }
 
     /// Writes some of `buf`, waiting until the socket can take at least one byte.
@@ -241,12 +239,10 @@ impl TcpStream {
             socket,
             registration,
         } = self;
-        let n = std::future::poll_fn(|cx| {
-            registration.poll_io(cx, Direction::Write, "write", || (&**socket).write(buf))
+        std::future::poll_fn(|cx| {
+            registration.poll_bytes(cx, Direction::Write, buf.len(), || (&**socket).write(buf))
         })
-        .await?;
-        registration.done(Direction::Write, n);
-        Ok(n)
+        .await
     }
 
     /// Writes all of `buf`, waiting for the socket as often as needed. A large buffer

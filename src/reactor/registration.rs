@@ -97,34 +97,6 @@ impl Registration {
         });
     }
 
-    /// A read or write of `bytes` succeeded (`direction` says which): into the
-    /// books, and into the trace.
-    pub(crate) fn done(&self, direction: Direction, bytes: usize) {
-        context::try_with_core(|core| {
-            if core.id() != self.runtime_id {
-                return;
-            }
-            if core.time().is_virtual() {
-                core.reactor().with_ledger(|ledger| match direction {
-                    Direction::Read => ledger.read(self.key, bytes),
-                    Direction::Write => ledger.wrote(self.key, bytes),
-                });
-            }
-            let op = match direction {
-                Direction::Read => "read",
-                Direction::Write => "write",
-            };
-            if core.tracer().enabled() {
-                core.tracer().emit(Event::IoDone {
-                    task: core.executor().current_task(),
-                    token: self.key.number(),
-                    op,
-                    bytes,
-                });
-            }
-        });
-    }
-
     /// A connection the settle took out of the kernel's queue for this listener.
     pub(crate) fn take_accepted(&self) -> Option<(mio::net::TcpStream, std::net::SocketAddr)> {
         context::try_with_core(|core| {
@@ -157,30 +129,44 @@ impl Registration {
             direction,
             op_name,
             op,
-            |_| false,
+            |_| None,
         )
     }
 
-    /// A read into a buffer of `capacity` bytes, the edge-triggered way. A read that
-    /// returns fewer bytes than that (and more than none) emptied the socket, so the
-    /// next one waits for an edge, as tokio's does: without this, every short read is
-    /// followed by a read that only hears `WouldBlock`.
-    pub(crate) fn poll_read(
+    /// A read or write of at most `capacity` bytes, the edge-triggered way, counted:
+    /// the bytes it moved go into the trace (`IoDone`) and, under virtual time, into
+    /// the runtime's books (`ledger.rs`). A read that returns fewer bytes than
+    /// `capacity` (and more than none) emptied the socket, so the next one waits for
+    /// an edge, as tokio's does: without this, every short read is followed by a read
+    /// that only hears `WouldBlock`.
+    pub(crate) fn poll_bytes(
         &self,
         cx: &mut Context<'_>,
+        direction: Direction,
         capacity: usize,
         op: impl FnMut() -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        let op_name = match direction {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        };
         poll_io(
             self.key,
             self.runtime_id,
             cx,
-            Direction::Read,
-            "read",
+            direction,
+            op_name,
             op,
-            |&n| n > 0 && n < capacity,
+            |&bytes| Some(Counted { bytes, capacity }),
         )
     }
+}
+
+/// A read's or write's result, as `poll_io` counts it: the bytes it moved, and how many
+/// it could have.
+pub(crate) struct Counted {
+    bytes: usize,
+    capacity: usize,
 }
 
 /// Runs `op` (a non-blocking read, write, accept, ...) if the source is ready in
@@ -204,7 +190,7 @@ pub(crate) fn poll_io<R>(
     direction: Direction,
     op_name: &'static str,
     mut op: impl FnMut() -> io::Result<R>,
-    drained: impl Fn(&R) -> bool,
+    counted: impl Fn(&R) -> Option<Counted>,
 ) -> Poll<io::Result<R>> {
     context::with_core(op_name, |core| {
         if core.id() != runtime_id {
@@ -255,8 +241,24 @@ pub(crate) fn poll_io<R>(
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(done) => {
-                    if drained(&done) {
-                        reactor.drained(key, direction, tick);
+                    if let Some(Counted { bytes, capacity }) = counted(&done) {
+                        if direction == Direction::Read && bytes > 0 && bytes < capacity {
+                            reactor.drained(key, direction, tick);
+                        }
+                        if core.time().is_virtual() {
+                            reactor.with_ledger(|ledger| match direction {
+                                Direction::Read => ledger.read(key, bytes),
+                                Direction::Write => ledger.wrote(key, bytes),
+                            });
+                        }
+                        if core.tracer().enabled() {
+                            core.tracer().emit(Event::IoDone {
+                                task,
+                                token: key.number(),
+                                op: op_name,
+                                bytes,
+                            });
+                        }
                     }
                     return Poll::Ready(Ok(done));
                 }
