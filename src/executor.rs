@@ -406,9 +406,10 @@ impl Executor {
     {
         let id = TaskId(self.next_task_id.get());
         self.next_task_id.set(id.0 + 1);
-        let key = self.tasks.next_key(id);
-        let task = Task::new(id, key, Box::pin(future), self.scheduler.clone());
-        self.tasks.insert(task.clone());
+        let scheduler = self.scheduler.clone();
+        let task = self
+            .tasks
+            .insert(id, |key| Task::new(id, key, Box::pin(future), scheduler));
         if self.tracer.enabled() {
             self.tracer.emit(Event::Spawn {
                 parent: self.current_task.get(),

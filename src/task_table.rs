@@ -30,27 +30,26 @@ pub(crate) struct TaskTable {
 }
 
 impl TaskTable {
-    /// The key the next task will get (its slot is taken by [`insert`](Self::insert)).
-    pub(crate) fn next_key(&self, id: TaskId) -> TaskKey {
-        let index = match self.free.borrow().last() {
-            Some(&index) => index,
-            None => u32::try_from(self.slots.borrow().len())
-                .expect("more than 4 billion live tasks in one runtime"),
-        };
-        TaskKey::new(index, id)
-    }
-
-    /// Puts a new task in the slot its key names (from [`next_key`](Self::next_key)).
-    pub(crate) fn insert(&self, task: Arc<dyn Runnable>) {
-        let index = task.header().key().index;
+    /// Takes a slot for a new task: `make` builds the task with its key, and the table
+    /// keeps it. Returns the task, as `make` built it.
+    pub(crate) fn insert<R: Runnable + 'static>(
+        &self,
+        id: TaskId,
+        make: impl FnOnce(TaskKey) -> Arc<R>,
+    ) -> Arc<R> {
+        let reused = self.free.borrow_mut().pop();
         let mut slots = self.slots.borrow_mut();
-        if index as usize == slots.len() {
-            slots.push(Some(task));
-        } else {
-            let reused = self.free.borrow_mut().pop();
-            debug_assert_eq!(reused, Some(index));
-            slots[index as usize] = Some(task);
-        }
+        let index = match reused {
+            Some(index) => index,
+            None => {
+                slots.push(None);
+                u32::try_from(slots.len() - 1)
+                    .expect("more than 4 billion live tasks in one runtime")
+            }
+        };
+        let task = make(TaskKey::new(index, id));
+        slots[index as usize] = Some(task.clone());
+        task
     }
 
     /// The task `key` names, if it is still live.
