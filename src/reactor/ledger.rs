@@ -294,14 +294,14 @@ impl Ledger {
         }
         if let Some(listener) = self.listeners.remove(&key) {
             self.listener_at.remove(&listener.addr);
-            for book in self.streams.values_mut() {
+            for (&stream, book) in &mut self.streams {
                 if book.owed_by == Some(key) {
                     // Its connection goes with the listener: the kernel resets it.
                     book.owed_by = None;
                     book.peer_closed = true;
+                    self.unsettled.push(stream);
                 }
             }
-            self.unsettled.extend(self.streams.keys().copied());
         }
     }
 
