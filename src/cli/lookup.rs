@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::{HtmlExtras, chrome_trace, html, write_atomically};
+use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_atomically};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
@@ -26,8 +26,8 @@ use looplab::{Recorder, TraceOutput};
 use crate::args::{Export, LookupArgs};
 use crate::step;
 
-/// `println!` for the command's output, except that a reader who went away (`looplab |
-/// head`) ends the program quietly instead of making it panic.
+/// `println!` for the command's output, except that a failed write is not a panic:
+/// see [`write_out`].
 macro_rules! say {
     () => {
         $crate::lookup::write_out(format_args!("\n"))
@@ -44,15 +44,32 @@ macro_rules! say_raw {
     };
 }
 
-/// Writes to stdout; a closed pipe ends the program with success (the reader has what
-/// it wanted), any other error is ignored like `print!` would not.
+/// Writes to stdout. A reader who went away (`looplab | head`, a closed pipe) ends the
+/// program quietly with success: it has what it wanted. Any other failure (a full
+/// disk, `> /dev/full`) ends it with an error that names standard output and the
+/// OS's reason, and exit status 1: output that was asked for and lost is a failed run.
 pub fn write_out(text: std::fmt::Arguments) {
     use std::io::Write as _;
-    if let Err(e) = std::io::stdout().lock().write_fmt(text)
-        && e.kind() == io::ErrorKind::BrokenPipe
-    {
+    if let Err(e) = io::stdout().lock().write_fmt(text) {
+        stdout_failed(e);
+    }
+}
+
+/// Sends what stdout still buffers (a last line without its newline), with
+/// [`write_out`]'s rules for a failure.
+pub fn flush_out() {
+    use std::io::Write as _;
+    if let Err(e) = io::stdout().lock().flush() {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(error: io::Error) -> ! {
+    if error.kind() == io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
+    eprintln!("error: could not write to standard output: {error}");
+    std::process::exit(1);
 }
 
 /// The SVG's layout width, in the timeline's character columns: wider than a terminal,
@@ -81,6 +98,10 @@ struct Target {
 }
 
 pub fn run(args: LookupArgs) -> io::Result<()> {
+    // Before anything runs: a long run is not to be wasted on a file it cannot write.
+    for (_, path) in args.exports.flags() {
+        check_writable(path)?;
+    }
     let requests = args.requests.0.clone();
     let show = !args.json;
     let target = target(&args)?;
@@ -147,6 +168,9 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
     let records = recorder.map(|r| r.records()).unwrap_or_default();
+    // Every file is tried, even after one fails: the others are not lost with it.
+    let mut written = Vec::new();
+    let mut failed = Vec::new();
     for (path, export) in args.exports.requested() {
         let text = match export {
             Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
@@ -163,9 +187,26 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 chrome_trace(&records)
             }
         };
-        write_atomically(path, text.as_bytes())?;
+        match write_atomically(path, text.as_bytes()) {
+            Ok(()) => written.push(path.display().to_string()),
+            Err(e) => failed.push(e),
+        }
     }
-    Ok(())
+    exports_written(&written, failed)
+}
+
+/// `Ok` when every export was written; else one error that says which files were
+/// not written and why, and which were (`could not write a/b.html: ...; written:
+/// x.svg`).
+fn exports_written(written: &[String], failed: Vec<io::Error>) -> io::Result<()> {
+    let Some(kind) = failed.first().map(io::Error::kind) else {
+        return Ok(());
+    };
+    let mut message: Vec<String> = failed.iter().map(io::Error::to_string).collect();
+    if !written.is_empty() {
+        message.push(format!("written: {}", written.join(", ")));
+    }
+    Err(io::Error::new(kind, message.join("; ")))
 }
 
 /// The `--html` page: the table and the timeline of every run, and the event-loop

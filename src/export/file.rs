@@ -45,12 +45,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Checks, before a run, that [`write_atomically`] can write `path`: its folder exists
 /// and takes a new file, and what is there now (if anything) is a regular file. The
-/// answer tells which file it is, so that two spellings of one file can be refused.
-pub fn check_writable(path: &Path) -> io::Result<FileId> {
+/// error is the one the write would give.
+pub fn check_writable(path: &Path) -> io::Result<()> {
     let target = target(path).map_err(|e| named(path, e))?;
     // The same temporary file the write will make, removed again when dropped.
     temporary_beside(&target, None).map_err(|e| named(path, e))?;
-    FileId::of(&target).map_err(|e| named(path, e))
+    Ok(())
+}
+
+/// Which file `path` names (the file a write to it would replace, or make), so that
+/// two spellings of one file can be found out before both are written.
+pub fn file_id(path: &Path) -> io::Result<FileId> {
+    target(path)
+        .and_then(|target| FileId::of(&target))
+        .map_err(|e| named(path, e))
 }
 
 /// Which file a path names, whatever its spelling (relative or absolute, `./`, `..`,
@@ -140,7 +148,8 @@ fn temporary_beside(
     // `NamedTempFile::new_in` would make every export `0600`.
     let file = tempfile::Builder::new()
         .permissions(Permissions::from_mode(0o666))
-        .tempfile_in(folder_of(target))?;
+        .tempfile_in(folder_of(target))
+        .map_err(without_temporary_name)?;
     if let Some(permissions) = permissions {
         // Exactly the old file's mode, past the umask.
         file.as_file().set_permissions(permissions)?;
@@ -153,6 +162,16 @@ fn folder_of(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
+    }
+}
+
+/// The OS's reason alone. `tempfile` adds ` at path ".tmpXXXXXX"` to its errors (and
+/// keeps the OS's error only as text): the random name says nothing to a user who
+/// asked for another one, and the error is named after that one by [`named`].
+fn without_temporary_name(error: io::Error) -> io::Error {
+    match error.to_string().rsplit_once(" at path ") {
+        Some((reason, _)) => io::Error::new(error.kind(), reason),
+        None => error,
     }
 }
 
@@ -220,11 +239,13 @@ mod tests {
             check_writable(&path).unwrap_err(),
         ] {
             assert_eq!(error.kind(), io::ErrorKind::NotFound);
-            assert!(
-                error
-                    .to_string()
-                    .starts_with(&format!("could not write {}: ", path.display())),
-                "{error}"
+            // The OS's reason, not the temporary file's random name.
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "could not write {}: No such file or directory (os error 2)",
+                    path.display()
+                )
             );
         }
         assert!(entries(dir.path()).is_empty());
@@ -280,8 +301,8 @@ mod tests {
         let link = dir.path().join("link.svg");
         std::os::unix::fs::symlink(dir.path().join("later.svg"), &link).unwrap();
         assert_eq!(
-            check_writable(&link).unwrap(),
-            check_writable(&dir.path().join("later.svg")).unwrap()
+            file_id(&link).unwrap(),
+            file_id(&dir.path().join("later.svg")).unwrap()
         );
         write_atomically(&link, b"made").unwrap();
         assert_eq!(fs::read(dir.path().join("later.svg")).unwrap(), b"made");
@@ -317,14 +338,16 @@ mod tests {
         fs::hard_link(&file, &hard).unwrap();
         let sub = dir.path().join("sub");
         fs::create_dir(&sub).unwrap();
-        let id = check_writable(&file).unwrap();
+        let id = file_id(&file).unwrap();
         assert!(matches!(id, FileId::Existing { .. }));
-        assert_eq!(check_writable(&hard).unwrap(), id);
-        assert_eq!(check_writable(&sub.join("../one.svg")).unwrap(), id);
-        let new = check_writable(&dir.path().join("two.svg")).unwrap();
-        assert_eq!(check_writable(&sub.join("../two.svg")).unwrap(), new);
+        assert_eq!(file_id(&hard).unwrap(), id);
+        assert_eq!(file_id(&sub.join("../one.svg")).unwrap(), id);
+        let new = file_id(&dir.path().join("two.svg")).unwrap();
+        assert_eq!(file_id(&sub.join("../two.svg")).unwrap(), new);
         assert_ne!(new, id);
-        assert_ne!(check_writable(&sub.join("two.svg")).unwrap(), new);
+        assert_ne!(file_id(&sub.join("two.svg")).unwrap(), new);
+        check_writable(&file).unwrap();
+        check_writable(&dir.path().join("two.svg")).unwrap();
         // The check leaves no temporary file behind.
         assert_eq!(entries(dir.path()), ["hard.svg", "one.svg", "sub"]);
     }
