@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_atomically};
+use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_each};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
@@ -168,10 +168,8 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
     let records = recorder.map(|r| r.records()).unwrap_or_default();
-    // Every file is tried, even after one fails: the others are not lost with it.
-    let mut written = Vec::new();
-    let mut failed = Vec::new();
-    for (path, export) in args.exports.requested() {
+    // Every file is tried, even after one fails, and the error lists those written.
+    write_each(args.exports.requested().into_iter().map(|(path, export)| {
         let text = match export {
             Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
             Export::Html => page(&args, &runs, &records),
@@ -187,26 +185,8 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 chrome_trace(&records)
             }
         };
-        match write_atomically(path, text.as_bytes()) {
-            Ok(()) => written.push(path.display().to_string()),
-            Err(e) => failed.push(e),
-        }
-    }
-    exports_written(&written, failed)
-}
-
-/// `Ok` when every export was written; else one error that says which files were
-/// not written and why, and which were (`could not write a/b.html: ...; written:
-/// x.svg`).
-fn exports_written(written: &[String], failed: Vec<io::Error>) -> io::Result<()> {
-    let Some(kind) = failed.first().map(io::Error::kind) else {
-        return Ok(());
-    };
-    let mut message: Vec<String> = failed.iter().map(io::Error::to_string).collect();
-    if !written.is_empty() {
-        message.push(format!("written: {}", written.join(", ")));
-    }
-    Err(io::Error::new(kind, message.join("; ")))
+        (path.as_path(), text)
+    }))
 }
 
 /// The `--html` page: the table and the timeline of every run, and the event-loop

@@ -43,6 +43,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_whole(&target, bytes).map_err(|e| named(path, e))
 }
 
+/// Writes each file with [`write_atomically`], in order, trying every one even after
+/// one failed: the others are not lost with it. The error names each file not
+/// written, and why, then those that were: `could not write a/run.html: No such file
+/// or directory (os error 2); written: t.svg, run.json`. The texts are made one at a
+/// time, as the iterator gives them.
+pub fn write_each<'a>(files: impl IntoIterator<Item = (&'a Path, String)>) -> io::Result<()> {
+    let mut written = Vec::new();
+    let mut failed = Vec::new();
+    for (path, text) in files {
+        match write_atomically(path, text.as_bytes()) {
+            Ok(()) => written.push(path.display().to_string()),
+            Err(e) => failed.push(e),
+        }
+    }
+    let Some(kind) = failed.first().map(io::Error::kind) else {
+        return Ok(());
+    };
+    let mut message: Vec<String> = failed.iter().map(io::Error::to_string).collect();
+    if !written.is_empty() {
+        message.push(format!("written: {}", written.join(", ")));
+    }
+    Err(io::Error::new(kind, message.join("; ")))
+}
+
 /// Checks, before a run, that [`write_atomically`] can write `path`: its folder exists
 /// and takes a new file, and what is there now (if anything) is a regular file. The
 /// error is the one the write would give.
@@ -350,6 +374,32 @@ mod tests {
         check_writable(&dir.path().join("two.svg")).unwrap();
         // The check leaves no temporary file behind.
         assert_eq!(entries(dir.path()), ["hard.svg", "one.svg", "sub"]);
+    }
+
+    #[test]
+    fn each_file_is_tried_and_the_error_names_those_written_and_not() {
+        let dir = scratch();
+        let (a, b) = (dir.path().join("a.svg"), dir.path().join("b.json"));
+        let lost = dir.path().join("no-such-dir/page.html");
+        let files = [
+            (a.as_path(), "a"),
+            (lost.as_path(), "p"),
+            (b.as_path(), "b"),
+        ];
+        let error = write_each(files.map(|(path, text)| (path, text.to_owned()))).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "could not write {}: No such file or directory (os error 2); written: {}, {}",
+                lost.display(),
+                a.display(),
+                b.display()
+            )
+        );
+        assert_eq!(entries(dir.path()), ["a.svg", "b.json"]);
+        write_each([(a.as_path(), "again".to_owned())]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"again");
     }
 
     #[test]

@@ -203,7 +203,6 @@ const LANES_HTML: &str = r##"<section id="lanes">
 </section>
 "##;
 
-
 /// `text`, cut to [`LINE_CHARS`] characters.
 fn clip(mut text: String) -> String {
     if let Some((cut, _)) = text.char_indices().nth(LINE_CHARS) {
