@@ -2,7 +2,7 @@
 //!
 //! - `looplab` (so `cargo run --release`): the post's scenario in all three modes, with
 //!   a table and a timeline.
-//! - `looplab lookup [--mode ...] [--requests 3,2,1] [--delay 1s] [--virtual-time]
+//! - `looplab lookup [--mode ...] [--requests 3,2,1|100x1] [--delay 1s] [--virtual-time]
 //!   [--trace] [--step] [--json] [--lang ko] [--timeout 5s] [--directory HOST:PORT]
 //!   [--svg FILE] [--html FILE] [--chrome-trace FILE]`
 //! - `looplab directory [--addr 127.0.0.1:7878] [--delay 1s] [--quiet] [--grace 5s]`

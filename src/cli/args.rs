@@ -323,7 +323,7 @@ pub fn check_mode_rules(args: &LookupArgs) -> Result<(), clap::Error> {
 /// counts whole milliseconds, and rounding in silence would change the times the run
 /// reports.
 fn not_whole_milliseconds(flag: &str, duration: Duration) -> Option<String> {
-    if duration.subsec_nanos() % 1_000_000 == 0 {
+    if duration.subsec_nanos().is_multiple_of(1_000_000) {
         return None;
     }
     let below = duration.as_millis();

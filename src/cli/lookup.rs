@@ -8,6 +8,11 @@
 //! too. The sequential and threads clients run no loop and record nothing: their page
 //! is the table and the timeline and a note that says so, and their Chrome trace is a
 //! valid trace with no events (a line on stderr says so, beside the file's name).
+//!
+//! Nothing asked for is lost in silence: each file is checked before the run (so a
+//! long run is not wasted on a folder that is not there), each is tried after it even
+//! when another failed, and a failed write to stdout ends the command with exit
+//! status 1 ([`write_out`]).
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
