@@ -428,6 +428,12 @@ fn a_thread_that_cannot_start_is_named_with_the_reason() {
         "{err}"
     );
     assert!(err.contains("(os error "), "the OS's reason: {err}");
+    assert!(
+        err.ends_with(
+            "give fewer requests, or --mode event-loop, which needs no thread per request\n"
+        ),
+        "what to do: {err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 

@@ -182,7 +182,9 @@ pub fn run_threads(
                             e.kind(),
                             format!(
                                 "the thread for request {} of {} ({users} user{}) could not \
-                                 start: {e}",
+                                 start: {e}. The OS limits how many threads a process has \
+                                 and the memory for their stacks: give fewer requests, or \
+                                 --mode event-loop, which needs no thread per request",
                                 index + 1,
                                 requests.len(),
                                 if users == 1 { "" } else { "s" }
