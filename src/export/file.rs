@@ -18,10 +18,14 @@
 //! - an existing file keeps its permissions: the temporary file gets them before the
 //!   rename (a new file gets the usual `0666` less the umask, as `File::create` would).
 //!
+//! A second hard link is not written through: the rename gives the name a new file,
+//! and the other name keeps the old one.
+//!
 //! A long run should not be wasted on a file that cannot be written, so
 //! [`check_writable`] tries, before the run, what the write will do: it resolves the
-//! path, creates (and removes) a temporary file in the folder, and answers with the
-//! file's [`FileId`], by which two spellings of one file are found out.
+//! path and creates (and removes) a temporary file in the folder. [`file_id`] tells
+//! which file a path names ([`FileId`]), by which two spellings of one file are found
+//! out before both are written.
 
 use std::fs::{self, Permissions};
 use std::io::{self, Write};
