@@ -8,13 +8,18 @@
 //! too. The sequential and threads clients run no loop and record nothing: their page
 //! is the table and the timeline and a note that says so, and their Chrome trace is a
 //! valid trace with no events (a line on stderr says so, beside the file's name).
+//!
+//! Nothing asked for is lost in silence: each file is checked before the run (so a
+//! long run is not wasted on a folder that is not there), each is tried after it even
+//! when another failed, and a failed write to stdout ends the command with exit
+//! status 1 ([`write_out`]).
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::{HtmlExtras, chrome_trace, html, write_atomically};
+use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_each};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
@@ -26,8 +31,8 @@ use looplab::{Recorder, TraceOutput};
 use crate::args::{Export, LookupArgs};
 use crate::step;
 
-/// `println!` for the command's output, except that a reader who went away (`looplab |
-/// head`) ends the program quietly instead of making it panic.
+/// `println!` for the command's output, except that a failed write is not a panic:
+/// see [`write_out`].
 macro_rules! say {
     () => {
         $crate::lookup::write_out(format_args!("\n"))
@@ -44,15 +49,32 @@ macro_rules! say_raw {
     };
 }
 
-/// Writes to stdout; a closed pipe ends the program with success (the reader has what
-/// it wanted), any other error is ignored like `print!` would not.
+/// Writes to stdout. A reader who went away (`looplab | head`, a closed pipe) ends the
+/// program quietly with success: it has what it wanted. Any other failure (a full
+/// disk, `> /dev/full`) ends it with an error that names standard output and the
+/// OS's reason, and exit status 1: output that was asked for and lost is a failed run.
 pub fn write_out(text: std::fmt::Arguments) {
     use std::io::Write as _;
-    if let Err(e) = std::io::stdout().lock().write_fmt(text)
-        && e.kind() == io::ErrorKind::BrokenPipe
-    {
+    if let Err(e) = io::stdout().lock().write_fmt(text) {
+        stdout_failed(e);
+    }
+}
+
+/// Sends what stdout still buffers (a last line without its newline), with
+/// [`write_out`]'s rules for a failure.
+pub fn flush_out() {
+    use std::io::Write as _;
+    if let Err(e) = io::stdout().lock().flush() {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(error: io::Error) -> ! {
+    if error.kind() == io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
+    eprintln!("error: could not write to standard output: {error}");
+    std::process::exit(1);
 }
 
 /// The SVG's layout width, in the timeline's character columns: wider than a terminal,
@@ -81,6 +103,10 @@ struct Target {
 }
 
 pub fn run(args: LookupArgs) -> io::Result<()> {
+    // Before anything runs: a long run is not to be wasted on a file it cannot write.
+    for (_, path) in args.exports.flags() {
+        check_writable(path)?;
+    }
     let requests = args.requests.0.clone();
     let show = !args.json;
     let target = target(&args)?;
@@ -147,7 +173,8 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
     let records = recorder.map(|r| r.records()).unwrap_or_default();
-    for (path, export) in args.exports.requested() {
+    // Every file is tried, even after one fails, and the error lists those written.
+    write_each(args.exports.requested().into_iter().map(|(path, export)| {
         let text = match export {
             Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
             Export::Html => page(&args, &runs, &records),
@@ -163,9 +190,8 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 chrome_trace(&records)
             }
         };
-        write_atomically(path, text.as_bytes())?;
-    }
-    Ok(())
+        (path.as_path(), text)
+    }))
 }
 
 /// The `--html` page: the table and the timeline of every run, and the event-loop

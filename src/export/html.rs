@@ -38,11 +38,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// Text made safe inside HTML content and quoted attributes.
+use html_escape::encode_quoted_attribute as escape;
 use serde::Serialize;
 
 use super::lanes::{LoopStep, PollOutcome, Run, TaskLane, Turn, Waker};
 use super::replay::{LoopState, Replay};
-use crate::trace::{Event, Record, TaskId, UnparkReason};
+use crate::trace::{Event, Record, TaskId, UnparkReason, secs};
 
 // The limits that keep a page bounded, whatever the run. Their worst case together is
 // about 15 MB: 1,500 whole turns of about 3 KB of state, 50,000 lines of at most
@@ -201,22 +203,6 @@ const LANES_HTML: &str = r##"<section id="lanes">
 </section>
 "##;
 
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `text`, cut to [`LINE_CHARS`] characters.
 fn clip(mut text: String) -> String {
     if let Some((cut, _)) = text.char_indices().nth(LINE_CHARS) {
@@ -224,10 +210,6 @@ fn clip(mut text: String) -> String {
         text.push('…');
     }
     text
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
 }
 
 // ---------------------------------------------------------------------------------
@@ -888,7 +870,7 @@ mod tests {
     fn escaping_covers_markup_and_quotes() {
         assert_eq!(
             escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
         );
     }
 

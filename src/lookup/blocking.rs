@@ -154,7 +154,8 @@ pub fn run_threads(
         let threads: Vec<_> = requests
             .iter()
             .zip(first_user_ids(requests))
-            .map(|(&users, first_id)| {
+            .enumerate()
+            .map(|(index, (&users, first_id))| {
                 let line_sender = line_sender.clone();
                 thread::Builder::new()
                     .name(format!("find_users({users})"))
@@ -172,6 +173,22 @@ pub fn run_threads(
                             timeout,
                             lang,
                             &mut send_line,
+                        )
+                    })
+                    // The OS's limits (threads, memory for stacks) are where this mode
+                    // runs out first: say which request hit them.
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "the thread for request {} of {} ({users} user{}) could not \
+                                 start: {e}. The OS limits how many threads a process has \
+                                 and the memory for their stacks: give fewer requests, or \
+                                 --mode event-loop, which needs no thread per request",
+                                index + 1,
+                                requests.len(),
+                                if users == 1 { "" } else { "s" }
+                            ),
                         )
                     })
             })

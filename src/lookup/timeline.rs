@@ -37,6 +37,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// Text made safe inside an SVG (XML) element or quoted attribute.
+use html_escape::encode_quoted_attribute as escape;
+
 use super::report::{GAP, Mode, RunReport, Span, format_seconds, thousands, users_label};
 
 /// The most request rows in one picture, all runs together; each run gets an equal
@@ -587,14 +590,6 @@ impl SvgGrid {
     fn block_height(&self) -> f64 {
         self.line * 0.6
     }
-}
-
-/// Text made safe inside an XML element or attribute.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
