@@ -107,7 +107,8 @@ pub enum Runnable {
 
 /// Who caused a wake.
 ///
-/// In JSON `{"task":1}`, `{"callback":"..."}`, `{"timer":3}`, `{"io":7}` or `"thread"`.
+/// In JSON `{"task":1}`, `{"callback":"..."}`, `{"timer":3}`, `{"io":7}`, `"thread"` or
+/// `"outside"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum By {
@@ -121,6 +122,9 @@ pub enum By {
     Io(u64),
     /// Another OS thread.
     Thread,
+    /// Code outside any poll, on the loop's thread: asyncio's `asyncio.run` making the
+    /// first task before the loop runs it.
+    Outside,
 }
 
 /// How a wake reached the run queue.

@@ -18,8 +18,8 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::line::{FORMAT, Header, Kind, Line, VERSION};
