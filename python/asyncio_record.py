@@ -441,13 +441,15 @@ class RecordingLoop(asyncio.SelectorEventLoop):
         handle = super().call_soon(callback, *args, context=context)
         rec = self._looplab_recorder
         if rec.active:
-            from_future = len(args) == 1 and futures.isfuture(args[0]) and args[0].done()
-            rec.emit(
-                "wake",
-                who=rec.runnable(callback),
-                by=rec.current_by,
-                via="future" if from_future else "call_soon",
-            )
+            known = len(rec.tasks)
+            who = rec.runnable(callback)
+            if len(rec.tasks) > known:
+                via = "spawn"  # a Task's constructor scheduling its first step
+            elif len(args) == 1 and futures.isfuture(args[0]) and args[0].done():
+                via = "future"
+            else:
+                via = "call_soon"
+            rec.emit("wake", who=who, by=rec.current_by, via=via)
         return handle
 
     def call_soon_threadsafe(self, callback, *args, context=None):

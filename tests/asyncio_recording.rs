@@ -166,6 +166,27 @@ fn the_posts_program_records_its_three_tasks_ending_at_one_two_and_three_seconds
     .map(|name| ended_at(&recording, task_named(&recording, name)))
     .collect();
     assert_eq!(ends, [3_000_000_000, 2_000_000_000, 1_000_000_000]);
+    // Creating each task queued it: the wake right after its spawn, from main.
+    for name in [
+        "find_users_async(3)",
+        "find_users_async(2)",
+        "find_users_async(1)",
+    ] {
+        let task = task_named(&recording, name);
+        let spawn = recording
+            .lines
+            .iter()
+            .position(|l| matches!(l.kind, Kind::Spawn { task: t, .. } if t == task))
+            .unwrap();
+        assert_eq!(
+            recording.lines[spawn + 1].kind,
+            Kind::Wake {
+                who: Runnable::Task(task),
+                by: By::Task(main),
+                via: Via::Spawn,
+            }
+        );
+    }
     assert_eq!(
         recording.lines.last().map(|l| &l.kind),
         Some(&Kind::Stop {

@@ -77,7 +77,7 @@ fn lines_of(
     push: &mut impl FnMut(Kind),
 ) {
     let who = |task: &Option<TaskId>| task.map(task_of);
-    push(match event {
+    let kind = match event {
         Event::BlockOnStart => Kind::Start {
             task: 0,
             name: "main".to_string(),
@@ -85,11 +85,20 @@ fn lines_of(
         Event::BlockOnReturn { elapsed } => Kind::Stop {
             elapsed_ns: nanos(*elapsed),
         },
-        Event::Spawn { parent, task, name } => Kind::Spawn {
-            task: task.0,
-            parent: who(parent),
-            name: name.clone(),
-        },
+        Event::Spawn { parent, task, name } => {
+            push(Kind::Spawn {
+                task: task.0,
+                parent: who(parent),
+                name: name.clone(),
+            });
+            // `spawn` puts the new task in the run queue: say so, as every other
+            // entry into the queue is said.
+            Kind::Wake {
+                who: task_of(*task),
+                by: parent.map_or(By::Outside, |p| By::Task(p.0)),
+                via: Via::Spawn,
+            }
+        }
         Event::Poll { task } => Kind::Poll {
             who: task_of(*task),
         },
@@ -253,7 +262,8 @@ fn lines_of(
             who: task_of(*task),
             took_ns: nanos(*took),
         },
-    });
+    };
+    push(kind);
 }
 
 /// The trace's reason as the format's, with its event count.

@@ -131,6 +131,9 @@ pub enum By {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
+    /// The task was just created, and creating it queued it (looplab's `spawn`;
+    /// asyncio's `Task()`, whose constructor `call_soon`s its first step).
+    Spawn,
     /// looplab: a `Waker`'s `wake`.
     Waker,
     /// asyncio: `loop.call_soon`.
@@ -211,7 +214,7 @@ pub enum Kind {
         /// How long the run took, on the header's clock.
         elapsed_ns: u64,
     },
-    /// A task was created.
+    /// A task was created. A `wake` `via` `spawn` follows: creating a task queues it.
     Spawn {
         /// Its number.
         task: u64,

@@ -106,6 +106,11 @@ mod tests {
                 by: By::Io(7),
                 via: Via::Selector,
             },
+            Kind::Wake {
+                who: Runnable::Task(0),
+                by: By::Outside,
+                via: Via::Spawn,
+            },
             Kind::Note {
                 who: None,
                 text: "3명 중 1번 째 사용자 조회 중 ...".into(),
@@ -230,7 +235,7 @@ mod tests {
         let lines = one_of_each();
         let recording = Recording {
             header: header(),
-            lines: vec![lines[1].clone(), lines[3].clone(), lines[9].clone()],
+            lines: vec![lines[1].clone(), lines[3].clone(), lines[10].clone()],
         };
         let text = String::from_utf8(recording.to_bytes()).unwrap();
         assert_eq!(
@@ -242,7 +247,7 @@ mod tests {
                 "\n",
                 r#"{"at_ns":3000000,"kind":"poll_end","who":{"task":1},"result":"panicked","message":"boom \"quoted\"\n조회"}"#,
                 "\n",
-                r#"{"at_ns":9000000,"kind":"timer_armed","timer":4,"who":{"task":1},"deadline_ns":1000000000,"place":{"wheel":{"level":1,"slot":15}},"callback":null}"#,
+                r#"{"at_ns":10000000,"kind":"timer_armed","timer":4,"who":{"task":1},"deadline_ns":1000000000,"place":{"wheel":{"level":1,"slot":15}},"callback":null}"#,
                 "\n",
             )
         );
@@ -341,6 +346,58 @@ mod tests {
                 Kind::Turn {
                     turn: 1,
                     state: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spawn_is_followed_by_the_wake_that_queues_the_new_task() {
+        let records = [
+            at(
+                0,
+                Event::Spawn {
+                    parent: Some(TaskId(0)),
+                    task: TaskId(1),
+                    name: "find_users(3)".into(),
+                },
+            ),
+            at(
+                0,
+                Event::Spawn {
+                    parent: None,
+                    task: TaskId(2),
+                    name: String::new(),
+                },
+            ),
+        ];
+        let kinds: Vec<Kind> = from_records(&records, Clock::Real, "test")
+            .lines
+            .into_iter()
+            .map(|l| l.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Spawn {
+                    task: 1,
+                    parent: Some(Runnable::Task(0)),
+                    name: "find_users(3)".into()
+                },
+                Kind::Wake {
+                    who: Runnable::Task(1),
+                    by: By::Task(0),
+                    via: Via::Spawn
+                },
+                Kind::Spawn {
+                    task: 2,
+                    parent: None,
+                    name: String::new()
+                },
+                Kind::Wake {
+                    who: Runnable::Task(2),
+                    by: By::Outside,
+                    via: Via::Spawn
                 },
             ]
         );
