@@ -19,11 +19,11 @@
 //! viewer draws both. `docs/recording.md` documents every line and field, and what
 //! the page and the Chrome trace make of them.
 //!
-//! - [`line`]: the lines as types; serde derives their JSON, so the bytes are fixed
+//! - [`line`](mod@line): the lines as types; serde derives their JSON, so the bytes are fixed
 //!   by the declarations.
 //! - [`read`]: [`Recording::parse`] checks the header, the version and every line, and
 //!   names the line that is wrong.
-//! - [`write`]: [`Writer`] and [`Recording::to_bytes`].
+//! - [`write`](mod@write): [`Writer`] and [`Recording::to_bytes`].
 //! - `from_trace.rs` and `turn_view.rs`: the runtime's records, and its per-turn
 //!   `--step` snapshot, as lines.
 
