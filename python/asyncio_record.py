@@ -206,6 +206,8 @@ class Recorder:
         self.current = None  # the runnable being run: {"task": n} or {"callback": name}
         self.current_by = "outside"  # who a wake now comes from
         self.tasks = {}  # task -> number (tasks hash by identity)
+        # A new task's spawn and first wake, held back until its name is known.
+        self.held = None
         self.timers = {}  # id(TimerHandle) -> (handle, number, armed by)
         self.next_timer = 1
         self.turn = 0
@@ -230,9 +232,30 @@ class Recorder:
         if not self.active:
             return
         with self.lock:
+            self._release()
             line = {"at_ns": self.clock.now_ns(), "kind": kind}
             line.update(fields)
             self._write(line)
+
+    def hold_spawn(self, task, wake):
+        """Writes a new task's ``spawn`` and the ``wake`` that queued it with the next
+        line, not now: ``asyncio.create_task(coro, name=...)`` names the task only
+        after its constructor has scheduled it, and the spawn line carries the name."""
+        with self.lock:
+            self._release()
+            at_ns = self.clock.now_ns()
+            spawn = {"at_ns": at_ns, "kind": "spawn", "task": self.tasks[task]}
+            spawn["parent"] = self.current
+            wake.update({"at_ns": at_ns, "kind": "wake"})
+            self.held = (task, spawn, wake)
+
+    def _release(self):
+        if self.held is not None:
+            task, spawn, wake = self.held
+            self.held = None
+            spawn["name"] = _task_name(task)
+            self._write(spawn)
+            self._write({"at_ns": wake.pop("at_ns"), "kind": wake.pop("kind"), **wake})
 
     def task_id(self, task):
         """The task's number; a task seen for the first time is announced by a spawn
@@ -252,6 +275,8 @@ class Recorder:
         return {"callback": _callback_name(callback)}
 
     def close(self):
+        with self.lock:
+            self._release()
         self.active = False
         self.out.flush()
 
@@ -442,15 +467,18 @@ class RecordingLoop(asyncio.SelectorEventLoop):
         handle = super().call_soon(callback, *args, context=context)
         rec = self._looplab_recorder
         if rec.active:
-            known = len(rec.tasks)
-            who = rec.runnable(callback)
-            if len(rec.tasks) > known:
-                via = "spawn"  # a Task's constructor scheduling its first step
-            elif len(args) == 1 and futures.isfuture(args[0]) and args[0].done():
+            task = _task_of(callback)
+            if task is not None and task not in rec.tasks:
+                # A Task's constructor scheduling its first step: the task is new.
+                rec.tasks[task] = len(rec.tasks)
+                who = {"task": rec.tasks[task]}
+                rec.hold_spawn(task, {"who": who, "by": rec.current_by, "via": "spawn"})
+                return handle
+            if len(args) == 1 and futures.isfuture(args[0]) and args[0].done():
                 via = "future"
             else:
                 via = "call_soon"
-            rec.emit("wake", who=who, by=rec.current_by, via=via)
+            rec.emit("wake", who=rec.runnable(callback), by=rec.current_by, via=via)
         return handle
 
     def call_soon_threadsafe(self, callback, *args, context=None):

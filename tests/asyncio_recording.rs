@@ -355,7 +355,7 @@ fn a_streams_program_records_its_sockets_readiness_and_who_waits() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The rarer lines: a cancelled timer, a task that raises, a task cancelled, a wake
+/// The rarer lines: a task named by the program, a cancelled timer, a task that raises, a task cancelled, a wake
 /// from another thread.
 const EDGES: &str = r#"
 import asyncio, threading
@@ -368,6 +368,7 @@ async def sleeps_forever():
 
 async def main():
     loop = asyncio.get_running_loop()
+    await asyncio.create_task(asyncio.sleep(0), name="lookup-1")
     try:
         await asyncio.wait_for(asyncio.sleep(10), timeout=0.5)
     except asyncio.TimeoutError:
@@ -385,7 +386,7 @@ asyncio.run(main())
 "#;
 
 #[test]
-fn cancelled_timers_failed_and_cancelled_tasks_and_thread_wakes_are_recorded() {
+fn named_tasks_cancelled_timers_failed_and_cancelled_tasks_and_thread_wakes_are_recorded() {
     if !python_present() {
         return;
     }
@@ -395,6 +396,10 @@ fn cancelled_timers_failed_and_cancelled_tasks_and_thread_wakes_are_recorded() {
     let (bytes, _) = record(&script, &dir.join("e.jsonl"), true);
     let recording = read(&bytes);
     let kinds: Vec<&Kind> = recording.lines.iter().map(|l| &l.kind).collect();
+
+    // asyncio names a task after its constructor queued it; the spawn has the name.
+    let named = task_named(&recording, "lookup-1");
+    assert_eq!(named, 1);
 
     // wait_for's timeout fires at 0.5 s; the inner sleep's 10 s timer is cancelled.
     let ten_s = kinds
