@@ -69,6 +69,7 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from asyncio import events, futures
 
 FORMAT = "looplab-recording"
@@ -205,7 +206,10 @@ class Recorder:
         self.active = True
         self.current = None  # the runnable being run: {"task": n} or {"callback": name}
         self.current_by = "outside"  # who a wake now comes from
-        self.tasks = {}  # task -> number (tasks hash by identity)
+        # task -> number. Weak, so that recording keeps no finished task alive (asyncio
+        # warns about a pending task that is collected, and that must still happen).
+        self.tasks = weakref.WeakKeyDictionary()
+        self.next_task = 0
         # A new task's spawn and first wake, held back until its name is known.
         self.held = None
         self.timers = {}  # id(TimerHandle) -> (handle, number, armed by)
@@ -263,9 +267,14 @@ class Recorder:
         so the first sight is its creation)."""
         number = self.tasks.get(task)
         if number is None:
-            number = len(self.tasks)
-            self.tasks[task] = number
+            number = self.new_task(task)
             self.emit("spawn", task=number, parent=self.current, name=_task_name(task))
+        return number
+
+    def new_task(self, task):
+        number = self.next_task
+        self.next_task += 1
+        self.tasks[task] = number
         return number
 
     def runnable(self, callback):
@@ -470,8 +479,7 @@ class RecordingLoop(asyncio.SelectorEventLoop):
             task = _task_of(callback)
             if task is not None and task not in rec.tasks:
                 # A Task's constructor scheduling its first step: the task is new.
-                rec.tasks[task] = len(rec.tasks)
-                who = {"task": rec.tasks[task]}
+                who = {"task": rec.new_task(task)}
                 rec.hold_spawn(task, {"who": who, "by": rec.current_by, "via": "spawn"})
                 return handle
             if len(args) == 1 and futures.isfuture(args[0]) and args[0].done():
@@ -630,7 +638,7 @@ class NoteWriter:
     def write(self, text):
         self._inner.write(text)
         rec = self._recorder
-        if rec.active and rec.tasks:
+        if rec.active and rec.next_task > 0:
             self._partial += text
             *lines, self._partial = self._partial.split("\n")
             for line in lines:
