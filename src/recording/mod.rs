@@ -508,4 +508,81 @@ mod tests {
                 .all(|l| !matches!(l.kind, Kind::Turn { state: None, .. }))
         );
     }
+
+    #[test]
+    fn a_looplab_run_with_sockets_records_who_waits_and_what_each_source_watches() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        let recorder = crate::Recorder::new();
+        let states = Rc::new(RefCell::new(Vec::new()));
+        let hook_states = states.clone();
+        let rt = crate::Runtime::builder()
+            .virtual_time(true)
+            .record(recorder.clone())
+            .on_turn(move |view| hook_states.borrow_mut().push((view.turn, turn_state(view))))
+            .build()
+            .unwrap();
+        let echoed = rt.block_on(async {
+            let listener = crate::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = crate::spawn_named("server", async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 5];
+                let n = stream.read(&mut buf).await.unwrap();
+                stream.write_all(&buf[..n]).await.unwrap();
+            });
+            let mut client = crate::net::TcpStream::connect(addr).await.unwrap();
+            client.write_all(b"hello").await.unwrap();
+            let mut reply = Vec::new();
+            client.read_to_end(&mut reply).await.unwrap();
+            server.await.unwrap();
+            reply
+        });
+        assert_eq!(echoed, b"hello");
+        let states = states.borrow();
+        let recording = from_records_with_turns(&recorder.records(), Clock::Virtual, "echo", |t| {
+            states.iter().find(|(n, _)| *n == t).map(|(_, s)| s.clone())
+        });
+        assert_eq!(
+            Recording::from_bytes(&recording.to_bytes()).unwrap(),
+            recording
+        );
+        let registered: std::collections::HashMap<u64, String> = recording
+            .lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                Kind::IoRegistered { key, interest, .. } => Some((*key, interest.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(!registered.is_empty());
+        let sources: Vec<&IoState> = recording
+            .lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                Kind::Turn { state: Some(s), .. } => Some(s.io.iter()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        // Every source in a turn's state carries the interest it was registered with.
+        assert!(!sources.is_empty());
+        for source in &sources {
+            assert_eq!(
+                Some(&source.interest),
+                registered.get(&source.key),
+                "{source:?}"
+            );
+        }
+        // Between turns the server (task 1) waited to read its end, and main its own
+        // end for the echo.
+        let waits = |what: &str, task: u64| {
+            sources
+                .iter()
+                .any(|s| s.what == what && s.readers == [Runnable::Task(task)])
+        };
+        assert!(waits("stream", 1), "{sources:?}");
+        assert!(waits("client stream", 0), "{sources:?}");
+    }
 }
