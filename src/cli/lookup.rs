@@ -19,11 +19,11 @@ use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads}
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
 use looplab::lookup::report::{Mode, RunReport, render_table, render_table_html, to_json};
-use looplab::lookup::timeline::Layout;
+use looplab::lookup::timeline::{Layout, SvgAspect, SvgOptions};
 use looplab::trace::Record;
 use looplab::{Recorder, TraceOutput};
 
-use crate::args::{Export, LookupArgs};
+use crate::args::{Export, LookupArgs, SvgAspectArg};
 use crate::step;
 
 /// `println!` for the command's output, except that a reader who went away (`looplab |
@@ -149,7 +149,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let records = recorder.map(|r| r.records()).unwrap_or_default();
     for (path, export) in args.exports.requested() {
         let text = match export {
-            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
+            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg_with(&svg_options(&args, &modes)),
             Export::Html => page(&args, &runs, &records),
             Export::ChromeTrace => {
                 if records.is_empty() {
@@ -185,7 +185,7 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
     let extras = HtmlExtras {
         title: page_title(args, &modes),
         table_html: Some(table),
-        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg()),
+        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg_with(&svg_options(args, &modes))),
         no_loop_note: Some(format!(
             "No event loop ran: --mode {} blocks OS threads instead, one call at a time on each, \
              so there are no turns to step through and no task lanes to draw. \
@@ -194,6 +194,17 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
         )),
     };
     html(records, &extras)
+}
+
+/// The SVG's frame: the page's title, and the shape `--svg-aspect` asks for.
+fn svg_options(args: &LookupArgs, modes: &[Mode]) -> SvgOptions {
+    SvgOptions {
+        title: page_title(args, modes),
+        aspect: match args.exports.svg_aspect {
+            SvgAspectArg::Fit => SvgAspect::Fit,
+            SvgAspectArg::Slide => SvgAspect::Slide,
+        },
+    }
 }
 
 /// `looplab lookup: 3, 2 and 1 users, 1s per user; sequential, threads, event-loop`:
