@@ -460,3 +460,99 @@ fn the_replayed_state_is_the_runtimes_own_view_after_every_turn() {
     // Not a run where nothing moves: the hand goes round, sockets change readiness.
     assert!(hands.len() >= 3, "{hands:?}");
 }
+
+/// `looplab lookup --json` keeps its fields and gains the loop: per task its number,
+/// name, polls, first and last poll and who woke it; per turn its park. The counts
+/// are checked against the records of the same (virtual-time, so identical) run.
+#[test]
+fn json_gains_the_loop_per_task_and_per_turn() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--json"])
+        .output()
+        .expect("the looplab binary runs");
+    assert!(output.status.success());
+    let json: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    // The fields that were there stay as they were.
+    assert_eq!(json["runs"][0]["mode"], "event-loop");
+    assert_eq!(json["runs"][0]["total_s"], 3.0);
+    assert_eq!(json["runs"][0]["requests"][2]["latency_s"], 1.0);
+
+    let records = scenario::default_scenario();
+    let the_loop = &json["loop"];
+    let tasks = the_loop["tasks"].as_array().unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "main",
+            "directory",
+            "find_users(3)",
+            "find_users(2)",
+            "find_users(1)",
+            "connection 1",
+            "connection 2",
+            "connection 3"
+        ]
+    );
+    for task in tasks {
+        let id = task["id"].as_u64().unwrap();
+        let polls = count(
+            &records,
+            |e| matches!(e, Event::Poll { task } if task.0 == id),
+        );
+        assert_eq!(task["polls"], polls, "{task}");
+    }
+    // find_users(1) is done first, in turn 6, woken by its socket each time; main is
+    // woken by the three finished requests; the connections by their timers and I/O.
+    let one = &tasks[4];
+    assert_eq!(
+        (&one["end"], &one["last_poll_turn"], &one["last_poll_s"]),
+        (&Value::from("ready"), &Value::from(6), &Value::from(1.0))
+    );
+    assert!(
+        one["woken_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["by"] == "io"),
+        "{one}"
+    );
+    let main_wakers: Vec<u64> = tasks[0]["woken_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["task"].as_u64().unwrap())
+        .collect();
+    assert_eq!(main_wakers, [2, 3, 4]);
+    assert!(
+        tasks[5]["woken_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["by"] == "timer")
+    );
+    assert_eq!(
+        tasks[1]["end"], "running",
+        "the directory still serves at the end"
+    );
+
+    let turns = the_loop["turns"].as_array().unwrap();
+    assert_eq!(
+        turns.len(),
+        count(&records, |e| matches!(e, Event::TurnEnded { .. })) + 1
+    );
+    // Turn 4: the loop waits for the connections' one-second timers; the virtual
+    // clock jumps there.
+    let park = &turns[3]["park"];
+    assert_eq!(park["kind"], "park");
+    assert_eq!(park["ended_by"], "clock_jump");
+    assert_eq!(park["waited_ms"], 1000.0);
+    assert_eq!(park["timeout_ms"], 1000.0);
+    assert_eq!(turns[0]["park"]["ended_by"], "io");
+    assert_eq!(turns[0]["park"]["io_events"], 4);
+    let last = turns.last().unwrap();
+    assert_eq!(
+        (&last["stopped"], &last["park"]),
+        (&Value::from(true), &Value::Null)
+    );
+}

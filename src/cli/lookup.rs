@@ -18,7 +18,9 @@ use looplab::export::{HtmlExtras, chrome_trace, html, write_atomically};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{Mode, RunReport, render_table, render_table_html, to_json};
+use looplab::lookup::report::{
+    Mode, RunReport, render_table, render_table_html, to_json_with_loop,
+};
 use looplab::lookup::timeline::{Layout, SvgAspect, SvgOptions};
 use looplab::trace::Record;
 use looplab::{Recorder, TraceOutput};
@@ -85,9 +87,10 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let show = !args.json;
     let target = target(&args)?;
     let modes = args.mode.list();
-    // One recorder for everything that reads the loop's events: `--step`, the page and
-    // the Chrome trace.
-    let recorder = (args.step || args.exports.need_the_loops_records()).then(Recorder::new);
+    // One recorder for everything that reads the loop's events: `--step`, `--json`'s
+    // "loop", the page and the Chrome trace.
+    let recorder =
+        (args.step || args.json || args.exports.need_the_loops_records()).then(Recorder::new);
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
@@ -139,14 +142,14 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         }
         runs.push(run);
     }
+    let records = recorder.map(|r| r.records()).unwrap_or_default();
     if args.json {
-        say!("{}", to_json(&runs));
+        say!("{}", to_json_with_loop(&runs, &records));
     } else {
         let width = terminal_width();
         say!("{}", render_table(&runs, width));
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
-    let records = recorder.map(|r| r.records()).unwrap_or_default();
     for (path, export) in args.exports.requested() {
         let text = match export {
             Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg_with(&svg_options(&args, &modes)),
