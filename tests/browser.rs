@@ -792,6 +792,47 @@ const LOOK: &str = r##"(() => {
     const r = rect.getBBox(), t = text.getBBox();
     if (t.x < r.x - 0.5 || t.x + t.width > r.x + r.width + 0.5) { clipped.push("out of its box: " + text.textContent); }
   }
+  // Arrows: each starts on a box's right edge and ends on a box's left edge, and
+  // crosses no box on its way.
+  const boxes = [];
+  for (const g of document.querySelectorAll("#lanes-svg g.col")) {
+    const shape = g.querySelector("rect, circle");
+    if (shape) { boxes.push(shape.getBBox()); }
+  }
+  const onEdge = (x, y, side) => boxes.some(b => Math.abs((side === "right" ? b.x + b.width : b.x) - x) < 1.5 && y >= b.y - 0.5 && y <= b.y + b.height + 0.5);
+  const astray = [];
+  let arrows = 0;
+  for (const path of document.querySelectorAll("#lanes-svg path.arrow")) {
+    arrows += 1;
+    const points = [];
+    let x = 0, y = 0;
+    for (const [, cmd, args] of path.getAttribute("d").matchAll(/([MLHV])\s*([-\d.,\s]+)/g)) {
+      const n = args.trim().split(/[\s,]+/).map(Number);
+      if (cmd === "M" || cmd === "L") { x = n[0]; y = n[1]; } else if (cmd === "H") { x = n[0]; } else { y = n[0]; }
+      points.push([x, y]);
+    }
+    const [first, last] = [points[0], points[points.length - 1]];
+    if (!onEdge(first[0], first[1], "right")) { astray.push("starts off a box: " + path.getAttribute("d")); }
+    if (!onEdge(last[0], last[1], "left")) { astray.push("ends off a box: " + path.getAttribute("d")); }
+    for (let i = 1; i < points.length; i++) {
+      const [x0, y0] = points[i - 1], [x1, y1] = points[i];
+      for (const b of boxes) {
+        const inX = Math.max(x0, x1) > b.x + 1.5 && Math.min(x0, x1) < b.x + b.width - 1.5;
+        const inY = Math.max(y0, y1) > b.y + 1.5 && Math.min(y0, y1) < b.y + b.height - 1.5;
+        if (inX && inY) { astray.push("crosses a box: " + path.getAttribute("d")); }
+      }
+    }
+  }
+  out.arrows = arrows;
+  out.arrows_astray = astray.slice(0, 10);
+  // The trace panel holds every line of the turn (it may scroll, inside itself).
+  const data = JSON.parse(document.getElementById("looplab-data").textContent);
+  const turn = data.turns[out.turn - 1];
+  const panel = document.getElementById("lines");
+  out.lines_of_turn = turn.detail ? Math.min(turn.lines_len, turn.detail.lines.length) : 0;
+  out.panel_hides_lines = panel.scrollHeight > panel.clientHeight + 1 && getComputedStyle(panel).overflowY !== "auto";
+  out.state_text = document.getElementById("state").innerText;
+  out.running = document.getElementById("running").hidden ? "" : document.getElementById("running").textContent;
   out.clipped = clipped.slice(0, 20);
   out.turns = document.getElementById("turn-slider").max;
   out.lines_shown = document.querySelectorAll("#lines tr").length;
@@ -843,6 +884,17 @@ fn drive_page(browser: &str, page: &Path, name: &str) -> Value {
     devtools.screenshot(&target.join(format!("looplab-{name}-1400-middle.png")));
 
     for look in [&first, &mid, &last] {
+        assert!(look["arrows"].as_u64().unwrap() > 10, "{name}: {look}");
+        assert_eq!(
+            look["arrows_astray"],
+            serde_json::json!([]),
+            "{name}: {look}"
+        );
+        assert_eq!(
+            look["lines_shown"], look["lines_of_turn"],
+            "{name}: every line of the turn: {look}"
+        );
+        assert_eq!(look["panel_hides_lines"], false, "{name}: {look}");
         // (A hair of rounding below: an SVG's scale is a float.)
         assert!(
             look["smallest_px"].as_f64().unwrap() >= 11.99,
@@ -855,6 +907,22 @@ fn drive_page(browser: &str, page: &Path, name: &str) -> Value {
         assert_eq!(look["clipped"], serde_json::json!([]), "{name}: {look}");
         assert_eq!(look["errors_shown"], false, "{name}: {look}");
     }
+
+    // The stop turn says nothing of a next turn: there is none.
+    let state = last["state_text"].as_str().unwrap();
+    assert!(state.contains("the loop stops"), "{name}: {state}");
+    assert!(!state.contains("next"), "{name}: {state}");
+
+    // "fit all turns": the whole lanes in the box at once; again, back to full size.
+    devtools.eval("document.getElementById('fit').click()");
+    let fitted = devtools.eval(
+        "(() => { const s = document.getElementById('lanes-svg').getBoundingClientRect(), \
+         b = document.getElementById('lanes-scroll').getBoundingClientRect(); \
+         return s.right <= b.right + 1 && s.left >= b.left; })()",
+    );
+    assert_eq!(fitted, true, "{name}: fit shows every turn");
+    devtools.screenshot(&target.join(format!("looplab-{name}-1400-fit.png")));
+    devtools.eval("document.getElementById('fit').click()");
 
     // A narrow window: the lanes still follow the stepper.
     devtools.resize(800, 1000);
@@ -889,7 +957,14 @@ fn keys_pressed_through_devtools_step_the_page_and_the_lanes_follow_in_legible_t
     };
     std::fs::write(&page, html(&records, &extras)).unwrap();
     let started = Instant::now();
-    drive_page(&browser, &page, "virtual-time");
+    let last = drive_page(&browser, &page, "virtual-time");
+    // The summary names the tasks still running at the end: the directory, and the
+    // connection whose idle timer was still armed.
+    let running = last["running"].as_str().unwrap();
+    assert!(
+        running.contains("task 1 directory") && running.contains("task 5 connection 1"),
+        "{running}"
+    );
     let _ = writeln!(
         std::io::stderr(),
         "virtual-time page driven in {:.2?}",

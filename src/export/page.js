@@ -380,13 +380,16 @@
     byId("fit").addEventListener("click", function () { setFit(!fitted); });
   }
 
-  // "Fit" draws every turn at once, scaled to the box; again, it goes back to full size.
+  // "Fit" draws every turn at once, the lanes and their labels scaled together to the
+  // box; again, it goes back to full size.
   function setFit(on) {
     fitted = on;
-    var svg = byId("lanes-svg");
-    var room = byId("lanes-scroll").clientWidth - byId("lane-labels").offsetWidth - 2;
+    var svg = byId("lanes-svg"), labels = byId("lane-labels");
+    labels.style.zoom = "";
     var full = Number(svg.dataset.width);
-    var scale = on ? Math.min(1, room / full) : 1;
+    var total = labels.offsetWidth + full;
+    var scale = on ? Math.min(1, (byId("lanes-scroll").clientWidth - 2) / total) : 1;
+    labels.style.zoom = scale === 1 ? "" : String(scale);
     svg.setAttribute("width", String(full * scale));
     svg.setAttribute("height", String(Number(svg.getAttribute("viewBox").split(" ")[3]) * scale));
     var button = byId("fit");
@@ -414,7 +417,7 @@
     if (!span || !box) { return; }
     var svg = byId("lanes-svg");
     var scale = Number(svg.getAttribute("width")) / Number(svg.dataset.width);
-    var room = box.clientWidth - byId("lane-labels").offsetWidth;
+    var room = box.clientWidth - byId("lane-labels").getBoundingClientRect().width;
     var x0 = span.x0 * scale, x1 = span.x1 * scale;
     if (x0 >= box.scrollLeft && x1 <= box.scrollLeft + room) { return; }
     box.scrollLeft = Math.max(0, (x0 + x1) / 2 - room / 2);
