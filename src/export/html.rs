@@ -8,16 +8,27 @@
 //!   ([`HtmlExtras`]);
 //! - **the loop, turn by turn**: a diagram of one turn (run -> stop? -> choose timeout
 //!   -> park -> fire timers) whose steps light up when they did something in the turn
-//!   shown; the state after the turn as `--step` prints it (run queue, timers by wheel
-//!   level and slot, I/O registrations and who waits on them, rebuilt by
-//!   [`replay`](super::replay)); and the trace lines of the turn, coloured by step.
+//!   shown; the state after the turn as `--step` prints it (main's flag, the run
+//!   queue, the wheel's hand and its timers by level and slot, the I/O registrations
+//!   with their readiness and who waits on them, rebuilt by
+//!   [`replay`](super::replay)); and every trace line of the turn, coloured by step.
 //!   Previous/next buttons, the ←/→ keys and a slider move between turns, and
 //!   `page.html#turn-5` opens the page at turn 5;
 //! - **task lanes**: one lane per task and one for the loop. Polls are boxes in the
 //!   order the loop ran them, one at a time (that is the point: one thread), with
-//!   what they returned; wakes are arrows from the waker to the woken task's next
-//!   poll; timers armed and fired, spawns and sockets that would block are marks;
-//!   parks are gaps on the loop's lane, labelled with what ended them.
+//!   what they returned and the marks of what they did (timers armed, spawns, I/O
+//!   that would block, notes); wakes are arrows from the waker's box to the woken
+//!   task's next poll, routed through the gaps between columns and the lines between
+//!   lanes so they cross no box; the loop's lane says for every turn how step 4 went:
+//!   a park's box gives what ended it and how long it waited ("I/O ×3 · 1,002 ms",
+//!   wider the longer), a peek what it found, "no wait" when tasks were ready, and
+//!   "stop" where main was done. A legend names every box, arrow and mark. The lanes
+//!   scroll with the stepper, so its turn is always in view, and "fit all turns"
+//!   scales them to the window.
+//!
+//! Text is 13 px or more, and every box is as wide as its text, so the page reads on a
+//! projector and no label is cut or runs into another (`tests/browser.rs` measures it
+//! in a real browser).
 //!
 //! Empty records (a program whose work ran without a loop, like the `looplab`
 //! command's sequential and threads clients) give a page of the caller's parts and a
@@ -25,8 +36,8 @@
 //!
 //! The lanes put polls side by side in the order they ran rather than on a clock
 //! scale: under virtual time every poll takes no time at all, so a clock scale would
-//! stack them into four instants. The clock is written above the lanes wherever it
-//! moved. (The Chrome trace, [`chrome_trace()`](super::chrome_trace()), is the clock-scale view.)
+//! stack them into four instants. Each turn is labelled with its number and the clock
+//! at its start; parks carry the time that passed. (The Chrome trace, [`chrome_trace()`](super::chrome_trace()), is the clock-scale view.)
 //!
 //! The data goes into the page as one JSON document that a little plain JavaScript
 //! (`page.js`, no framework, no build step) draws. A big run does not make a page
@@ -1099,6 +1110,121 @@ mod tests {
             },
         );
         assert!(said.contains("sequential &lt;only&gt;") && !said.contains(NO_LOOP));
+    }
+
+    fn rec(ms: u64, event: Event) -> Record {
+        Record {
+            at: Duration::from_millis(ms),
+            event,
+        }
+    }
+
+    /// A poll of `task` that returns Pending, as records.
+    fn pending_poll(ms: u64, task: u64) -> [Record; 2] {
+        [
+            rec(ms, Event::Poll { task: TaskId(task) }),
+            rec(ms, Event::Pending { task: TaskId(task) }),
+        ]
+    }
+
+    #[test]
+    fn a_parks_box_gives_what_ended_it_and_how_long_and_its_tip_counts_in_words() {
+        let mut records = vec![rec(0, Event::BlockOnStart)];
+        records.extend(pending_poll(0, 0));
+        records.push(rec(
+            0,
+            Event::Park {
+                timeout: None,
+                timers: 1,
+                sources: 1,
+            },
+        ));
+        records.push(rec(
+            1002,
+            Event::Unpark {
+                reason: UnparkReason::Io(3),
+            },
+        ));
+        records.push(rec(1002, Event::TurnEnded { turn: 1 }));
+        records.extend(pending_poll(1002, 0));
+        records.push(rec(
+            1002,
+            Event::Unpark {
+                reason: UnparkReason::Io(1024),
+            },
+        ));
+        records.push(rec(1002, Event::TurnEnded { turn: 2 }));
+        let data = page_data(&records);
+        let parks: Vec<(&str, &str)> = data
+            .lanes
+            .cols
+            .iter()
+            .filter(|c| c.k == "park" || c.k == "peek")
+            .map(|c| (c.l.as_str(), c.tip.as_str()))
+            .collect();
+        assert_eq!(parks[0].0, "I/O ×3 · 1,002 ms");
+        assert!(parks[0].1.contains("1 timer, 1 socket,"), "{}", parks[0].1);
+        assert_eq!(parks[1].0, "peek · I/O ×1,024");
+        let notes = &data.turns[1].detail.as_ref().unwrap().notes;
+        assert_eq!(notes[3], "peeked at I/O: 1,024 I/O events");
+    }
+
+    #[test]
+    fn namesakes_get_lanes_named_apart_and_a_turn_without_a_park_shows_on_the_loops_lane() {
+        let mut records = vec![rec(0, Event::BlockOnStart)];
+        for task in 1..=3 {
+            records.push(rec(
+                0,
+                Event::Spawn {
+                    parent: Some(TaskId(0)),
+                    task: TaskId(task),
+                    name: "three_steps".into(),
+                },
+            ));
+        }
+        for task in 1..=3 {
+            records.extend(pending_poll(0, task));
+        }
+        records.push(rec(0, Event::TurnEnded { turn: 1 }));
+        records.push(rec(0, Event::Poll { task: TaskId(0) }));
+        records.push(rec(0, Event::Ready { task: TaskId(0) }));
+        records.push(rec(
+            0,
+            Event::BlockOnReturn {
+                elapsed: Duration::ZERO,
+            },
+        ));
+        let data = page_data(&records);
+        let labels: Vec<&str> = data.lanes.lanes.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "loop",
+                "task 0 main",
+                "task 1 three_steps (1 of 3)",
+                "task 2 three_steps (2 of 3)",
+                "task 3 three_steps (3 of 3)"
+            ]
+        );
+        let on_the_loop: Vec<(&str, &str)> = data
+            .lanes
+            .cols
+            .iter()
+            .filter(|c| c.lane == 0)
+            .map(|c| (c.k, c.l.as_str()))
+            .collect();
+        assert_eq!(on_the_loop, [("nopark", "no wait"), ("stop", "stop")]);
+        assert_eq!(data.running_len, 3, "the three never finished");
+    }
+
+    #[test]
+    fn waits_read_in_milliseconds_with_thousands_grouped() {
+        assert_eq!(millis(Duration::ZERO), "0 ms");
+        assert_eq!(millis(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(millis(Duration::from_millis(1002)), "1,002 ms");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(counted(1, "timer", "timers"), "1 timer");
+        assert_eq!(counted(2, "timer", "timers"), "2 timers");
     }
 
     #[test]
