@@ -949,13 +949,19 @@ fn drive_page(browser: &str, page: &Path, name: &str) -> Value {
 #[test]
 fn keys_pressed_through_devtools_step_the_page_and_the_lanes_follow_in_legible_text() {
     let Some(browser) = chromium() else { return };
-    let records = scenario::default_scenario();
+    // The page `looplab lookup --virtual-time --html` writes: the table and the SVG
+    // timeline above the stepper and the lanes.
     let page = scratch("driven-virtual-time.html");
-    let extras = HtmlExtras {
-        title: "looplab: 3, 2 and 1 users on one event loop (virtual time)".to_string(),
-        ..HtmlExtras::default()
-    };
-    std::fs::write(&page, html(&records, &extras)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--html"])
+        .arg(&page)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let started = Instant::now();
     let last = drive_page(&browser, &page, "virtual-time");
     // The summary names the tasks still running at the end: the directory, and the

@@ -229,7 +229,7 @@
   function columnWidth(col) {
     var text = textWidth(boxText(col));
     if (col.k === "poll") { return Math.max(28, text + 2 * PAD); }
-    if (col.k === "fire") { return 16 + text + PAD; }
+    if (col.k === "fire") { return 18 + text + PAD; }
     if (col.k === "park") {
       // Longer waits draw wider boxes: a little more per tenfold, so a 1 s park stands
       // out from a 0 ms one without a clock scale (under virtual time polls take no time).
@@ -334,8 +334,9 @@
       } else if (col.k === "nopark" || col.k === "stop") {
         s.push("<g class=\"col\">" + tip + box(col.k, true) + label(col.k + "-text") + "</g>");
       } else if (col.k === "fire") {
-        s.push("<g class=\"col\">" + tip + "<circle class=\"fire\" cx=\"" + (x0 + 7) + "\" cy=\"" + (top + BOX_H / 2) + "\" r=\"6\"/>" +
-          "<text x=\"" + (x0 + 16) + "\" y=\"" + base + "\">" + esc(col.l) + "</text></g>");
+        // The dot and its count sit in a box of their own, which the timer arrows leave.
+        s.push("<g class=\"col\">" + tip + box("fire-box") + "<circle class=\"fire\" cx=\"" + (x0 + 9) + "\" cy=\"" + (top + BOX_H / 2) + "\" r=\"6\"/>" +
+          "<text x=\"" + (x0 + 18) + "\" y=\"" + base + "\">" + esc(col.l) + "</text></g>");
       }
     });
     // Wakes, from the waker's box to the woken task's box. Each arrow leaves its box on
@@ -352,7 +353,7 @@
       var spread = n > 1 ? Math.min(6, (BOX_H - 6) / (n - 1)) : 0;
       var y1 = laneY(from.lane) + BOX_T + BOX_H / 2;
       var y2 = laneY(to.lane) + BOX_T + BOX_H / 2 + (j - 1 - (n - 1) / 2) * spread;
-      var x1 = colX[a] + (from.k === "fire" ? 13 : colW[a]), x2 = colX[b];
+      var x1 = colX[a] + colW[a], x2 = colX[b];
       var head = kind === "self" ? "task" : kind;
       var d;
       if (x2 - x1 < GAP) {

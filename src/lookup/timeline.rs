@@ -256,7 +256,7 @@ impl Layout {
     /// real `<text>`; the structure is there for a script to find:
     /// `<g class="axis">`, one `<g class="mode" data-mode="...">` per run holding one
     /// `<g class="request">` per request (`class="request others"` for a summary row)
-    /// with one `<rect class="lookup">` per block, and `<g class="legend">`. Numbers
+    /// with one `<rect class="lookup">` per block, and `<g class="timeline-legend">`. Numbers
     /// are printed with fixed decimals, so the same run gives the same bytes.
     pub fn to_svg_with(&self, options: &SvgOptions) -> String {
         let grid = SvgGrid::new(self, options.aspect);
@@ -389,7 +389,7 @@ impl Layout {
         }
 
         // The legend: each run's colour, and what a block and a row's end mean.
-        svg.push_str("<g class=\"legend\">\n");
+        svg.push_str("<g class=\"timeline-legend\">\n");
         let y = grid.baseline(grid.lines + 1);
         let (swatch, mut column) = (grid.font_size * 0.8, 0usize);
         let mut seen = Vec::new();
@@ -1090,7 +1090,7 @@ mod tests {
         }
         let legend = document
             .descendants()
-            .find(|n| n.attribute("class") == Some("legend"))
+            .find(|n| n.attribute("class") == Some("timeline-legend"))
             .unwrap();
         let words: Vec<&str> = legend.descendants().filter_map(|n| n.text()).collect();
         assert!(
