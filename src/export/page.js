@@ -489,6 +489,14 @@
   // #turn-5 in the address opens the page at turn 5.
   var asked = /^#turn-(\d+)$/.exec(window.location.hash);
   showTurn(asked ? Number(asked[1]) - 1 : 0);
+  window.addEventListener("hashchange", function () {
+    var again = /^#turn-(\d+)$/.exec(window.location.hash);
+    if (again) { showTurn(Number(again[1]) - 1); }
+  });
+  // A window made narrower or wider keeps the turn in view (and a fitted picture fitted).
+  window.addEventListener("resize", function () {
+    if (fitted) { setFit(true); } else { scrollLanesTo(current); }
+  });
   // Milliseconds from the start of navigation to a drawn page: what "opens in" means.
   var openedMs = Math.round(performance.now());
   if (window.location.hash === "#selftest") { selfTest(); }
