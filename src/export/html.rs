@@ -1218,6 +1218,41 @@ mod tests {
     }
 
     #[test]
+    fn the_legend_names_every_arrow_colour_box_and_mark_the_lanes_draw() {
+        let legend = &LANES_HTML[LANES_HTML.find("id=\"legend\"").unwrap()..];
+        let legend = &legend[..legend.find("lanes-controls").unwrap()];
+        // The arrows' kinds (lanes_data) and colours (page.css), each said in words.
+        for words in [
+            "purple: a task woke another",
+            "purple dashed: a task woke itself",
+            "pink: a timer fired",
+            "teal: the reactor",
+        ] {
+            assert!(legend.contains(words), "{words}");
+        }
+        // Every mark poll_column puts in a box, and every kind of box.
+        for mark in ['◷', '+', '⋯', '✎'] {
+            assert!(
+                legend.contains(&format!("<b class=\"lg-mark\">{mark}</b>")),
+                "{mark}"
+            );
+        }
+        for kind in [
+            "lg-pending",
+            "lg-ready",
+            "lg-panic",
+            "lg-cut",
+            "lg-park",
+            "lg-stop",
+            "lg-fire",
+            "lg-life",
+        ] {
+            assert!(legend.contains(kind), "{kind}");
+        }
+        assert!(legend.contains("no wait") && legend.contains("peek"));
+    }
+
+    #[test]
     fn waits_read_in_milliseconds_with_thousands_grouped() {
         assert_eq!(millis(Duration::ZERO), "0 ms");
         assert_eq!(millis(Duration::from_micros(400)), "0.4 ms");
