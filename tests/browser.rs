@@ -620,16 +620,29 @@ impl DevTools {
         std::fs::write(path, png).unwrap();
     }
 
-    /// What the page said on its console, and the errors it threw.
+    /// What the page said on its console, the errors it threw, and the errors the
+    /// browser logged about it. (The browser's own warnings, which a loaded machine
+    /// can bring, such as a slow handler, are printed on stderr, not counted.)
     fn complaints(&self) -> Vec<String> {
+        let level = |e: &Value| {
+            e["params"]["entry"]["level"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        for warning in self
+            .events
+            .iter()
+            .filter(|e| e["method"] == "Log.entryAdded" && level(e) == "warning")
+        {
+            let _ = writeln!(std::io::stderr(), "browser warning: {warning}");
+        }
         self.events
             .iter()
             .filter(|e| {
                 e["method"] == "Runtime.consoleAPICalled"
                     || e["method"] == "Runtime.exceptionThrown"
-                    || (e["method"] == "Log.entryAdded"
-                        && ["error", "warning"]
-                            .contains(&e["params"]["entry"]["level"].as_str().unwrap_or("")))
+                    || (e["method"] == "Log.entryAdded" && level(e) == "error")
             })
             .map(|e| e.to_string())
             .collect()
