@@ -173,6 +173,9 @@ pub struct ExportArgs {
     /// Write the timeline as an SVG picture (fits a 16:9 slide) to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// The SVG's shape: `fit` (as tall as its rows need) or `16:9` (exactly a slide).
+    #[arg(long, value_name = "ASPECT", default_value = "fit")]
+    pub svg_aspect: SvgAspectArg,
     /// Write one self-contained page to FILE, to open in a browser: the table and the
     /// timeline, then the event-loop run's task lanes and a turn-by-turn stepper (the
     /// sequential and threads modes have no loop to show, and the page says so).
@@ -183,6 +186,17 @@ pub struct ExportArgs {
     /// threads no loop runs: the file is a valid trace with no events in it.
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
+}
+
+/// `--svg-aspect`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SvgAspectArg {
+    /// As tall as the rows need (at most a 16:9 slide's height).
+    #[default]
+    Fit,
+    /// Exactly a 16:9 slide.
+    #[value(name = "16:9")]
+    Slide,
 }
 
 /// What an export is drawn from.

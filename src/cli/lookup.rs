@@ -23,12 +23,14 @@ use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_each
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{Mode, RunReport, render_table, render_table_html, to_json};
-use looplab::lookup::timeline::Layout;
+use looplab::lookup::report::{
+    Mode, RunReport, render_table, render_table_html, to_json_with_loop,
+};
+use looplab::lookup::timeline::{Layout, SvgAspect, SvgOptions};
 use looplab::trace::Record;
 use looplab::{Recorder, TraceOutput};
 
-use crate::args::{Export, LookupArgs};
+use crate::args::{Export, LookupArgs, SvgAspectArg};
 use crate::step;
 
 /// `println!` for the command's output, except that a failed write is not a panic:
@@ -111,9 +113,10 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let show = !args.json;
     let target = target(&args)?;
     let modes = args.mode.list();
-    // One recorder for everything that reads the loop's events: `--step`, the page and
-    // the Chrome trace.
-    let recorder = (args.step || args.exports.need_the_loops_records()).then(Recorder::new);
+    // One recorder for everything that reads the loop's events: `--step`, `--json`'s
+    // "loop", the page and the Chrome trace.
+    let recorder =
+        (args.step || args.json || args.exports.need_the_loops_records()).then(Recorder::new);
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
@@ -165,18 +168,18 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         }
         runs.push(run);
     }
+    let records = recorder.map(|r| r.records()).unwrap_or_default();
     if args.json {
-        say!("{}", to_json(&runs));
+        say!("{}", to_json_with_loop(&runs, &records));
     } else {
         let width = terminal_width();
         say!("{}", render_table(&runs, width));
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
-    let records = recorder.map(|r| r.records()).unwrap_or_default();
     // Every file is tried, even after one fails, and the error lists those written.
     write_each(args.exports.requested().into_iter().map(|(path, export)| {
         let text = match export {
-            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
+            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg_with(&svg_options(&args, &modes)),
             Export::Html => page(&args, &runs, &records),
             Export::ChromeTrace => {
                 if records.is_empty() {
@@ -211,7 +214,7 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
     let extras = HtmlExtras {
         title: page_title(args, &modes),
         table_html: Some(table),
-        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg()),
+        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg_with(&svg_options(args, &modes))),
         no_loop_note: Some(format!(
             "No event loop ran: --mode {} blocks OS threads instead, one call at a time on each, \
              so there are no turns to step through and no task lanes to draw. \
@@ -220,6 +223,17 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
         )),
     };
     html(records, &extras)
+}
+
+/// The SVG's frame: the page's title, and the shape `--svg-aspect` asks for.
+fn svg_options(args: &LookupArgs, modes: &[Mode]) -> SvgOptions {
+    SvgOptions {
+        title: page_title(args, modes),
+        aspect: match args.exports.svg_aspect {
+            SvgAspectArg::Fit => SvgAspect::Fit,
+            SvgAspectArg::Slide => SvgAspect::Slide,
+        },
+    }
 }
 
 /// `looplab lookup: 3, 2 and 1 users, 1s per user; sequential, threads, event-loop`:
