@@ -394,14 +394,23 @@ fn a_url_given_as_an_address_says_to_give_host_port() {
     }
 }
 
-/// Threads mode under a 300 MB address-space limit (`ulimit -v`): 1,000 threads of
-/// 2 MiB stacks cannot all start, and the one that could not is named.
+/// Threads mode under a 300 MB address-space limit (`ulimit -v`): 1,000 threads
+/// cannot all start, and the one that could not is named.
+///
+/// Where the address space runs out decides what fails. With default 2 MiB stacks it
+/// may be a running thread's small allocation rather than the next thread's stack,
+/// and Rust aborts on a failed allocation (glibc's per-thread malloc arenas each
+/// reserve 64 MiB, and std maps a signal stack per thread). So the test makes the
+/// stack the first thing to fail: 100 MB stacks (`RUST_MIN_STACK`, which std's threads
+/// honour) and one malloc arena leave tens of MB for everything else once a stack
+/// does not fit. Without them the message is the same whenever the start is what
+/// fails, which is most runs.
 #[test]
 fn a_thread_that_cannot_start_is_named_with_the_reason() {
     let output = Command::new("sh")
         .args([
             "-c",
-            "ulimit -v 300000 && exec \"$0\" \"$@\"",
+            "ulimit -v 300000 && MALLOC_ARENA_MAX=1 RUST_MIN_STACK=100000000 exec \"$0\" \"$@\"",
             BIN,
             "lookup",
             "--mode",
