@@ -26,10 +26,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use looplab::Recorder;
 use looplab::export::{HtmlExtras, chrome_trace, html};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
 use looplab::lookup::narrative::Lang;
+use looplab::recording::{Capture, Clock};
 use looplab::trace::{Event, TaskId};
 use serde_json::Value;
 
@@ -168,9 +168,11 @@ fn tail(text: &str) -> &str {
 #[test]
 fn the_page_steps_through_every_turn_with_the_arrow_keys_and_has_a_lane_per_task() {
     let Some(browser) = chromium() else { return };
-    let records = scenario::default_scenario();
+    let capture = scenario::captured_default_scenario();
+    let records = capture.recorder().records();
+    let recording = capture.recording(Clock::Virtual, "the post's scenario");
     let page = scratch("scenario.html");
-    std::fs::write(&page, html(&records, &HtmlExtras::default())).unwrap();
+    std::fs::write(&page, html(&recording, &HtmlExtras::default())).unwrap();
 
     let output = run_chromium(
         &browser,
@@ -335,7 +337,8 @@ impl Drop for DirectoryProcess {
 fn ten_thousand_requests_give_a_page_under_20_mb_that_opens_in_the_browser() {
     const REQUESTS: usize = 10_000;
     let directory = DirectoryProcess::start();
-    let recorder = Recorder::new();
+    let capture = Capture::new();
+    let recorder = capture.recorder();
     let options = EventLoopOptions {
         requests: [3, 2, 1].iter().copied().cycle().take(REQUESTS).collect(),
         delay: Duration::from_secs(1),
@@ -347,18 +350,21 @@ fn ten_thousand_requests_give_a_page_under_20_mb_that_opens_in_the_browser() {
     };
     let quiet: Narrator = std::sync::Arc::new(|_, _| {});
     let started = Instant::now();
-    let (report, _) =
-        run_event_loop(Some(directory.addr), &options, quiet, |b| b).expect("the run succeeds");
+    let (report, _) = run_event_loop(Some(directory.addr), &options, quiet, |b| {
+        b.capture(capture.clone())
+    })
+    .expect("the run succeeds");
     let run_took = started.elapsed();
     drop(directory);
     assert_eq!(report.requests.len(), REQUESTS);
     let records = recorder.records();
 
     let started = Instant::now();
-    let page = html(&records, &HtmlExtras::default());
+    let recording = capture.recording(Clock::Real, "10,000 requests");
+    let page = html(&recording, &HtmlExtras::default());
     let page_took = started.elapsed();
     let started = Instant::now();
-    let trace = chrome_trace(&records);
+    let trace = chrome_trace(&recording);
     let trace_took = started.elapsed();
     let turns = records
         .iter()
