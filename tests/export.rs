@@ -595,3 +595,215 @@ fn json_gains_the_loop_per_task_and_per_turn() {
         (&Value::from(true), &Value::Null)
     );
 }
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("looplab-render-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn looplab(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(args)
+        .output()
+        .expect("the looplab binary runs")
+}
+
+/// `looplab lookup --record` writes the run as a recording; `looplab render` draws it
+/// as exactly the page, Chrome trace and SVG that `lookup` wrote directly; and the
+/// recording is the same bytes on every virtual-time run.
+#[test]
+fn a_lookup_drawn_from_its_recording_is_the_same_bytes_as_drawn_directly() {
+    let dir = scratch("identity");
+    let path = |name: &str| dir.join(name);
+    let direct = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--record".as_ref(),
+        path("run.jsonl").as_os_str(),
+        "--html".as_ref(),
+        path("direct.html").as_os_str(),
+        "--chrome-trace".as_ref(),
+        path("direct.json").as_os_str(),
+        "--svg".as_ref(),
+        path("direct.svg").as_os_str(),
+    ]);
+    assert!(
+        direct.status.success(),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let rendered = looplab(&[
+        "render".as_ref(),
+        path("run.jsonl").as_os_str(),
+        "--html".as_ref(),
+        path("rendered.html").as_os_str(),
+        "--chrome-trace".as_ref(),
+        path("rendered.json").as_os_str(),
+        "--svg".as_ref(),
+        path("rendered.svg").as_os_str(),
+    ]);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let read = |name: &str| std::fs::read(path(name)).unwrap();
+    for (a, b) in [
+        ("direct.html", "rendered.html"),
+        ("direct.json", "rendered.json"),
+        ("direct.svg", "rendered.svg"),
+    ] {
+        assert!(read(a) == read(b), "{a} and {b} differ");
+    }
+    // Not empty pictures: the page has the table, the timeline and every turn.
+    let page = String::from_utf8(read("rendered.html")).unwrap();
+    assert!(page.contains("<table class=\"runs\">"));
+    let data = page_data(&page);
+    assert_eq!(
+        data["turns"].as_array().unwrap().len(),
+        scenario::default_recording()
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, looplab::recording::Kind::Turn { .. }))
+            .count()
+            + 1
+    );
+    // The recording itself: every turn with the loop's state, the requests after the
+    // loop, and the same bytes again on a second run.
+    let recording = Recording::from_bytes(&read("run.jsonl")).unwrap();
+    assert!(
+        recording
+            .lines
+            .iter()
+            .all(|l| !matches!(l.kind, looplab::recording::Kind::Turn { state: None, .. }))
+    );
+    assert!(matches!(
+        recording.lines.last().unwrap().kind,
+        looplab::recording::Kind::LookupRun { .. }
+    ));
+    let again = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--record".as_ref(),
+        path("again.jsonl").as_os_str(),
+    ]);
+    assert!(again.status.success());
+    assert!(
+        read("run.jsonl") == read("again.jsonl"),
+        "virtual time: the same recording every run"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `LOOPLAB_RECORD` records any program on looplab, here the `looplab` command run
+/// without its own flag: the same recording `--record` writes, but for the requests.
+#[test]
+fn the_environment_records_any_program_the_same_as_record() {
+    let dir = scratch("env-record");
+    let (by_env, by_flag) = (dir.join("env.jsonl"), dir.join("flag.jsonl"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--json"])
+        .env("LOOPLAB_RECORD", &by_env)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let output = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--json".as_ref(),
+        "--record".as_ref(),
+        by_flag.as_os_str(),
+    ]);
+    assert!(output.status.success());
+    let env = Recording::from_bytes(&std::fs::read(&by_env).unwrap()).unwrap();
+    let flag = Recording::from_bytes(&std::fs::read(&by_flag).unwrap()).unwrap();
+    let loop_lines = |r: &Recording| -> Vec<looplab::recording::Line> {
+        r.lines
+            .iter()
+            .filter(|l| !matches!(l.kind, looplab::recording::Kind::LookupRun { .. }))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(loop_lines(&env), loop_lines(&flag));
+    assert!(loop_lines(&env).len() > 100);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A malformed, truncated or unknown-version recording gets one `error:` line from
+/// `looplab render` naming the file and the line, exit status 1, and no file written.
+#[test]
+fn render_refuses_a_bad_recording_naming_its_line() {
+    let dir = scratch("bad");
+    let good = String::from_utf8(scenario::default_recording().to_bytes()).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let cut = &good[..good.len() - 20];
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "truncated",
+            cut.to_string(),
+            format!("truncated: line {} is not complete JSON", lines.len()),
+        ),
+        (
+            "unknown-version",
+            good.replacen("\"version\":1", "\"version\":9", 1),
+            "line 1: version 9 is not supported (this looplab reads version 1)".to_string(),
+        ),
+        (
+            "malformed",
+            {
+                let mut bad: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                bad[4] = bad[4].replacen("\"kind\":\"", "\"kind\":\"x", 1);
+                bad.join("\n") + "\n"
+            },
+            "line 5: unknown event kind \"x".to_string(),
+        ),
+        (
+            "not-json",
+            format!("{}\n{{\"at_ns\":0,\n{}\n", lines[0], lines[1]),
+            "line 2: not JSON".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&file, text).unwrap();
+        let page = dir.join(format!("{name}.html"));
+        let output = looplab(&[
+            "render".as_ref(),
+            file.as_os_str(),
+            "--html".as_ref(),
+            page.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {}: ", file.display()))
+                && stderr.contains(&expected),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(!page.exists(), "{name}: nothing written");
+    }
+    // A recording without requests has no timeline: --svg says so, exit status 1.
+    let file = dir.join("no-requests.jsonl");
+    std::fs::write(&file, &good).unwrap();
+    let svg = dir.join("x.svg");
+    let output = looplab(&[
+        "render".as_ref(),
+        file.as_os_str(),
+        "--svg".as_ref(),
+        svg.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds no requests"), "{stderr}");
+    assert!(!svg.exists());
+    // A file that is not there, and a missing argument (bad usage: 2).
+    let output = looplab(&["render".as_ref(), dir.join("nothing.jsonl").as_os_str()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("could not read"));
+    assert_eq!(looplab(&["render".as_ref()]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -718,14 +718,21 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
         Some(who) => model.label(who),
         None => "loop".to_string(),
     };
+    // The same line names asyncio's own parts where they differ from looplab's.
+    let asyncio = model.header.source == crate::recording::Source::Asyncio;
+    let entry = if asyncio {
+        "run_until_complete"
+    } else {
+        "block_on"
+    };
     match kind {
         Kind::Start { task, .. } => (
             model.label(&Runnable::Task(*task)),
-            "block_on: start".into(),
+            format!("{entry}: start"),
         ),
         Kind::Stop { elapsed_ns } => (
             model.label(&Runnable::Task(0)),
-            format!("block_on returns after {}", secs(*elapsed_ns)),
+            format!("{entry} returns after {}", secs(*elapsed_ns)),
         ),
         Kind::Spawn { task, parent, .. } => (
             or_loop(parent),
@@ -752,7 +759,7 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
         Kind::Wake { who, by, via } => {
             let woken = model.label(who);
             let how = match via {
-                Via::Spawn => " (spawned: queued)",
+                Via::Spawn => " (its first step)",
                 Via::Waker => "",
                 Via::CallSoon => " (call_soon)",
                 Via::CallSoonThreadsafe => " (call_soon_threadsafe)",
@@ -767,6 +774,25 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
             }
         }
         Kind::Note { who, text } => (or_loop(who), format!("\"{text}\"")),
+        Kind::Park {
+            timeout_ns,
+            timers,
+            sources,
+        } if asyncio => {
+            let until = match timeout_ns {
+                Some(0) => "0: handles are ready, only a look".to_string(),
+                Some(t) => format!("{} ms, to the next deadline", t / 1_000_000),
+                None => "none: until I/O".to_string(),
+            };
+            (
+                "loop".into(),
+                format!(
+                    "select, timeout {until}; {timers} timer{}, {sources} fd{}",
+                    plural(*timers),
+                    plural(*sources)
+                ),
+            )
+        }
         Kind::Park {
             timeout_ns,
             timers,
