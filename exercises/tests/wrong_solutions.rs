@@ -1,0 +1,481 @@
+//! Every spec rejects the wrong solutions a learner would plausibly write, and accepts
+//! the other right ones.
+//!
+//! ```text
+//! cargo test -p looplab-exercises --test wrong_solutions             # all of them
+//! cargo test -p looplab-exercises --test wrong_solutions -- ex09     # one exercise's
+//! ```
+//!
+//! `exercises/wrong/exNN/NAME.rs` is a solution with one subtle bug, its first line says
+//! which; `exercises/right/exNN/NAME.rs` is a correct design other than the reference
+//! solution's. Each is a drop-in replacement for the start file `src/start/exNN_*.rs`
+//! (copy it there and run the exercise's own command to see the same result). Here
+//! they are all compiled once, into this one binary, each as a module `answer` next to
+//! its own copy of the spec module (`specs/exNN_*.rs`).
+//!
+//! This file has no test harness (`harness = false` in `exercises/Cargo.toml`): run
+//! without arguments, `main` starts itself once per solution, as a child process that
+//! runs that solution's spec tests in turn (`--solution NAME`). A wrong solution must
+//! make its child fail: a test panics, or a watchdog ends the child with its message.
+//! One that makes it pass, or hang past [`CHILD_LIMIT`], is a spec that fails its job,
+//! and so is a right solution whose child fails. A child per solution keeps a hang, an
+//! abort or a `process::exit` from taking the other checks down with it.
+
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[macro_use]
+mod common;
+
+/// A spec's tests, by name.
+type Tests = &'static [(&'static str, fn())];
+
+/// How long one solution's whole spec may take before it counts as hanging. Every spec
+/// bounds itself well inside this (virtual-time limits, poll bounds, watchdogs).
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+
+/// What a solution's spec must do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    Pass,
+    Fail,
+}
+
+/// One solution under check: its name (`exNN/file`), what its spec must do, and the
+/// spec's tests instantiated against it.
+struct Solution {
+    name: &'static str,
+    expect: Expect,
+    tests: Tests,
+}
+
+macro_rules! solutions {
+    ($($expect:ident $name:literal => $module:ident),* $(,)?) => {
+        &[$(Solution { name: $name, expect: Expect::$expect, tests: $module::TESTS }),*]
+    };
+}
+
+/// Every wrong and right solution. Its module is declared below.
+const SOLUTIONS: &[Solution] = solutions![
+    Pass "right/ex09/try_register_try" => right_ex09_try_register_try,
+    Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
+    Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
+    Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
+    Fail "start/ex01" => start_ex01,
+    Fail "start/ex02" => start_ex02,
+    Fail "start/ex03" => start_ex03,
+    Fail "start/ex04" => start_ex04,
+    Fail "start/ex05" => start_ex05,
+    Fail "start/ex06" => start_ex06,
+    Fail "start/ex07" => start_ex07,
+    Fail "start/ex08" => start_ex08,
+    Fail "start/ex09" => start_ex09,
+    Fail "start/ex10" => start_ex10,
+    Fail "start/ex11" => start_ex11,
+    Fail "start/ex12" => start_ex12,
+    Fail "start/ex13" => start_ex13,
+    Fail "start/ex14" => start_ex14,
+];
+
+// Each module holds one solution as `answer` and the spec written against it as
+// `spec`. The module's own path is the solution's folder; the spec is reached from
+// there.
+
+// BEGIN modules (tests/specs/README.md says how to add one)
+
+#[path = "../right/ex09"]
+mod right_ex09_try_register_try {
+    #[allow(dead_code)]
+    #[path = "try_register_try.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_lock_held_while_trying {
+    #[allow(dead_code)]
+    #[path = "lock_held_while_trying.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_self_wake {
+    #[allow(dead_code)]
+    #[path = "self_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_waker_stored_once {
+    #[allow(dead_code)]
+    #[path = "waker_stored_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex01 {
+    #[allow(dead_code)]
+    #[path = "ex01_bug_polled_after_ready.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex02 {
+    #[allow(dead_code)]
+    #[path = "ex02_yield_now.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex03 {
+    #[allow(dead_code)]
+    #[path = "ex03_bug_stale_waker.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex04 {
+    #[allow(dead_code)]
+    #[path = "ex04_abortable.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex05 {
+    #[allow(dead_code)]
+    #[path = "ex05_interval.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex06 {
+    #[allow(dead_code)]
+    #[path = "ex06_select.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex07 {
+    #[allow(dead_code)]
+    #[path = "ex07_bug_early_timer.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex08 {
+    #[allow(dead_code)]
+    #[path = "ex08_async_io_traits.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex09 {
+    #[allow(dead_code)]
+    #[path = "ex09_bug_lost_wakeup.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex10 {
+    #[allow(dead_code)]
+    #[path = "ex10_semaphore.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex11 {
+    #[allow(dead_code)]
+    #[path = "ex11_lookup_web_server.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex12 {
+    #[allow(dead_code)]
+    #[path = "ex12_coop_budget.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex13 {
+    #[allow(dead_code)]
+    #[path = "ex13_spawn_blocking.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../src/start"]
+mod start_ex14 {
+    #[allow(dead_code)]
+    #[path = "ex14_work_stealing.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+// END modules
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--solution") {
+        let name = args.get(at + 1).map(String::as_str).unwrap_or("");
+        return run_spec(name);
+    }
+    // Like a test harness: a first argument that is not a flag filters by name, and
+    // `--list` lists without running.
+    let filter = args.iter().find(|arg| !arg.starts_with('-'));
+    let chosen: Vec<&'static Solution> = SOLUTIONS
+        .iter()
+        .filter(|solution| filter.is_none_or(|filter| solution.name.contains(filter.as_str())))
+        .collect();
+    if args.iter().any(|arg| arg == "--list") {
+        for solution in &chosen {
+            println!("{}: test", solution.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Some(missing) = solution_files().into_iter().find(|file| {
+        !SOLUTIONS
+            .iter()
+            .any(|solution| solution.name == file.as_str())
+    }) {
+        println!("{missing}.rs is not in SOLUTIONS: add it and its module to wrong_solutions.rs");
+        return ExitCode::FAILURE;
+    }
+    check_all(&chosen)
+}
+
+/// Every solution file in `wrong/` and `right/`, as `wrong/exNN/name`.
+fn solution_files() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for kind in ["wrong", "right"] {
+        let Ok(exercises) = std::fs::read_dir(root.join(kind)) else {
+            continue;
+        };
+        for exercise in exercises.flatten() {
+            for file in std::fs::read_dir(exercise.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = file.path();
+                if let Some(stem) = path
+                    .file_stem()
+                    .filter(|_| path.extension().is_some_and(|e| e == "rs"))
+                {
+                    files.push(format!(
+                        "{kind}/{}/{}",
+                        exercise.file_name().to_string_lossy(),
+                        stem.to_string_lossy()
+                    ));
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Child side: runs every test of solution `name`'s spec in turn and stops at the first
+/// that fails. The panic's message goes to stderr as usual; a line `FAILED test` on
+/// stdout names the test for the parent.
+fn run_spec(name: &str) -> ExitCode {
+    let Some(solution) = SOLUTIONS.iter().find(|solution| solution.name == name) else {
+        eprintln!("no solution named {name:?}");
+        return ExitCode::from(2);
+    };
+    for (test, run) in solution.tests {
+        if std::panic::catch_unwind(run).is_err() {
+            println!("FAILED {test}");
+            return ExitCode::FAILURE;
+        }
+        println!("passed {test}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// What one child did.
+struct Outcome {
+    name: &'static str,
+    expect: Expect,
+    /// `None` if the child hung and was killed.
+    passed: Option<bool>,
+    took: Duration,
+    /// The child's stdout and stderr.
+    output: String,
+}
+
+impl Outcome {
+    fn as_expected(&self) -> bool {
+        self.passed == Some(self.expect == Expect::Pass)
+    }
+
+    /// The test that failed, or the watchdog's line, for the summary.
+    fn why(&self) -> String {
+        let failed = self
+            .output
+            .lines()
+            .find_map(|line| line.strip_prefix("FAILED "))
+            .map(|test| format!("fails `{test}`"));
+        let watchdog = self
+            .output
+            .lines()
+            .find(|line| line.starts_with("watchdog:"))
+            .map(|line| line.to_string());
+        failed.or(watchdog).unwrap_or_else(|| "fails".to_string())
+    }
+}
+
+/// Parent side: one child per solution, a few at a time (most of a spec's time is
+/// spent waiting, not computing), and a summary line for each.
+fn check_all(chosen: &[&'static Solution]) -> ExitCode {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let next = Mutex::new(chosen.iter());
+    let outcomes = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(solution) = {
+                    let solution = next.lock().unwrap().next();
+                    solution
+                } {
+                    let outcome = run_child(&exe, solution);
+                    outcomes.lock().unwrap().push(outcome);
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap();
+    outcomes.sort_by_key(|outcome| outcome.name);
+    let mut wrong = 0;
+    for outcome in &outcomes {
+        let verdict = match (outcome.expect, outcome.passed) {
+            (Expect::Fail, Some(false)) => format!("rejected: {}", outcome.why()),
+            (Expect::Pass, Some(true)) => "accepted".to_string(),
+            (Expect::Fail, Some(true)) => "PASSES ITS SPEC: the spec misses this bug".to_string(),
+            (Expect::Pass, Some(false)) => format!("REJECTED: {}", outcome.why()),
+            (_, None) => format!("HANGS: still running after {CHILD_LIMIT:?}"),
+        };
+        println!(
+            "{:<7} {:<36} {:>6.2}s  {verdict}",
+            if outcome.expect == Expect::Fail {
+                "wrong"
+            } else {
+                "right"
+            },
+            outcome.name,
+            outcome.took.as_secs_f64()
+        );
+        if !outcome.as_expected() {
+            wrong += 1;
+            println!("--- its output:\n{}---", outcome.output);
+        }
+    }
+    println!(
+        "\n{} solutions checked in {:.1}s, {wrong} not as expected",
+        outcomes.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if wrong == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_child(exe: &std::path::Path, solution: &'static Solution) -> Outcome {
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .args(["--solution", solution.name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start a child of the test binary");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let passed = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child") {
+            break Some(status.success());
+        }
+        if start.elapsed() > CHILD_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let output = out.join().unwrap() + &err.join().unwrap();
+    Outcome {
+        name: solution.name,
+        expect: solution.expect,
+        passed,
+        took,
+        output,
+    }
+}
