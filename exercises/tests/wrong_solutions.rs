@@ -63,6 +63,10 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
     Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
+    Fail "wrong/ex12/budget_per_turn" => wrong_ex12_budget_per_turn,
+    Fail "wrong/ex12/counter_per_stream" => wrong_ex12_counter_per_stream,
+    Fail "wrong/ex12/item_taken_before_budget" => wrong_ex12_item_taken_before_budget,
+    Fail "wrong/ex12/shared_refilling_counter" => wrong_ex12_shared_refilling_counter,
     Fail "start/ex01" => start_ex01,
     Fail "start/ex02" => start_ex02,
     Fail "start/ex03" => start_ex03,
@@ -121,6 +125,46 @@ mod wrong_ex09_waker_stored_once {
     #[path = "waker_stored_once.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_budget_per_turn {
+    #[allow(dead_code)]
+    #[path = "budget_per_turn.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_counter_per_stream {
+    #[allow(dead_code)]
+    #[path = "counter_per_stream.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_item_taken_before_budget {
+    #[allow(dead_code)]
+    #[path = "item_taken_before_budget.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_shared_refilling_counter {
+    #[allow(dead_code)]
+    #[path = "shared_refilling_counter.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }
@@ -411,12 +455,7 @@ fn check_all(chosen: &[&'static Solution]) -> ExitCode {
             (_, None) => format!("HANGS: still running after {CHILD_LIMIT:?}"),
         };
         println!(
-            "{:<7} {:<36} {:>6.2}s  {verdict}",
-            if outcome.expect == Expect::Fail {
-                "wrong"
-            } else {
-                "right"
-            },
+            "{:<40} {:>6.2}s  {verdict}",
             outcome.name,
             outcome.took.as_secs_f64()
         );

@@ -182,6 +182,133 @@ pub fn the_budget_is_per_poll_and_full_at_every_poll() {
     );
 }
 
+/// Records, for every poll of the future it wraps, how many reads `reads` counted
+/// during that poll.
+struct ReadsPerPoll<F: ?Sized> {
+    future: Pin<Box<F>>,
+    reads: Rc<Cell<u64>>,
+    per_poll: Rc<RefCell<Vec<u64>>>,
+}
+
+impl<F: Future + ?Sized> Future for ReadsPerPoll<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let before = self.reads.get();
+        let poll = self.future.as_mut().poll(cx);
+        let during = self.reads.get() - before;
+        self.per_poll.borrow_mut().push(during);
+        poll
+    }
+}
+
+/// Spawns `body` (given a read counter) on `executor`, recording its reads per poll.
+fn spawn_recorded(
+    executor: &Executor,
+    body: impl FnOnce(Rc<Cell<u64>>) -> Pin<Box<dyn Future<Output = ()>>>,
+) -> Rc<RefCell<Vec<u64>>> {
+    let reads = Rc::new(Cell::new(0));
+    let per_poll = Rc::new(RefCell::new(Vec::new()));
+    executor.spawn(ReadsPerPoll {
+        future: body(reads.clone()),
+        reads,
+        per_poll: per_poll.clone(),
+    });
+    per_poll
+}
+
+pub fn a_poll_that_ended_with_budget_left_does_not_shorten_the_next() {
+    let _watchdog = watchdog(Duration::from_secs(20), "a reader that pauses");
+    let executor = Executor::new();
+    let per_poll = spawn_recorded(&executor, |reads| {
+        Box::pin(async move {
+            let mut stream = Busy::new();
+            // A few reads, then a pause: this poll ends with most of its budget unspent.
+            for _ in 0..10 {
+                stream.read().await;
+                reads.set(reads.get() + 1);
+            }
+            sleep(ms(1)).await;
+            for _ in 0..3 * BUDGET {
+                stream.read().await;
+                reads.set(reads.get() + 1);
+            }
+        })
+    });
+    executor.run();
+    let per_poll = per_poll.borrow();
+    assert_eq!(
+        per_poll.first(),
+        Some(&10),
+        "the first poll reads 10, then sleeps"
+    );
+    assert_eq!(
+        per_poll.get(1),
+        Some(&u64::from(BUDGET)),
+        "reads per poll: {per_poll:?}. The first poll read 10 items and slept; the one it \
+         woke to should read a full budget ({BUDGET}) before it gives the thread back. \
+         What a poll leaves unspent must not be taken from the next one"
+    );
+}
+
+pub fn two_tasks_polled_in_one_turn_each_get_a_full_budget() {
+    let _watchdog = watchdog(Duration::from_secs(20), "two tasks in one turn");
+    let executor = Executor::new();
+    // Both are queued for the first turn: the first spends a little and sleeps, the
+    // second reads on.
+    spawn_recorded(&executor, |_| {
+        Box::pin(async move {
+            let mut stream = Busy::new();
+            for _ in 0..10 {
+                stream.read().await;
+            }
+            sleep(ms(1)).await;
+        })
+    });
+    let second = spawn_recorded(&executor, |reads| {
+        Box::pin(async move {
+            let mut stream = Busy::new();
+            for _ in 0..3 * BUDGET {
+                stream.read().await;
+                reads.set(reads.get() + 1);
+            }
+        })
+    });
+    executor.run();
+    let second = second.borrow();
+    assert_eq!(
+        second.first(),
+        Some(&u64::from(BUDGET)),
+        "reads per poll of the second task: {second:?}. Polled after a task that read 10 \
+         items in the same turn, it should still read a full budget ({BUDGET}) in its \
+         first poll: the budget is each poll's own, not the turn's or the loop's"
+    );
+}
+
+pub fn a_task_reading_two_streams_has_one_budget_for_both() {
+    let _watchdog = watchdog(Duration::from_secs(20), "a reader of two streams");
+    let executor = Executor::new();
+    let per_poll = spawn_recorded(&executor, |reads| {
+        Box::pin(async move {
+            let (mut left, mut right) = (Busy::new(), Busy::new());
+            for _ in 0..4 * BUDGET {
+                left.read().await;
+                right.read().await;
+                reads.set(reads.get() + 2);
+            }
+        })
+    });
+    executor.run();
+    let per_poll = per_poll.borrow();
+    let most = per_poll.iter().copied().max().unwrap_or(0);
+    assert!(
+        most <= u64::from(BUDGET) + 1,
+        "reads per poll: {per_poll:?}. A task that reads two streams by turns read {most} \
+         items in one poll: the budget belongs to the task's poll, whatever it reads \
+         from, or a task holds the loop longer for every stream it opens"
+    );
+}
+
 pub fn outside_a_task_a_busy_stream_is_not_limited() {
     // A future polled by hand, with no executor running, has no budget to spend.
     let waker = std::task::Waker::noop();
@@ -233,6 +360,9 @@ macro_rules! with_tests {
             a_timer_is_still_served_on_time_beside_a_task_that_yields_after_every_step,
             two_busy_readers_take_turns_at_most_budget_reads_in_a_row,
             the_budget_is_per_poll_and_full_at_every_poll,
+            a_poll_that_ended_with_budget_left_does_not_shorten_the_next,
+            two_tasks_polled_in_one_turn_each_get_a_full_budget,
+            a_task_reading_two_streams_has_one_budget_for_both,
             outside_a_task_a_busy_stream_is_not_limited,
             a_reader_with_a_sleeping_neighbour_ends_at_the_time_its_work_says,
         }
