@@ -249,6 +249,153 @@ pub fn tasks_woken_from_a_thread_outside_the_pool_are_not_lost() {
     assert_eq!(seen.after_ready.load(Ordering::Relaxed), 0);
 }
 
+pub fn a_task_woken_during_its_last_poll_is_not_polled_again() {
+    let _watchdog = watchdog(
+        Duration::from_secs(60),
+        "tasks that wake themselves and end",
+    );
+    let seen = Arc::new(Seen::default());
+    let root_seen = seen.clone();
+    let tasks = 10_000;
+    Pool::new(2).run(probe(&seen.clone(), async move {
+        for _ in 0..tasks {
+            // Woken in the very poll that finishes it: the wake must not bring it back.
+            spawn(probe(
+                &root_seen,
+                std::future::poll_fn(|cx| {
+                    cx.waker().wake_by_ref();
+                    Poll::Ready(())
+                }),
+            ));
+        }
+    }));
+    assert_clean(&seen, tasks + 1, tasks + 1);
+}
+
+/// How long the slow task's first poll holds its worker, and when, into that poll, a
+/// thread outside the pool wakes the other task.
+const SLOW_POLL: Duration = Duration::from_millis(600);
+const WAKE_AT: Duration = Duration::from_millis(150);
+
+pub fn a_task_that_wakes_itself_in_a_long_poll_does_not_hold_the_other_worker() {
+    let _watchdog = watchdog(Duration::from_secs(60), "a long poll beside an idle worker");
+    let gate = Arc::new(Gate::default());
+    // When the slow poll ends, and when the gated task ran, since the run began.
+    let slow_poll_ended = Arc::new(Mutex::new(None));
+    let gated_ran = Arc::new(Mutex::new(None));
+    let start = std::time::Instant::now();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let opener = {
+        let gate = gate.clone();
+        thread::spawn(move || {
+            if started_rx.recv().is_ok() {
+                thread::sleep(WAKE_AT);
+                gate.open();
+            }
+        })
+    };
+    let (ended, ran) = (slow_poll_ended.clone(), gated_ran.clone());
+    Pool::new(2).run(async move {
+        let wait = gate.wait();
+        spawn(async move {
+            wait.await;
+            *ran.lock().unwrap() = Some(start.elapsed());
+        });
+        let mut first = true;
+        spawn(std::future::poll_fn(move |cx| {
+            if !first {
+                return Poll::Ready(());
+            }
+            first = false;
+            // Ready to go on, so it wakes itself (as `yield_now` does), then computes
+            // for a long time in the same poll.
+            cx.waker().wake_by_ref();
+            let _ = started_tx.send(());
+            thread::sleep(SLOW_POLL);
+            *ended.lock().unwrap() = Some(start.elapsed());
+            Poll::Pending
+        }));
+    });
+    opener.join().unwrap();
+    let ended = slow_poll_ended
+        .lock()
+        .unwrap()
+        .expect("the slow task was polled");
+    let ran = gated_ran.lock().unwrap().expect("the gated task ran");
+    assert!(
+        ran < ended,
+        "a task woken from outside the pool {WAKE_AT:?} into another task's long poll ran \
+         only at {ran:?}, after that poll ended ({ended:?}): the second worker, which had \
+         nothing else to do, was stuck waiting for the task in the long poll. A task woken \
+         during its own poll must not be taken by another worker before that poll ends"
+    );
+}
+
+pub fn a_lone_worker_never_sleeps_through_a_wake() {
+    let _watchdog = watchdog(Duration::from_secs(60), "a lone worker woken from outside");
+    // One worker, so no second one can cover for a wake it sleeps through. A thread
+    // outside the pool wakes the tasks one at a time, each right when the worker has
+    // run the one before and is going back to sleep: the moment a wake can be lost.
+    // The window is a few instructions wide, so it goes on for a while: a wrong
+    // answer is caught in about nine runs of ten, and `wrong_solutions.rs` gives it five.
+    const TASKS: usize = 100_000;
+    const FOR: Duration = Duration::from_millis(1_500);
+    let gates: Vec<Arc<Gate>> = (0..TASKS).map(|_| Arc::new(Gate::default())).collect();
+    let ran = Arc::new(AtomicU64::new(0));
+    let lost = Arc::new(AtomicU64::new(0));
+    let opener = {
+        let (gates, ran, lost) = (gates.clone(), ran.clone(), lost.clone());
+        thread::spawn(move || {
+            let start = std::time::Instant::now();
+            for (i, gate) in gates.iter().enumerate() {
+                // Spin, do not block: the next wake must land within microseconds of
+                // the last task's end, at a point that moves a little each time.
+                let wait = std::time::Instant::now();
+                while ran.load(Ordering::Acquire) < i as u64 {
+                    if wait.elapsed() > Duration::from_secs(2) {
+                        // The worker sleeps with a task in its queue. Note it, and go
+                        // on: the next wake finds it asleep and brings it back.
+                        lost.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+                let delay = Duration::from_nanos((i as u64 * 37) % 10_000);
+                let spin = std::time::Instant::now();
+                while spin.elapsed() < delay {
+                    std::hint::spin_loop();
+                }
+                gate.open();
+                if lost.load(Ordering::Relaxed) > 0 || start.elapsed() > FOR {
+                    // Enough: open the rest at once, so the run ends.
+                    for gate in &gates[i + 1..] {
+                        gate.open();
+                    }
+                    return;
+                }
+            }
+        })
+    };
+    let waiting = gates.clone();
+    Pool::new(1).run(async move {
+        for gate in &waiting {
+            let (wait, ran) = (gate.wait(), ran.clone());
+            spawn(async move {
+                wait.await;
+                ran.fetch_add(1, Ordering::Release);
+            });
+        }
+    });
+    opener.join().unwrap();
+    assert_eq!(
+        lost.load(Ordering::Relaxed),
+        0,
+        "a task woken from outside the pool waited more than 2 s while the only worker \
+         slept: the worker went to sleep after the wake had queued the task, and the wake \
+         did not wake it (a lost wakeup)"
+    );
+}
+
 /// The tests above, listed once for the two kinds of target that run them: the
 /// exercise's own spec target makes each a `#[test]` (`with_tests!(as_tests)`), and
 /// `wrong_solutions.rs`, which has no test harness, a table it calls in turn
@@ -259,6 +406,9 @@ macro_rules! with_tests {
             a_hundred_thousand_tasks_on_two_workers_none_lost_none_polled_twice_at_once,
             tasks_spawned_by_tasks_on_both_workers_all_finish,
             tasks_woken_from_a_thread_outside_the_pool_are_not_lost,
+            a_task_woken_during_its_last_poll_is_not_polled_again,
+            a_task_that_wakes_itself_in_a_long_poll_does_not_hold_the_other_worker,
+            a_lone_worker_never_sleeps_through_a_wake,
         }
     };
 }
