@@ -60,6 +60,18 @@ macro_rules! solutions {
 /// Every wrong and right solution. Its module is declared below.
 const SOLUTIONS: &[Solution] = solutions![
     Pass "right/ex09/try_register_try" => right_ex09_try_register_try,
+    Fail "wrong/ex01/guards_only_one_side" => wrong_ex01_guards_only_one_side,
+    Fail "wrong/ex01/one_side_after_the_other" => wrong_ex01_one_side_after_the_other,
+    Fail "wrong/ex01/self_wake" => wrong_ex01_self_wake,
+    Fail "wrong/ex02/budget_never_reset" => wrong_ex02_budget_never_reset,
+    Fail "wrong/ex02/budget_yields_a_tick_late" => wrong_ex02_budget_yields_a_tick_late,
+    Fail "wrong/ex02/yield_without_wake" => wrong_ex02_yield_without_wake,
+    Fail "wrong/ex03/drop_does_not_wake" => wrong_ex03_drop_does_not_wake,
+    Fail "wrong/ex03/gone_checked_before_value" => wrong_ex03_gone_checked_before_value,
+    Fail "wrong/ex03/keeps_waker_that_will_wake" => wrong_ex03_keeps_waker_that_will_wake,
+    Fail "wrong/ex04/abort_without_wake" => wrong_ex04_abort_without_wake,
+    Fail "wrong/ex04/checks_after_polling" => wrong_ex04_checks_after_polling,
+    Fail "wrong/ex04/inner_future_kept" => wrong_ex04_inner_future_kept,
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
     Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
@@ -98,6 +110,126 @@ mod right_ex09_try_register_try {
     #[path = "try_register_try.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex01"]
+mod wrong_ex01_guards_only_one_side {
+    #[allow(dead_code)]
+    #[path = "guards_only_one_side.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex01"]
+mod wrong_ex01_one_side_after_the_other {
+    #[allow(dead_code)]
+    #[path = "one_side_after_the_other.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex01"]
+mod wrong_ex01_self_wake {
+    #[allow(dead_code)]
+    #[path = "self_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex02"]
+mod wrong_ex02_budget_never_reset {
+    #[allow(dead_code)]
+    #[path = "budget_never_reset.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex02"]
+mod wrong_ex02_budget_yields_a_tick_late {
+    #[allow(dead_code)]
+    #[path = "budget_yields_a_tick_late.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex02"]
+mod wrong_ex02_yield_without_wake {
+    #[allow(dead_code)]
+    #[path = "yield_without_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex03"]
+mod wrong_ex03_drop_does_not_wake {
+    #[allow(dead_code)]
+    #[path = "drop_does_not_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex03"]
+mod wrong_ex03_gone_checked_before_value {
+    #[allow(dead_code)]
+    #[path = "gone_checked_before_value.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex03"]
+mod wrong_ex03_keeps_waker_that_will_wake {
+    #[allow(dead_code)]
+    #[path = "keeps_waker_that_will_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex04"]
+mod wrong_ex04_abort_without_wake {
+    #[allow(dead_code)]
+    #[path = "abort_without_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex04"]
+mod wrong_ex04_checks_after_polling {
+    #[allow(dead_code)]
+    #[path = "checks_after_polling.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex04"]
+mod wrong_ex04_inner_future_kept {
+    #[allow(dead_code)]
+    #[path = "inner_future_kept.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }

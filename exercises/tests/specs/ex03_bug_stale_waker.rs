@@ -97,7 +97,8 @@ pub fn a_receiver_moved_to_another_task_after_a_timeout_still_gets_its_value() {
 }
 
 pub fn a_receiver_awaited_by_one_task_gets_its_value() {
-    virtual_runtime().block_on(async {
+    let took = virtual_runtime().block_on(async {
+        let start = Instant::now();
         let (tx, rx) = channel::<u64>();
         looplab::spawn(async move {
             sleep(ms(30)).await;
@@ -105,11 +106,18 @@ pub fn a_receiver_awaited_by_one_task_gets_its_value() {
         });
         let got = within(Duration::from_secs(10), "the receiver", rx).await;
         assert_eq!(got, Ok(42));
+        start.elapsed()
     });
+    assert_eq!(
+        took,
+        ms(30),
+        "the value is sent at 30 ms and must arrive then"
+    );
 }
 
 pub fn a_sender_dropped_without_sending_ends_the_receiver_with_canceled() {
-    virtual_runtime().block_on(async {
+    let took = virtual_runtime().block_on(async {
+        let start = Instant::now();
         let (tx, rx) = channel::<u64>();
         looplab::spawn(async move {
             sleep(ms(30)).await;
@@ -117,7 +125,16 @@ pub fn a_sender_dropped_without_sending_ends_the_receiver_with_canceled() {
         });
         let got = within(Duration::from_secs(10), "the receiver", rx).await;
         assert_eq!(got, Err(Canceled));
+        start.elapsed()
     });
+    // A time limit that fires polls the receiver once more, and that poll would find
+    // the sender gone: only the time shows whether the drop itself woke the receiver.
+    assert_eq!(
+        took,
+        ms(30),
+        "the sender is dropped at 30 ms, and the receiver must learn it then, not when \
+         the time limit polled it again"
+    );
 }
 
 /// The tests above, listed once for the two kinds of target that run them: the

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::answer::{Aborted, spawn_abortable};
-use looplab::time::{Instant, sleep, timers_in_wheel};
+use super::answer::{Aborted, abortable, spawn_abortable};
+use looplab::time::{Instant, sleep, timeout, timers_in_wheel};
 
 use crate::common::{real_runtime, virtual_runtime, watchdog, within};
 
@@ -82,6 +82,35 @@ pub fn a_task_never_aborted_returns_its_output_and_a_late_abort_changes_nothing(
     });
 }
 
+pub fn an_aborted_future_lets_go_of_what_it_holds_when_it_ends() {
+    virtual_runtime().block_on(async {
+        let (abort, future) = abortable(sleep(HOUR));
+        let mut future = std::pin::pin!(future);
+        // A first poll arms the hour's timer.
+        assert!(
+            timeout(Duration::from_millis(1), future.as_mut())
+                .await
+                .is_err()
+        );
+        assert_eq!(timers_in_wheel().0, 1, "the hour's timer is armed");
+        abort.abort();
+        let result = within(
+            Duration::from_secs(10),
+            "the aborted future",
+            future.as_mut(),
+        )
+        .await;
+        assert_eq!(result, Err(Aborted));
+        assert_eq!(
+            timers_in_wheel().0,
+            0,
+            "the aborted future has ended, but the hour's timer is still in the wheel: \
+             what an aborted future holds (timers, sockets, buffers) must go when it \
+             ends, not whenever its owner gets round to dropping it"
+        );
+    });
+}
+
 pub fn abort_from_another_thread_wakes_the_parked_loop() {
     let _watchdog = watchdog(Duration::from_secs(20), "abort_from_another_thread");
     let rt = real_runtime();
@@ -114,6 +143,7 @@ macro_rules! with_tests {
             abort_stops_a_task_stuck_in_a_long_sleep_at_once_and_its_timer_goes_with_it,
             a_task_aborted_before_its_first_poll_never_runs,
             a_task_never_aborted_returns_its_output_and_a_late_abort_changes_nothing,
+            an_aborted_future_lets_go_of_what_it_holds_when_it_ends,
             abort_from_another_thread_wakes_the_parked_loop,
         }
     };
