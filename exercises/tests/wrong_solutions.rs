@@ -72,6 +72,14 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex04/abort_without_wake" => wrong_ex04_abort_without_wake,
     Fail "wrong/ex04/checks_after_polling" => wrong_ex04_checks_after_polling,
     Fail "wrong/ex04/inner_future_kept" => wrong_ex04_inner_future_kept,
+    Fail "wrong/ex05/first_tick_at_once" => wrong_ex05_first_tick_at_once,
+    Fail "wrong/ex05/late_tick_skips_ahead" => wrong_ex05_late_tick_skips_ahead,
+    Fail "wrong/ex05/next_advanced_before_waiting" => wrong_ex05_next_advanced_before_waiting,
+    Fail "wrong/ex05/next_from_now" => wrong_ex05_next_from_now,
+    Fail "wrong/ex06/loser_kept" => wrong_ex06_loser_kept,
+    Fail "wrong/ex06/right_polled_first" => wrong_ex06_right_polled_first,
+    Fail "wrong/ex06/right_polled_with_a_dead_waker" => wrong_ex06_right_polled_with_a_dead_waker,
+    Fail "wrong/ex06/self_wake" => wrong_ex06_self_wake,
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
     Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
@@ -230,6 +238,86 @@ mod wrong_ex04_inner_future_kept {
     #[path = "inner_future_kept.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_first_tick_at_once {
+    #[allow(dead_code)]
+    #[path = "first_tick_at_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_late_tick_skips_ahead {
+    #[allow(dead_code)]
+    #[path = "late_tick_skips_ahead.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_next_advanced_before_waiting {
+    #[allow(dead_code)]
+    #[path = "next_advanced_before_waiting.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_next_from_now {
+    #[allow(dead_code)]
+    #[path = "next_from_now.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex06"]
+mod wrong_ex06_loser_kept {
+    #[allow(dead_code)]
+    #[path = "loser_kept.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex06"]
+mod wrong_ex06_right_polled_first {
+    #[allow(dead_code)]
+    #[path = "right_polled_first.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex06"]
+mod wrong_ex06_right_polled_with_a_dead_waker {
+    #[allow(dead_code)]
+    #[path = "right_polled_with_a_dead_waker.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex06"]
+mod wrong_ex06_self_wake {
+    #[allow(dead_code)]
+    #[path = "self_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }

@@ -28,15 +28,23 @@ pub fn real_runtime() -> Runtime {
 }
 
 /// Runs `future` for at most `limit` on the runtime's clock, and panics with `what` if
-/// it is not done by then.
+/// it is not done by then, or if it was polled more than [`MAX_POLLS`] times (a task
+/// that keeps waking itself never lets virtual time reach the limit).
 pub async fn within<F: Future>(limit: Duration, what: &str, future: F) -> F::Output {
-    match looplab::time::timeout(limit, future).await {
-        Ok(output) => output,
-        Err(_) => panic!(
-            "{what}: still not done after {limit:?}. Is a task waiting for a wake that never comes?"
-        ),
-    }
+    let timed = async {
+        match looplab::time::timeout(limit, future).await {
+            Ok(output) => output,
+            Err(_) => panic!(
+                "{what}: still not done after {limit:?}. Is a task waiting for a wake that \
+                 never comes?"
+            ),
+        }
+    };
+    polls_at_most(MAX_POLLS, what, timed).await
 }
+
+/// More polls than any spec's task needs: beyond this, a task is busy waiting.
+pub const MAX_POLLS: u32 = 100_000;
 
 /// Ends the test process if it is still running `limit` from now, unless the returned
 /// guard has been dropped by then. For tests where a hang would not reach a looplab

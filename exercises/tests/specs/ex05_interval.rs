@@ -80,6 +80,23 @@ pub fn a_tick_given_up_on_leaves_no_timer_behind() {
     assert_eq!(leftover, 0, "the abandoned tick's timer must be cancelled");
 }
 
+pub fn a_tick_given_up_on_is_still_the_next_one_due() {
+    let (due, at) = virtual_runtime().block_on(async {
+        let mut ticks = interval(Duration::from_secs(1));
+        // A `tick()` dropped before it completed, as a lost `select` or a timeout drops
+        // it, must not take its tick with it.
+        assert!(timeout(ms(300), ticks.tick()).await.is_err());
+        let due = within(Duration::from_secs(60), "the next tick", ticks.tick()).await;
+        (due.since_start(), Instant::now().since_start())
+    });
+    assert_eq!(
+        (due, at),
+        (ms(1000), ms(1000)),
+        "(due, completed) of the tick after one that was given up on at 300 ms: the 1 s \
+         tick never happened, so it is still the next one"
+    );
+}
+
 /// The tests above, listed once for the two kinds of target that run them: the
 /// exercise's own spec target makes each a `#[test]` (`with_tests!(as_tests)`), and
 /// `wrong_solutions.rs`, which has no test harness, a table it calls in turn
@@ -91,6 +108,7 @@ macro_rules! with_tests {
             a_late_tick_is_caught_up_at_once_and_the_schedule_does_not_shift,
             the_first_tick_is_one_period_after_the_interval_was_made,
             a_tick_given_up_on_leaves_no_timer_behind,
+            a_tick_given_up_on_is_still_the_next_one_due,
         }
     };
 }
