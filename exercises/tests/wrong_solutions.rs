@@ -80,6 +80,14 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex06/right_polled_first" => wrong_ex06_right_polled_first,
     Fail "wrong/ex06/right_polled_with_a_dead_waker" => wrong_ex06_right_polled_with_a_dead_waker,
     Fail "wrong/ex06/self_wake" => wrong_ex06_self_wake,
+    Fail "wrong/ex07/deadline_checked_on_fire" => wrong_ex07_deadline_checked_on_fire,
+    Fail "wrong/ex07/down_plus_one" => wrong_ex07_down_plus_one,
+    Fail "wrong/ex07/rounded_to_nearest" => wrong_ex07_rounded_to_nearest,
+    Fail "wrong/ex07/time_rounded_up_too" => wrong_ex07_time_rounded_up_too,
+    Fail "wrong/ex08/closing_wakes_no_one" => wrong_ex08_closing_wakes_no_one,
+    Fail "wrong/ex08/copy_ignores_short_writes" => wrong_ex08_copy_ignores_short_writes,
+    Fail "wrong/ex08/empty_is_the_end" => wrong_ex08_empty_is_the_end,
+    Fail "wrong/ex08/reader_does_not_wake_writer" => wrong_ex08_reader_does_not_wake_writer,
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
     Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
@@ -318,6 +326,86 @@ mod wrong_ex06_self_wake {
     #[path = "self_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_deadline_checked_on_fire {
+    #[allow(dead_code)]
+    #[path = "deadline_checked_on_fire.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_down_plus_one {
+    #[allow(dead_code)]
+    #[path = "down_plus_one.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_rounded_to_nearest {
+    #[allow(dead_code)]
+    #[path = "rounded_to_nearest.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_time_rounded_up_too {
+    #[allow(dead_code)]
+    #[path = "time_rounded_up_too.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_closing_wakes_no_one {
+    #[allow(dead_code)]
+    #[path = "closing_wakes_no_one.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_copy_ignores_short_writes {
+    #[allow(dead_code)]
+    #[path = "copy_ignores_short_writes.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_empty_is_the_end {
+    #[allow(dead_code)]
+    #[path = "empty_is_the_end.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_reader_does_not_wake_writer {
+    #[allow(dead_code)]
+    #[path = "reader_does_not_wake_writer.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }

@@ -3,6 +3,10 @@
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex08_async_io_traits
 //! ```
+//!
+//! The pipe tests run on virtual time: a pipe is memory, and a wake it loses leaves the
+//! loop idle, so the time limit fires at once instead of after seconds of wall time.
+//! The last test crosses a real TCP connection, on wall time.
 
 use std::io;
 use std::time::Duration;
@@ -10,7 +14,7 @@ use std::time::Duration;
 use super::answer::{AsyncRead, AsyncWrite, copy, pipe, read_to_end, write_all};
 use looplab::net::{TcpListener, TcpStream};
 
-use crate::common::{real_runtime, watchdog, within};
+use crate::common::{real_runtime, virtual_runtime, watchdog, within};
 
 const MIB: usize = 1024 * 1024;
 const LIMIT: Duration = Duration::from_secs(10);
@@ -22,7 +26,7 @@ fn one_mebibyte() -> Vec<u8> {
 
 pub fn a_small_pipe_carries_a_mebibyte_in_order() {
     let _watchdog = watchdog(Duration::from_secs(30), "1 MiB through a pipe");
-    real_runtime().block_on(async {
+    virtual_runtime().block_on(async {
         let (mut writer, mut reader) = pipe(4096);
         let data = one_mebibyte();
         let sent = data.clone();
@@ -38,17 +42,23 @@ pub fn a_small_pipe_carries_a_mebibyte_in_order() {
         )
         .await
         .unwrap();
-        sender.await.unwrap().unwrap();
+        within(LIMIT, "the writer", sender).await.unwrap().unwrap();
         assert_eq!(n, MIB);
         assert!(received == data, "the bytes differ");
     });
 }
 
 pub fn a_full_pipe_takes_only_what_fits_and_a_reader_makes_room() {
-    real_runtime().block_on(async {
+    virtual_runtime().block_on(async {
         let (mut writer, mut reader) = pipe(4096);
         assert_eq!(
-            writer.write(&[1; 10_000]).await.unwrap(),
+            within(
+                LIMIT,
+                "a write to an empty pipe",
+                writer.write(&[1; 10_000])
+            )
+            .await
+            .unwrap(),
             4096,
             "a write takes what fits"
         );
@@ -59,7 +69,8 @@ pub fn a_full_pipe_takes_only_what_fits_and_a_reader_makes_room() {
             "a full pipe must make the writer wait"
         );
         let mut buf = [0u8; 100];
-        assert_eq!(reader.read(&mut buf).await.unwrap(), 100);
+        let read = within(LIMIT, "a read of a full pipe", reader.read(&mut buf)).await;
+        assert_eq!(read.unwrap(), 100);
         assert_eq!(
             within(
                 LIMIT,
@@ -75,7 +86,7 @@ pub fn a_full_pipe_takes_only_what_fits_and_a_reader_makes_room() {
 }
 
 pub fn the_reader_sees_the_end_when_the_writer_shuts_down_or_is_dropped() {
-    real_runtime().block_on(async {
+    virtual_runtime().block_on(async {
         let (mut writer, mut reader) = pipe(64);
         write_all(&mut writer, b"hello").await.unwrap();
         writer.shutdown().await.unwrap();
@@ -105,7 +116,7 @@ pub fn the_reader_sees_the_end_when_the_writer_shuts_down_or_is_dropped() {
 }
 
 pub fn a_writer_whose_reader_is_gone_gets_broken_pipe_even_while_waiting() {
-    real_runtime().block_on(async {
+    virtual_runtime().block_on(async {
         let (mut writer, reader) = pipe(8);
         let waiting = looplab::spawn(async move { write_all(&mut writer, &[0; 100]).await });
         looplab::time::sleep(Duration::from_millis(10)).await;
@@ -155,14 +166,17 @@ pub fn copy_moves_a_mebibyte_from_a_pipe_through_tcp_into_a_pipe() {
         )
         .await
         .unwrap();
-        producer.await.unwrap().unwrap();
+        within(LIMIT, "the producer", producer)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            client.await.unwrap().unwrap(),
+            within(LIMIT, "the client", client).await.unwrap().unwrap(),
             MIB as u64,
             "bytes the client copied"
         );
         assert_eq!(
-            server.await.unwrap().unwrap(),
+            within(LIMIT, "the server", server).await.unwrap().unwrap(),
             MIB as u64,
             "bytes the server copied"
         );
