@@ -91,6 +91,10 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
     Fail "wrong/ex09/waker_stored_once" => wrong_ex09_waker_stored_once,
+    Fail "wrong/ex10/no_drop_for_acquire" => wrong_ex10_no_drop_for_acquire,
+    Fail "wrong/ex10/permit_lost_on_cancel" => wrong_ex10_permit_lost_on_cancel,
+    Fail "wrong/ex10/wake_without_handing_over" => wrong_ex10_wake_without_handing_over,
+    Fail "wrong/ex10/waker_from_first_poll" => wrong_ex10_waker_from_first_poll,
     Fail "wrong/ex12/budget_per_turn" => wrong_ex12_budget_per_turn,
     Fail "wrong/ex12/counter_per_stream" => wrong_ex12_counter_per_stream,
     Fail "wrong/ex12/item_taken_before_budget" => wrong_ex12_item_taken_before_budget,
@@ -436,6 +440,46 @@ mod wrong_ex09_waker_stored_once {
     #[path = "waker_stored_once.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_no_drop_for_acquire {
+    #[allow(dead_code)]
+    #[path = "no_drop_for_acquire.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_permit_lost_on_cancel {
+    #[allow(dead_code)]
+    #[path = "permit_lost_on_cancel.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_wake_without_handing_over {
+    #[allow(dead_code)]
+    #[path = "wake_without_handing_over.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_waker_from_first_poll {
+    #[allow(dead_code)]
+    #[path = "waker_from_first_poll.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }

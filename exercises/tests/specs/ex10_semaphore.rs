@@ -149,12 +149,22 @@ pub fn a_waiter_moved_to_another_task_wakes_the_task_that_polled_it_last() {
         assert!(queued, "one permit, held: the waiter must wait");
         let moved = looplab::spawn(async move {
             drop(within(Duration::from_secs(10), "the moved waiter", waiter).await);
+            Instant::now().since_start()
         });
         sleep(Duration::from_secs(1)).await;
         drop(held);
-        within(LIMIT, "the task holding the moved waiter", moved)
+        let got_it_at = within(LIMIT, "the task holding the moved waiter", moved)
             .await
             .expect("the task failed");
+        // The time limit, when it fires, polls the waiter once more and would find the
+        // permit: only the time shows whether the release woke the right task.
+        assert_eq!(
+            got_it_at,
+            Duration::from_secs(1),
+            "the permit was released at 1 s, but the task awaiting the moved waiter got \
+             it only when its time limit polled it: the release woke the task that \
+             polled the waiter first (main), not the one awaiting it now"
+        );
     });
 }
 
