@@ -95,6 +95,10 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex10/permit_lost_on_cancel" => wrong_ex10_permit_lost_on_cancel,
     Fail "wrong/ex10/wake_without_handing_over" => wrong_ex10_wake_without_handing_over,
     Fail "wrong/ex10/waker_from_first_poll" => wrong_ex10_waker_from_first_poll,
+    Fail "wrong/ex11/directory_error_panics" => wrong_ex11_directory_error_panics,
+    Fail "wrong/ex11/one_connection_at_a_time" => wrong_ex11_one_connection_at_a_time,
+    Fail "wrong/ex11/stop_seen_only_between_connections" => wrong_ex11_stop_seen_only_between_connections,
+    Fail "wrong/ex11/zero_users_accepted" => wrong_ex11_zero_users_accepted,
     Fail "wrong/ex12/budget_per_turn" => wrong_ex12_budget_per_turn,
     Fail "wrong/ex12/counter_per_stream" => wrong_ex12_counter_per_stream,
     Fail "wrong/ex12/item_taken_before_budget" => wrong_ex12_item_taken_before_budget,
@@ -480,6 +484,46 @@ mod wrong_ex10_waker_from_first_poll {
     #[path = "waker_from_first_poll.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_directory_error_panics {
+    #[allow(dead_code)]
+    #[path = "directory_error_panics.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_one_connection_at_a_time {
+    #[allow(dead_code)]
+    #[path = "one_connection_at_a_time.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_stop_seen_only_between_connections {
+    #[allow(dead_code)]
+    #[path = "stop_seen_only_between_connections.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_zero_users_accepted {
+    #[allow(dead_code)]
+    #[path = "zero_users_accepted.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }
