@@ -103,6 +103,10 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex12/counter_per_stream" => wrong_ex12_counter_per_stream,
     Fail "wrong/ex12/item_taken_before_budget" => wrong_ex12_item_taken_before_budget,
     Fail "wrong/ex12/shared_refilling_counter" => wrong_ex12_shared_refilling_counter,
+    Fail "wrong/ex13/panic_kills_the_worker" => wrong_ex13_panic_kills_the_worker,
+    Fail "wrong/ex13/runs_on_the_loop" => wrong_ex13_runs_on_the_loop,
+    Fail "wrong/ex13/self_wake" => wrong_ex13_self_wake,
+    Fail "wrong/ex13/thread_per_job" => wrong_ex13_thread_per_job,
     Fail "wrong/ex14/plain_scheduled_flag" => wrong_ex14_plain_scheduled_flag,
     Fail "wrong/ex14/requeued_after_ready" => wrong_ex14_requeued_after_ready,
     Fail "wrong/ex14/sleep_checks_before_announcing" => wrong_ex14_sleep_checks_before_announcing,
@@ -564,6 +568,46 @@ mod wrong_ex12_shared_refilling_counter {
     #[path = "shared_refilling_counter.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_panic_kills_the_worker {
+    #[allow(dead_code)]
+    #[path = "panic_kills_the_worker.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_runs_on_the_loop {
+    #[allow(dead_code)]
+    #[path = "runs_on_the_loop.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_self_wake {
+    #[allow(dead_code)]
+    #[path = "self_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_thread_per_job {
+    #[allow(dead_code)]
+    #[path = "thread_per_job.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }
