@@ -59,6 +59,9 @@ macro_rules! solutions {
 
 /// Every wrong and right solution. Its module is declared below.
 const SOLUTIONS: &[Solution] = solutions![
+    Pass "right/ex03/always_replace_waker" => right_ex03_always_replace_waker,
+    Pass "right/ex04/register_then_check_once" => right_ex04_register_then_check_once,
+    Pass "right/ex05/counted_ticks" => right_ex05_counted_ticks,
     Pass "right/ex09/try_register_try" => right_ex09_try_register_try,
     Fail "wrong/ex01/guards_only_one_side" => wrong_ex01_guards_only_one_side,
     Fail "wrong/ex01/one_side_after_the_other" => wrong_ex01_one_side_after_the_other,
@@ -131,6 +134,36 @@ const SOLUTIONS: &[Solution] = solutions![
 // there.
 
 // BEGIN modules (tests/specs/README.md says how to add one)
+
+#[path = "../right/ex03"]
+mod right_ex03_always_replace_waker {
+    #[allow(dead_code)]
+    #[path = "always_replace_waker.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../right/ex04"]
+mod right_ex04_register_then_check_once {
+    #[allow(dead_code)]
+    #[path = "register_then_check_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../right/ex05"]
+mod right_ex05_counted_ticks {
+    #[allow(dead_code)]
+    #[path = "counted_ticks.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
 
 #[path = "../right/ex09"]
 mod right_ex09_try_register_try {
