@@ -22,8 +22,9 @@
 //! starting point can never break the default build or tests.
 //!
 //! The exercises are numbered in the reading order of `CHAPTERS.md`, which links each
-//! from the end of its chapter; their statements and hints are in
-//! `exercises/README.md`, one per exercise.
+//! from the end of its chapter; their statements are in `exercises/README.md`, their
+//! hints in `exercises/hints/`, and the wrong solutions each spec must reject in
+//! `exercises/wrong/` (`tests/wrong_solutions.rs` checks them all).
 
 pub mod solutions;
 pub mod start;
