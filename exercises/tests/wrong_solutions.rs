@@ -21,6 +21,12 @@
 //! and so is a right solution whose child fails. A child per solution keeps a hang, an
 //! abort or a `process::exit` from taking the other checks down with it.
 
+// One spec file is loaded once per solution, next to each: that is the design.
+#![allow(clippy::duplicate_mod)]
+// Each solution has public items its spec does not use. (A test left out of a spec's
+// `with_tests!` list still shows: it is dead code in the exercise's own spec target.)
+#![allow(dead_code)]
+
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
@@ -137,7 +143,6 @@ const SOLUTIONS: &[Solution] = solutions![
 
 #[path = "../right/ex03"]
 mod right_ex03_always_replace_waker {
-    #[allow(dead_code)]
     #[path = "always_replace_waker.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
@@ -147,7 +152,6 @@ mod right_ex03_always_replace_waker {
 
 #[path = "../right/ex04"]
 mod right_ex04_register_then_check_once {
-    #[allow(dead_code)]
     #[path = "register_then_check_once.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
@@ -157,7 +161,6 @@ mod right_ex04_register_then_check_once {
 
 #[path = "../right/ex05"]
 mod right_ex05_counted_ticks {
-    #[allow(dead_code)]
     #[path = "counted_ticks.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -167,7 +170,6 @@ mod right_ex05_counted_ticks {
 
 #[path = "../right/ex09"]
 mod right_ex09_try_register_try {
-    #[allow(dead_code)]
     #[path = "try_register_try.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
@@ -177,7 +179,6 @@ mod right_ex09_try_register_try {
 
 #[path = "../wrong/ex01"]
 mod wrong_ex01_guards_only_one_side {
-    #[allow(dead_code)]
     #[path = "guards_only_one_side.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
@@ -187,7 +188,6 @@ mod wrong_ex01_guards_only_one_side {
 
 #[path = "../wrong/ex01"]
 mod wrong_ex01_one_side_after_the_other {
-    #[allow(dead_code)]
     #[path = "one_side_after_the_other.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
@@ -197,7 +197,6 @@ mod wrong_ex01_one_side_after_the_other {
 
 #[path = "../wrong/ex01"]
 mod wrong_ex01_self_wake {
-    #[allow(dead_code)]
     #[path = "self_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
@@ -207,7 +206,6 @@ mod wrong_ex01_self_wake {
 
 #[path = "../wrong/ex02"]
 mod wrong_ex02_budget_never_reset {
-    #[allow(dead_code)]
     #[path = "budget_never_reset.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex02_yield_now.rs"]
@@ -217,7 +215,6 @@ mod wrong_ex02_budget_never_reset {
 
 #[path = "../wrong/ex02"]
 mod wrong_ex02_budget_yields_a_tick_late {
-    #[allow(dead_code)]
     #[path = "budget_yields_a_tick_late.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex02_yield_now.rs"]
@@ -227,7 +224,6 @@ mod wrong_ex02_budget_yields_a_tick_late {
 
 #[path = "../wrong/ex02"]
 mod wrong_ex02_yield_without_wake {
-    #[allow(dead_code)]
     #[path = "yield_without_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex02_yield_now.rs"]
@@ -237,7 +233,6 @@ mod wrong_ex02_yield_without_wake {
 
 #[path = "../wrong/ex03"]
 mod wrong_ex03_drop_does_not_wake {
-    #[allow(dead_code)]
     #[path = "drop_does_not_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
@@ -247,7 +242,6 @@ mod wrong_ex03_drop_does_not_wake {
 
 #[path = "../wrong/ex03"]
 mod wrong_ex03_gone_checked_before_value {
-    #[allow(dead_code)]
     #[path = "gone_checked_before_value.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
@@ -257,7 +251,6 @@ mod wrong_ex03_gone_checked_before_value {
 
 #[path = "../wrong/ex03"]
 mod wrong_ex03_keeps_waker_that_will_wake {
-    #[allow(dead_code)]
     #[path = "keeps_waker_that_will_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
@@ -267,7 +260,6 @@ mod wrong_ex03_keeps_waker_that_will_wake {
 
 #[path = "../wrong/ex04"]
 mod wrong_ex04_abort_without_wake {
-    #[allow(dead_code)]
     #[path = "abort_without_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
@@ -277,7 +269,6 @@ mod wrong_ex04_abort_without_wake {
 
 #[path = "../wrong/ex04"]
 mod wrong_ex04_checks_after_polling {
-    #[allow(dead_code)]
     #[path = "checks_after_polling.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
@@ -287,7 +278,6 @@ mod wrong_ex04_checks_after_polling {
 
 #[path = "../wrong/ex04"]
 mod wrong_ex04_inner_future_kept {
-    #[allow(dead_code)]
     #[path = "inner_future_kept.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
@@ -297,7 +287,6 @@ mod wrong_ex04_inner_future_kept {
 
 #[path = "../wrong/ex05"]
 mod wrong_ex05_first_tick_at_once {
-    #[allow(dead_code)]
     #[path = "first_tick_at_once.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -307,7 +296,6 @@ mod wrong_ex05_first_tick_at_once {
 
 #[path = "../wrong/ex05"]
 mod wrong_ex05_late_tick_skips_ahead {
-    #[allow(dead_code)]
     #[path = "late_tick_skips_ahead.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -317,7 +305,6 @@ mod wrong_ex05_late_tick_skips_ahead {
 
 #[path = "../wrong/ex05"]
 mod wrong_ex05_next_advanced_before_waiting {
-    #[allow(dead_code)]
     #[path = "next_advanced_before_waiting.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -327,7 +314,6 @@ mod wrong_ex05_next_advanced_before_waiting {
 
 #[path = "../wrong/ex05"]
 mod wrong_ex05_next_from_now {
-    #[allow(dead_code)]
     #[path = "next_from_now.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -337,7 +323,6 @@ mod wrong_ex05_next_from_now {
 
 #[path = "../wrong/ex06"]
 mod wrong_ex06_loser_kept {
-    #[allow(dead_code)]
     #[path = "loser_kept.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
@@ -347,7 +332,6 @@ mod wrong_ex06_loser_kept {
 
 #[path = "../wrong/ex06"]
 mod wrong_ex06_right_polled_first {
-    #[allow(dead_code)]
     #[path = "right_polled_first.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
@@ -357,7 +341,6 @@ mod wrong_ex06_right_polled_first {
 
 #[path = "../wrong/ex06"]
 mod wrong_ex06_right_polled_with_a_dead_waker {
-    #[allow(dead_code)]
     #[path = "right_polled_with_a_dead_waker.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
@@ -367,7 +350,6 @@ mod wrong_ex06_right_polled_with_a_dead_waker {
 
 #[path = "../wrong/ex06"]
 mod wrong_ex06_self_wake {
-    #[allow(dead_code)]
     #[path = "self_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
@@ -377,7 +359,6 @@ mod wrong_ex06_self_wake {
 
 #[path = "../wrong/ex07"]
 mod wrong_ex07_deadline_checked_on_fire {
-    #[allow(dead_code)]
     #[path = "deadline_checked_on_fire.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
@@ -387,7 +368,6 @@ mod wrong_ex07_deadline_checked_on_fire {
 
 #[path = "../wrong/ex07"]
 mod wrong_ex07_down_plus_one {
-    #[allow(dead_code)]
     #[path = "down_plus_one.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
@@ -397,7 +377,6 @@ mod wrong_ex07_down_plus_one {
 
 #[path = "../wrong/ex07"]
 mod wrong_ex07_rounded_to_nearest {
-    #[allow(dead_code)]
     #[path = "rounded_to_nearest.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
@@ -407,7 +386,6 @@ mod wrong_ex07_rounded_to_nearest {
 
 #[path = "../wrong/ex07"]
 mod wrong_ex07_time_rounded_up_too {
-    #[allow(dead_code)]
     #[path = "time_rounded_up_too.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
@@ -417,7 +395,6 @@ mod wrong_ex07_time_rounded_up_too {
 
 #[path = "../wrong/ex08"]
 mod wrong_ex08_closing_wakes_no_one {
-    #[allow(dead_code)]
     #[path = "closing_wakes_no_one.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
@@ -427,7 +404,6 @@ mod wrong_ex08_closing_wakes_no_one {
 
 #[path = "../wrong/ex08"]
 mod wrong_ex08_copy_ignores_short_writes {
-    #[allow(dead_code)]
     #[path = "copy_ignores_short_writes.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
@@ -437,7 +413,6 @@ mod wrong_ex08_copy_ignores_short_writes {
 
 #[path = "../wrong/ex08"]
 mod wrong_ex08_empty_is_the_end {
-    #[allow(dead_code)]
     #[path = "empty_is_the_end.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
@@ -447,7 +422,6 @@ mod wrong_ex08_empty_is_the_end {
 
 #[path = "../wrong/ex08"]
 mod wrong_ex08_reader_does_not_wake_writer {
-    #[allow(dead_code)]
     #[path = "reader_does_not_wake_writer.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
@@ -457,7 +431,6 @@ mod wrong_ex08_reader_does_not_wake_writer {
 
 #[path = "../wrong/ex09"]
 mod wrong_ex09_lock_held_while_trying {
-    #[allow(dead_code)]
     #[path = "lock_held_while_trying.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
@@ -467,7 +440,6 @@ mod wrong_ex09_lock_held_while_trying {
 
 #[path = "../wrong/ex09"]
 mod wrong_ex09_self_wake {
-    #[allow(dead_code)]
     #[path = "self_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
@@ -477,7 +449,6 @@ mod wrong_ex09_self_wake {
 
 #[path = "../wrong/ex09"]
 mod wrong_ex09_waker_stored_once {
-    #[allow(dead_code)]
     #[path = "waker_stored_once.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
@@ -487,7 +458,6 @@ mod wrong_ex09_waker_stored_once {
 
 #[path = "../wrong/ex10"]
 mod wrong_ex10_no_drop_for_acquire {
-    #[allow(dead_code)]
     #[path = "no_drop_for_acquire.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
@@ -497,7 +467,6 @@ mod wrong_ex10_no_drop_for_acquire {
 
 #[path = "../wrong/ex10"]
 mod wrong_ex10_permit_lost_on_cancel {
-    #[allow(dead_code)]
     #[path = "permit_lost_on_cancel.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
@@ -507,7 +476,6 @@ mod wrong_ex10_permit_lost_on_cancel {
 
 #[path = "../wrong/ex10"]
 mod wrong_ex10_wake_without_handing_over {
-    #[allow(dead_code)]
     #[path = "wake_without_handing_over.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
@@ -517,7 +485,6 @@ mod wrong_ex10_wake_without_handing_over {
 
 #[path = "../wrong/ex10"]
 mod wrong_ex10_waker_from_first_poll {
-    #[allow(dead_code)]
     #[path = "waker_from_first_poll.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
@@ -527,7 +494,6 @@ mod wrong_ex10_waker_from_first_poll {
 
 #[path = "../wrong/ex11"]
 mod wrong_ex11_directory_error_panics {
-    #[allow(dead_code)]
     #[path = "directory_error_panics.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
@@ -537,7 +503,6 @@ mod wrong_ex11_directory_error_panics {
 
 #[path = "../wrong/ex11"]
 mod wrong_ex11_one_connection_at_a_time {
-    #[allow(dead_code)]
     #[path = "one_connection_at_a_time.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
@@ -547,7 +512,6 @@ mod wrong_ex11_one_connection_at_a_time {
 
 #[path = "../wrong/ex11"]
 mod wrong_ex11_stop_seen_only_between_connections {
-    #[allow(dead_code)]
     #[path = "stop_seen_only_between_connections.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
@@ -557,7 +521,6 @@ mod wrong_ex11_stop_seen_only_between_connections {
 
 #[path = "../wrong/ex11"]
 mod wrong_ex11_zero_users_accepted {
-    #[allow(dead_code)]
     #[path = "zero_users_accepted.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
@@ -567,7 +530,6 @@ mod wrong_ex11_zero_users_accepted {
 
 #[path = "../wrong/ex12"]
 mod wrong_ex12_budget_per_turn {
-    #[allow(dead_code)]
     #[path = "budget_per_turn.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
@@ -577,7 +539,6 @@ mod wrong_ex12_budget_per_turn {
 
 #[path = "../wrong/ex12"]
 mod wrong_ex12_counter_per_stream {
-    #[allow(dead_code)]
     #[path = "counter_per_stream.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
@@ -587,7 +548,6 @@ mod wrong_ex12_counter_per_stream {
 
 #[path = "../wrong/ex12"]
 mod wrong_ex12_item_taken_before_budget {
-    #[allow(dead_code)]
     #[path = "item_taken_before_budget.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
@@ -597,7 +557,6 @@ mod wrong_ex12_item_taken_before_budget {
 
 #[path = "../wrong/ex12"]
 mod wrong_ex12_shared_refilling_counter {
-    #[allow(dead_code)]
     #[path = "shared_refilling_counter.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
@@ -607,7 +566,6 @@ mod wrong_ex12_shared_refilling_counter {
 
 #[path = "../wrong/ex13"]
 mod wrong_ex13_panic_kills_the_worker {
-    #[allow(dead_code)]
     #[path = "panic_kills_the_worker.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
@@ -617,7 +575,6 @@ mod wrong_ex13_panic_kills_the_worker {
 
 #[path = "../wrong/ex13"]
 mod wrong_ex13_runs_on_the_loop {
-    #[allow(dead_code)]
     #[path = "runs_on_the_loop.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
@@ -627,7 +584,6 @@ mod wrong_ex13_runs_on_the_loop {
 
 #[path = "../wrong/ex13"]
 mod wrong_ex13_self_wake {
-    #[allow(dead_code)]
     #[path = "self_wake.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
@@ -637,7 +593,6 @@ mod wrong_ex13_self_wake {
 
 #[path = "../wrong/ex13"]
 mod wrong_ex13_thread_per_job {
-    #[allow(dead_code)]
     #[path = "thread_per_job.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
@@ -647,7 +602,6 @@ mod wrong_ex13_thread_per_job {
 
 #[path = "../wrong/ex14"]
 mod wrong_ex14_plain_scheduled_flag {
-    #[allow(dead_code)]
     #[path = "plain_scheduled_flag.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex14_work_stealing.rs"]
@@ -657,7 +611,6 @@ mod wrong_ex14_plain_scheduled_flag {
 
 #[path = "../wrong/ex14"]
 mod wrong_ex14_requeued_after_ready {
-    #[allow(dead_code)]
     #[path = "requeued_after_ready.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex14_work_stealing.rs"]
@@ -667,7 +620,6 @@ mod wrong_ex14_requeued_after_ready {
 
 #[path = "../wrong/ex14"]
 mod wrong_ex14_sleep_checks_before_announcing {
-    #[allow(dead_code)]
     #[path = "sleep_checks_before_announcing.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex14_work_stealing.rs"]
@@ -677,7 +629,6 @@ mod wrong_ex14_sleep_checks_before_announcing {
 
 #[path = "../src/start"]
 mod start_ex01 {
-    #[allow(dead_code)]
     #[path = "ex01_bug_polled_after_ready.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
@@ -687,7 +638,6 @@ mod start_ex01 {
 
 #[path = "../src/start"]
 mod start_ex02 {
-    #[allow(dead_code)]
     #[path = "ex02_yield_now.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex02_yield_now.rs"]
@@ -697,7 +647,6 @@ mod start_ex02 {
 
 #[path = "../src/start"]
 mod start_ex03 {
-    #[allow(dead_code)]
     #[path = "ex03_bug_stale_waker.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
@@ -707,7 +656,6 @@ mod start_ex03 {
 
 #[path = "../src/start"]
 mod start_ex04 {
-    #[allow(dead_code)]
     #[path = "ex04_abortable.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex04_abortable.rs"]
@@ -717,7 +665,6 @@ mod start_ex04 {
 
 #[path = "../src/start"]
 mod start_ex05 {
-    #[allow(dead_code)]
     #[path = "ex05_interval.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex05_interval.rs"]
@@ -727,7 +674,6 @@ mod start_ex05 {
 
 #[path = "../src/start"]
 mod start_ex06 {
-    #[allow(dead_code)]
     #[path = "ex06_select.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex06_select.rs"]
@@ -737,7 +683,6 @@ mod start_ex06 {
 
 #[path = "../src/start"]
 mod start_ex07 {
-    #[allow(dead_code)]
     #[path = "ex07_bug_early_timer.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
@@ -747,7 +692,6 @@ mod start_ex07 {
 
 #[path = "../src/start"]
 mod start_ex08 {
-    #[allow(dead_code)]
     #[path = "ex08_async_io_traits.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
@@ -757,7 +701,6 @@ mod start_ex08 {
 
 #[path = "../src/start"]
 mod start_ex09 {
-    #[allow(dead_code)]
     #[path = "ex09_bug_lost_wakeup.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
@@ -767,7 +710,6 @@ mod start_ex09 {
 
 #[path = "../src/start"]
 mod start_ex10 {
-    #[allow(dead_code)]
     #[path = "ex10_semaphore.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex10_semaphore.rs"]
@@ -777,7 +719,6 @@ mod start_ex10 {
 
 #[path = "../src/start"]
 mod start_ex11 {
-    #[allow(dead_code)]
     #[path = "ex11_lookup_web_server.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
@@ -787,7 +728,6 @@ mod start_ex11 {
 
 #[path = "../src/start"]
 mod start_ex12 {
-    #[allow(dead_code)]
     #[path = "ex12_coop_budget.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex12_coop_budget.rs"]
@@ -797,7 +737,6 @@ mod start_ex12 {
 
 #[path = "../src/start"]
 mod start_ex13 {
-    #[allow(dead_code)]
     #[path = "ex13_spawn_blocking.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
@@ -807,7 +746,6 @@ mod start_ex13 {
 
 #[path = "../src/start"]
 mod start_ex14 {
-    #[allow(dead_code)]
     #[path = "ex14_work_stealing.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex14_work_stealing.rs"]
@@ -939,10 +877,7 @@ fn check_all(chosen: &[&'static Solution]) -> ExitCode {
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while let Some(solution) = {
-                    let solution = next.lock().unwrap().next();
-                    solution
-                } {
+                while let Some(solution) = next.lock().unwrap().next() {
                     let mut outcome = run_child(&exe, solution);
                     // A race may slip through one run of a spec (ex14's lost wakeup
                     // is a window of a few instructions): a wrong solution gets five.

@@ -45,7 +45,7 @@ impl Interval {
         // Late? Then the missed ticks are past: wait for the next one from now.
         let now = Instant::now();
         while self.next + self.period <= now {
-            self.next = self.next + self.period;
+            self.next += self.period;
         }
         let due = self.next;
         // A deadline already passed is ready on the first poll: that is the catch-up.

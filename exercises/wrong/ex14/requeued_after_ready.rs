@@ -260,10 +260,8 @@ impl Task {
             }
             poll
         };
-        if poll.is_ready() {
-            if self.pool.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.pool.wake_all_workers();
-            }
+        if poll.is_ready() && self.pool.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.pool.wake_all_workers();
         }
         // Pending: back to IDLE, unless a wake came during the poll.
         if self
