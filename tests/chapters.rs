@@ -1,7 +1,9 @@
 //! CHAPTERS.md and README.md are the newcomer's path: every file they name must exist,
 //! every example they tell you to run must be there, and every `looplab` command they
 //! show must parse. The exercises keep one numbering in reading order, one statement
-//! each (in exercises/README.md, with folded hints), and spec commands that run.
+//! each (in exercises/README.md, hints apart in exercises/hints/), spec commands that
+//! run, and at least three wrong solutions each. Every trace line CHAPTERS.md quotes
+//! is one the command above it prints.
 
 use std::path::Path;
 use std::process::Command;
@@ -409,7 +411,7 @@ fn exercises_are_numbered_in_reading_order_with_one_numbering_everywhere() {
 }
 
 #[test]
-fn each_exercise_has_one_statement_with_folded_hints() {
+fn each_exercise_has_one_statement_and_its_hints_apart() {
     let names = exercise_names();
     let readme = read("exercises/README.md");
     let chapters = read("CHAPTERS.md");
@@ -424,21 +426,41 @@ fn each_exercise_has_one_statement_with_folded_hints() {
         let start = readme.find(&heading).unwrap() + heading.len();
         let rest = &readme[start..];
         let section = &rest[..rest.find("\n### ").unwrap_or(rest.len())];
-        let goal = section
-            .find("**Goal**")
-            .unwrap_or_else(|| panic!("the statement of {name} has no **Goal**"));
-        let first_hint = section
-            .find("<details>")
-            .unwrap_or_else(|| panic!("the statement of {name} has no folded hint"));
         assert!(
-            goal < first_hint,
-            "{name}: the hints must come after the statement and its goal"
+            section.contains("**Goal**"),
+            "the statement of {name} has no **Goal**"
         );
-        assert_eq!(
-            section.matches("<details>").count(),
-            section.matches("</details>").count(),
-            "{name}: a hint is not closed"
+        assert!(
+            section.contains(" minutes once you have read the chapter"),
+            "the statement of {name} does not say how long it should take"
         );
+        assert!(
+            section.contains("What it takes:"),
+            "the statement of {name} does not say what it takes to understand"
+        );
+        // The hints live apart: a statement read gives nothing away.
+        let number = &name[..4];
+        for giveaway in ["<details>", "Hint 1", "**Hint"] {
+            assert!(
+                !section.contains(giveaway),
+                "the statement of {name} carries its hints (`{giveaway}`): they belong in \
+                 exercises/hints/{number}.md"
+            );
+        }
+        let hints_path = format!("hints/{number}.md");
+        assert!(
+            section.contains(&format!("]({hints_path})")),
+            "the statement of {name} does not link to {hints_path}"
+        );
+        let hints = read(&format!("exercises/{hints_path}"));
+        let count = hints.matches("\n## Hint ").count();
+        assert!(count >= 2, "exercises/{hints_path} has {count} hints");
+        for k in 1..=count {
+            assert!(
+                hints.contains(&format!("\n## Hint {k}\n")),
+                "exercises/{hints_path}: the hints are not numbered 1 to {count}"
+            );
+        }
 
         // CHAPTERS.md: one short entry that links to it, not a second statement.
         let entry_start = chapters
@@ -536,6 +558,7 @@ fn every_spec_command_is_runnable() {
         "exercises/src/start",
         "exercises/src/solutions",
         "exercises/tests",
+        "exercises/tests/specs",
     ] {
         for entry in std::fs::read_dir(Path::new(ROOT).join(dir)).unwrap() {
             let path = entry.unwrap().path();
@@ -597,4 +620,31 @@ fn every_spec_command_is_runnable() {
         checked >= 3 * names.len(),
         "only {checked} spec commands found"
     );
+}
+
+#[test]
+fn each_exercise_has_at_least_three_wrong_solutions_that_say_what_is_wrong() {
+    for name in exercise_names() {
+        let number = &name[..4];
+        let dir = Path::new(ROOT).join("exercises/wrong").join(number);
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("exercises/wrong/{number}: {e}"))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        assert!(
+            files.len() >= 3,
+            "{name} has {} wrong solutions in exercises/wrong/{number}/: at least three",
+            files.len()
+        );
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("//! WRONG: ") && first.len() > 30,
+                "{}: the first line must say what is wrong (`//! WRONG: ...`), not {first:?}",
+                file.display()
+            );
+        }
+    }
 }
