@@ -648,3 +648,239 @@ fn each_exercise_has_at_least_three_wrong_solutions_that_say_what_is_wrong() {
         }
     }
 }
+
+/// One ```text block of CHAPTERS.md that quotes a program's output, and the command
+/// that prints it.
+struct Excerpt {
+    /// The block's first line in CHAPTERS.md, counted from 1.
+    line: usize,
+    command: String,
+    quoted: Vec<String>,
+}
+
+/// Blocks that draw rather than quote: they are checked by no command. Each is named by
+/// its first line.
+const NOT_OUTPUT: &[&str] = &[
+    // Chapter 5's drawing of one turn.
+    "+--> 1. run ----> 2. stop?",
+    // Chapter 6's worked example of a cascade, built for the text: no example prints
+    // it (ch06_timers arms its timers at 0 s).
+    "1.000s  task 0 main              timer #2 armed: deadline 6.000s",
+];
+
+/// The first backticked `cargo run ...` in `text`.
+fn first_cargo_run(text: &str) -> Option<String> {
+    backticked(text)
+        .into_iter()
+        .find(|piece| piece.starts_with("cargo run "))
+}
+
+/// Every ```text block of CHAPTERS.md, with the command it quotes: a `cargo run` in
+/// the paragraph just before it, or else its chapter's **Run** (or `- Run:`) command.
+fn chapter_excerpts() -> Vec<Excerpt> {
+    let text = read("CHAPTERS.md");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut excerpts = Vec::new();
+    let mut run_command: Option<String> = None;
+    let mut paragraph = String::new();
+    // The paragraph before the current one: a block follows a blank line.
+    let mut last_paragraph = String::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let line = lines[at];
+        if line.starts_with("## ") {
+            run_command = None;
+        }
+        if line.starts_with("```") {
+            let info = line.trim_start_matches('`').trim();
+            let end = lines[at + 1..]
+                .iter()
+                .position(|l| l.starts_with("```"))
+                .map(|k| at + 1 + k)
+                .expect("a code block is not closed");
+            let body = &lines[at + 1..end];
+            let first = body.first().map_or("", |l| l.trim());
+            let drawn = NOT_OUTPUT.iter().any(|d| first.starts_with(d));
+            if info == "text" && !drawn {
+                let before = if paragraph.is_empty() {
+                    &last_paragraph
+                } else {
+                    &paragraph
+                };
+                let command = first_cargo_run(before)
+                    .or_else(|| run_command.clone())
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "CHAPTERS.md line {}: an output block with no command before it",
+                            at + 1
+                        )
+                    });
+                excerpts.push(Excerpt {
+                    line: at + 1,
+                    command,
+                    quoted: body.iter().map(|l| l.to_string()).collect(),
+                });
+            }
+            paragraph.clear();
+            last_paragraph.clear();
+            at = end + 1;
+            continue;
+        }
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                last_paragraph = std::mem::take(&mut paragraph);
+            }
+        } else {
+            paragraph.push_str(line);
+            paragraph.push('\n');
+            if line.starts_with("**Run**") || line.trim_start().starts_with("- Run:") {
+                // The command may sit on the paragraph's next lines.
+                let rest: String = lines[at..]
+                    .iter()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                run_command = first_cargo_run(&rest);
+            }
+        }
+        at += 1;
+    }
+    excerpts
+}
+
+/// The program and arguments of a `cargo run [--release] [--example NAME] [-- ARGS]`,
+/// run from the binaries this test build already has (debug: the output is the same).
+fn program_of(command: &str) -> (std::path::PathBuf, Vec<String>) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let (cargo_part, args) = match words.iter().position(|w| *w == "--") {
+        Some(at) => (&words[..at], words[at + 1..].to_vec()),
+        None => (&words[..], Vec::new()),
+    };
+    let args = args.into_iter().map(String::from).collect();
+    match cargo_part.iter().position(|w| *w == "--example") {
+        Some(at) => {
+            let name = cargo_part[at + 1];
+            // tests/chapters-<hash> sits in target/<profile>/deps; examples one up.
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let path = profile_dir.join("examples").join(name);
+            assert!(
+                path.exists(),
+                "{} is not built: `cargo test` builds the examples first (or run \
+                 `cargo build --examples`)",
+                path.display()
+            );
+            (path, args)
+        }
+        None => (env!("CARGO_BIN_EXE_looplab").into(), args),
+    }
+}
+
+/// Whitespace runs as one space, so that a quote re-wrapped or re-aligned still matches.
+fn squeeze(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every number as `#`, and every bar of `=` as one: lines of a real-time run vary in
+/// their milliseconds, and so do the bars drawn from them.
+fn without_numbers(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in line.chars() {
+        if c == '=' && out.ends_with('=') {
+            continue;
+        }
+        let digit = c.is_ascii_digit() || (in_number && (c == '.' || c == ','));
+        if digit {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs a quoted command; its stdout and stderr, or why it failed.
+fn run_quoted(command: &str) -> Result<String, String> {
+    let (program, args) = program_of(command);
+    let output = Command::new(&program)
+        .args(&args)
+        .env_remove("LOOPLAB_HTML")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn every_trace_line_chapters_md_quotes_is_in_its_commands_output() {
+    let excerpts = chapter_excerpts();
+    assert!(
+        excerpts.len() >= 10,
+        "only {} output blocks",
+        excerpts.len()
+    );
+    let mut commands: Vec<String> = excerpts.iter().map(|e| e.command.clone()).collect();
+    commands.sort();
+    commands.dedup();
+    // The real-time examples sleep more than they compute: run them side by side. One
+    // that fails is run again, alone: ch09's checks of lateness are in wall time, and
+    // a busy machine can make them miss.
+    let outputs: std::collections::HashMap<String, String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = commands
+            .iter()
+            .map(|command| scope.spawn(move || (command.clone(), run_quoted(command))))
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap())
+            .collect::<Vec<(String, Result<String, String>)>>()
+    })
+    .into_iter()
+    .map(|(command, output)| {
+        let output = output.unwrap_or_else(|_| {
+            run_quoted(&command).unwrap_or_else(|why| panic!("`{command}` failed twice: {why}"))
+        });
+        (command, output)
+    })
+    .collect();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for excerpt in &excerpts {
+        let printed: Vec<String> = outputs[&excerpt.command].lines().map(squeeze).collect();
+        let printed_loosely: Vec<String> = printed.iter().map(|l| without_numbers(l)).collect();
+        for (k, quoted) in excerpt.quoted.iter().enumerate() {
+            let quoted = squeeze(quoted);
+            if quoted.is_empty() || quoted == "..." {
+                continue;
+            }
+            checked += 1;
+            // Exact, or with its numbers aside: a real-time run's milliseconds vary.
+            let found = printed.iter().any(|l| l.contains(&quoted))
+                || printed_loosely
+                    .iter()
+                    .any(|l| l.contains(&without_numbers(&quoted)));
+            if !found {
+                missing.push(format!(
+                    "CHAPTERS.md line {}: `{}` does not print {quoted:?}",
+                    excerpt.line + 1 + k,
+                    excerpt.command
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {checked} quoted lines are not what the program prints:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
