@@ -884,3 +884,30 @@ fn every_trace_line_chapters_md_quotes_is_in_its_commands_output() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn chapter_8_s_worksheet_keeps_its_answers_in_a_file_of_their_own() {
+    let chapters = read("CHAPTERS.md");
+    let questions = chapters
+        .find("| turn | the question |")
+        .expect("chapter 8's worksheet");
+    assert!(
+        !chapters.contains("| turn | the answer |"),
+        "CHAPTERS.md prints the worksheet's answers under its questions"
+    );
+    let link = "(docs/ch08_step_answers.md)";
+    let linked = chapters.find(link).expect("a link to the answers");
+    assert!(linked > questions, "the answers are linked after the questions");
+    let answers = read("docs/ch08_step_answers.md");
+    assert!(answers.contains("| turn | the answer |"), "{answers}");
+    // Every question has its answer.
+    for row in chapters[questions..].lines().skip(2) {
+        let Some(turn) = row.strip_prefix("| ").and_then(|r| r.split(' ').next()) else {
+            break;
+        };
+        assert!(
+            answers.contains(&format!("\n| {turn} |")),
+            "no answer for turn {turn}"
+        );
+    }
+}
