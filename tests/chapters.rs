@@ -897,7 +897,10 @@ fn chapter_8_s_worksheet_keeps_its_answers_in_a_file_of_their_own() {
     );
     let link = "(docs/ch08_step_answers.md)";
     let linked = chapters.find(link).expect("a link to the answers");
-    assert!(linked > questions, "the answers are linked after the questions");
+    assert!(
+        linked > questions,
+        "the answers are linked after the questions"
+    );
     let answers = read("docs/ch08_step_answers.md");
     assert!(answers.contains("| turn | the answer |"), "{answers}");
     // Every question has its answer.
