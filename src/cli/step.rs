@@ -246,7 +246,7 @@ fn describe_park_end(park: &ParkReport) -> String {
             format!("no park (tasks ready), peeked at I/O: {events} events")
         }
         ParkReport::Settled { events } => format!(
-            "ended at once: {events} I/O event{} already there, no wait, the clock stays",
+            "{events} I/O event{} at once, no wait",
             if *events == 1 { "" } else { "s" }
         ),
         ParkReport::Waited { waited, ended_by } => {
@@ -260,7 +260,7 @@ fn describe_park_end(park: &ParkReport) -> String {
             format!("waited {:.1} ms: {why}", waited.as_secs_f64() * 1000.0)
         }
         ParkReport::Jumped { from, to } => format!(
-            "nothing can happen before it: clock jumped {:.3}s -> {:.3}s",
+            "clock jumped {:.3}s -> {:.3}s",
             from.as_secs_f64(),
             to.as_secs_f64()
         ),
@@ -447,7 +447,7 @@ mod tests {
         );
         // The park row says what the trace's park line says, then how it ended.
         assert!(
-            text.contains("park       next deadline in 1000 ms; nothing can happen"),
+            text.contains("park       next deadline in 1000 ms; clock jumped 0.000s -> 1.000s"),
             "{text}"
         );
         let same_time = render_turn(&view, Duration::from_secs(1), &[], &[]);
