@@ -35,7 +35,7 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// How long a test without a runtime may take (wall time) before its watchdog ends it:
 /// a poll that holds a lock the producer needs never returns.
-const SHORT: Duration = Duration::from_secs(5);
+const SHORT: Duration = Duration::from_secs(2);
 
 /// A `try_take` on `queue` whose producer runs once, at the worst moment: the first
 /// time it finds the queue empty, a producer thread adds `item` and notifies, and

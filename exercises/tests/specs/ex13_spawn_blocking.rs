@@ -115,7 +115,7 @@ pub fn the_pool_thread_wakes_the_parked_loop_instead_of_the_loop_polling_again_a
 
 /// How long a job of no time may take to come back (wall time): a job whose panic
 /// kills its thread never does.
-const SHORT: Duration = Duration::from_secs(2);
+const SHORT: Duration = Duration::from_secs(1);
 
 pub fn a_job_that_panics_is_an_error_and_the_pool_goes_on() {
     let _watchdog = watchdog(Duration::from_secs(20), "a panicking job");

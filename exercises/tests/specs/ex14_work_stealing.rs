@@ -340,6 +340,8 @@ pub fn a_lone_worker_never_sleeps_through_a_wake() {
     // answer is caught in about nine runs of ten, and `wrong_solutions.rs` gives it five.
     const TASKS: usize = 100_000;
     const FOR: Duration = Duration::from_millis(1_500);
+    // A wake takes microseconds to reach a sleeping worker; a second is a lost one.
+    const LOST_AFTER: Duration = Duration::from_secs(1);
     let gates: Vec<Arc<Gate>> = (0..TASKS).map(|_| Arc::new(Gate::default())).collect();
     let ran = Arc::new(AtomicU64::new(0));
     let lost = Arc::new(AtomicU64::new(0));
@@ -352,7 +354,7 @@ pub fn a_lone_worker_never_sleeps_through_a_wake() {
                 // the last task's end, at a point that moves a little each time.
                 let wait = std::time::Instant::now();
                 while ran.load(Ordering::Acquire) < i as u64 {
-                    if wait.elapsed() > Duration::from_secs(2) {
+                    if wait.elapsed() > LOST_AFTER {
                         // The worker sleeps with a task in its queue. Note it, and go
                         // on: the next wake finds it asleep and brings it back.
                         lost.fetch_add(1, Ordering::Relaxed);
@@ -390,7 +392,7 @@ pub fn a_lone_worker_never_sleeps_through_a_wake() {
     assert_eq!(
         lost.load(Ordering::Relaxed),
         0,
-        "a task woken from outside the pool waited more than 2 s while the only worker \
+        "a task woken from outside the pool waited more than {LOST_AFTER:?} while the only worker \
          slept: the worker went to sleep after the wake had queued the task, and the wake \
          did not wake it (a lost wakeup)"
     );
