@@ -8,7 +8,8 @@
 //!
 //! `exercises/wrong/exNN/NAME.rs` is a solution with one subtle bug, its first line says
 //! which; `exercises/right/exNN/NAME.rs` is a correct design other than the reference
-//! solution's. Each is a drop-in replacement for the start file `src/start/exNN_*.rs`
+//! solution's; and every untouched starting point (`start/exNN`) must fail too. Each
+//! wrong or right file is a drop-in replacement for the start file `src/start/exNN_*.rs`
 //! (copy it there and run the exercise's own command to see the same result). Here
 //! they are all compiled once, into this one binary, each as a module `answer` next to
 //! its own copy of the spec module (`specs/exNN_*.rs`).

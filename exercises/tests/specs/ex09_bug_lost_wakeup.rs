@@ -6,12 +6,15 @@
 //!
 //! A lost wakeup is a race: the producer must notify in the short window where the
 //! consumer has found nothing but is not yet ready to be woken. Waiting for that to
-//! happen by chance makes a test that fails once in a thousand runs. So the first two
-//! tests *place* the producer in the window: their `try_take` finds the queue empty,
-//! then, before returning, runs a producer thread to the end (it adds an item and
-//! notifies). The last test is the race as it happens in real life, a producer thread
-//! against the loop: on the bug it fails only now and then (about one run in three on
-//! a two-core machine), and each time after a 10 s stall.
+//! happen by chance makes a test that fails once in a thousand runs. So two tests
+//! *place* the producer in the window: their `try_take` finds the queue empty, then,
+//! before returning, runs a producer thread to the end (it adds an item and notifies).
+//! Both right orders pass them: leave the waker then try, or try, leave the waker and
+//! try again. Two more catch the usual wrong fixes: a task that wakes itself instead of
+//! waiting (it polls in a loop), and a waker kept from an earlier poll. The last test
+//! is the race as it happens in real life, a producer thread against the loop: on the
+//! bug it fails only now and then (about one run in three on a two-core machine), and
+//! each time after a 10 s stall.
 
 use std::collections::VecDeque;
 use std::future::Future;
