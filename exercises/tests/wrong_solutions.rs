@@ -97,6 +97,7 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex08/closing_wakes_no_one" => wrong_ex08_closing_wakes_no_one,
     Fail "wrong/ex08/copy_ignores_short_writes" => wrong_ex08_copy_ignores_short_writes,
     Fail "wrong/ex08/empty_is_the_end" => wrong_ex08_empty_is_the_end,
+    Fail "wrong/ex08/empty_read_wakes_itself" => wrong_ex08_empty_read_wakes_itself,
     Fail "wrong/ex08/reader_does_not_wake_writer" => wrong_ex08_reader_does_not_wake_writer,
     Fail "wrong/ex09/lock_held_while_trying" => wrong_ex09_lock_held_while_trying,
     Fail "wrong/ex09/self_wake" => wrong_ex09_self_wake,
@@ -415,6 +416,15 @@ mod wrong_ex08_copy_ignores_short_writes {
 #[path = "../wrong/ex08"]
 mod wrong_ex08_empty_is_the_end {
     #[path = "empty_is_the_end.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_empty_read_wakes_itself {
+    #[path = "empty_read_wakes_itself.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex08_async_io_traits.rs"]
     pub mod spec;

@@ -18,9 +18,29 @@ use std::time::Duration;
 use looplab::Runtime;
 
 /// A runtime on virtual time: sleeps cost no wall time, timestamps are exact.
+///
+/// A task that keeps waking itself never lets virtual time move, so no time limit can
+/// fire, whichever task it is: the runtime counts its turns and panics past
+/// [`MAX_TURNS`], with a message, instead of spinning for ever.
 pub fn virtual_runtime() -> Runtime {
-    Runtime::builder().virtual_time(true).build().unwrap()
+    let mut turns = 0u64;
+    Runtime::builder()
+        .virtual_time(true)
+        .on_turn(move |_| {
+            turns += 1;
+            assert!(
+                turns <= MAX_TURNS,
+                "the loop made {MAX_TURNS} turns without virtual time reaching any limit: \
+                 a task keeps waking itself instead of waiting for a real wake (busy \
+                 waiting)"
+            );
+        })
+        .build()
+        .unwrap()
 }
+
+/// More turns than any spec's run needs.
+pub const MAX_TURNS: u64 = 100_000;
 
 /// A runtime on wall time, for tests with other threads in them.
 pub fn real_runtime() -> Runtime {
