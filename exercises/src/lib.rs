@@ -8,8 +8,9 @@
 //!   their own to change.
 //! - [`solutions`]`::exNN_name`: the reference solution, with the same public items.
 //!
-//! Each spec test in `tests/exNN_name.rs` is written against [`under_test`], which is
-//! one of the two, chosen by the cargo feature `start`:
+//! Each spec's tests, in `tests/specs/exNN_name.rs`, are written against a module
+//! `answer`; its target `tests/exNN_name.rs` makes that [`under_test`], which is one
+//! of the two, chosen by the cargo feature `start`:
 //!
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex01_bug_polled_after_ready   # your work
