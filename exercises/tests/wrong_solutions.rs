@@ -70,6 +70,7 @@ const SOLUTIONS: &[Solution] = solutions![
     Pass "right/ex04/register_then_check_once" => right_ex04_register_then_check_once,
     Pass "right/ex05/counted_ticks" => right_ex05_counted_ticks,
     Pass "right/ex09/try_register_try" => right_ex09_try_register_try,
+    Pass "right/ex12/budget_by_poll_number" => right_ex12_budget_by_poll_number,
     Pass "right/ex14/one_shared_queue" => right_ex14_one_shared_queue,
     Fail "wrong/ex01/guards_only_one_side" => wrong_ex01_guards_only_one_side,
     Fail "wrong/ex01/one_side_after_the_other" => wrong_ex01_one_side_after_the_other,
@@ -176,6 +177,15 @@ mod right_ex09_try_register_try {
     #[path = "try_register_try.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../right/ex12"]
+mod right_ex12_budget_by_poll_number {
+    #[path = "budget_by_poll_number.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }
