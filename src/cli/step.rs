@@ -15,10 +15,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal};
 use std::time::Duration;
 
 use looplab::Recorder;
+
+use crate::lookup::{flush_out, write_out};
 use looplab::executor::{IoView, ParkReport, TimerView, TurnView};
 use looplab::trace::{Event, TaskId, UnparkReason};
 
@@ -41,27 +43,30 @@ pub fn stepper(recorder: Recorder) -> impl FnMut(&TurnView) {
         let first_turn = shown == 0;
         shown += records.len();
         let events: Vec<Event> = records.into_iter().map(|r| r.event).collect();
-        let mut out = io::stdout().lock();
+        // Through the command's one writer: a reader who went away ends the run quietly,
+        // a full disk ends it with an error, as for every other kind of output.
         if first_turn {
-            let _ = write!(out, "{HOW_TO_READ}");
+            write_out(format_args!("{HOW_TO_READ}"));
         }
-        let _ = write!(out, "{}", render_turn(view, turn_began, &events, &lines));
+        write_out(format_args!(
+            "{}",
+            render_turn(view, turn_began, &events, &lines)
+        ));
         turn_began = view.now;
         if !interactive {
             return;
         }
-        let _ = write!(out, "[Enter: next turn] ");
+        write_out(format_args!("[Enter: next turn] "));
         // Piped input is not a person at a keyboard: end the prompt's line, or the
         // next turn's first line would be glued to it.
         if !io::stdin().is_terminal() {
-            let _ = writeln!(out);
+            write_out(format_args!("\n"));
         }
-        let _ = out.flush();
-        drop(out);
+        flush_out();
         let mut line = String::new();
         if matches!(io::stdin().lock().read_line(&mut line), Ok(0) | Err(_)) {
             interactive = false;
-            println!("(end of input: running to the end)");
+            write_out(format_args!("(end of input: running to the end)\n"));
         }
     }
 }
