@@ -153,8 +153,6 @@ fn a_reader_that_goes_away_is_still_no_error() {
 }
 
 #[test]
-#[ignore = "src/cli/step.rs (issue 21's) prints its end-of-input line with println!, which \
-            panics on a closed pipe: run with --ignored once it writes through write_out"]
 fn a_reader_that_goes_away_from_step_is_still_no_error() {
     assert_a_reader_that_goes_away_is_no_error(&[&["--step"]]);
 }
