@@ -35,7 +35,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::{Model, PollOutcome, key_word};
-use crate::recording::{By, Kind, Line, Place, Recording, Runnable, Via};
+use crate::recording::line::{By, Kind, Line, Place, Runnable, Source, Via};
+use crate::recording::read::Recording;
 
 /// The one process in the trace: the runtime.
 const PID: u32 = 1;
@@ -195,8 +196,8 @@ pub fn chrome_trace(recording: &Recording) -> String {
 /// Names the process and every track, and orders the tracks: the loop, then the tasks.
 fn metadata(model: &Model, events: &mut Vec<TraceEvent>) {
     let process = match model.header.source {
-        crate::recording::Source::Looplab => "looplab runtime",
-        crate::recording::Source::Asyncio => "asyncio event loop",
+        Source::Looplab => "looplab runtime",
+        Source::Asyncio => "asyncio event loop",
     };
     events.push(TraceEvent::metadata(
         "process_name",

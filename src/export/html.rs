@@ -53,7 +53,8 @@ use html_escape::encode_quoted_attribute as escape;
 use serde::Serialize;
 
 use super::model::{Model, Park, PollOutcome, TaskLane, TimerAction, Turn, key_word, secs};
-use crate::recording::{By, Kind, Place, Recording, Runnable, UnparkReason, Via};
+use crate::recording::line::{By, Kind, Place, Runnable, UnparkReason, Via};
+use crate::recording::read::Recording;
 
 // The limits that keep a page bounded, whatever the run. Their worst case together is
 // about 15 MB: 1,500 whole turns of about 3 KB of state, 50,000 lines of at most

@@ -17,10 +17,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use crate::recording::{
-    By, Header, Kind, Line, Place, PollResult, Recording, Runnable, TimerLayout, TurnState,
+use crate::recording::line::{
+    By, Header, IoKeys, Kind, Line, Place, PollResult, Runnable, Source, TimerLayout, TurnState,
     UnparkReason, Via,
 };
+use crate::recording::read::Recording;
 
 /// The five steps of one turn of looplab's loop, in order (see the executor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -719,7 +720,7 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
         None => "loop".to_string(),
     };
     // The same line names asyncio's own parts where they differ from looplab's.
-    let asyncio = model.header.source == crate::recording::Source::Asyncio;
+    let asyncio = model.header.source == Source::Asyncio;
     let entry = if asyncio {
         "run_until_complete"
     } else {
@@ -948,8 +949,8 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
 /// "token" (looplab) or "fd" (asyncio).
 pub fn key_word(model: &Model) -> &'static str {
     match model.header.io_keys {
-        crate::recording::IoKeys::Token => "token",
-        crate::recording::IoKeys::Fd => "fd",
+        IoKeys::Token => "token",
+        IoKeys::Fd => "fd",
     }
 }
 
