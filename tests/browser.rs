@@ -1028,3 +1028,90 @@ fn chapter_7s_page_driven_through_devtools_follows_the_stepper_in_legible_text()
         started.elapsed()
     );
 }
+
+/// Whether `python3` (3.10 or later) is here for the asyncio recorder; says why not,
+/// or fails when `LOOPLAB_REQUIRE_PYTHON=1` (CI).
+fn python3() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import sys; sys.exit(sys.version_info < (3, 10))"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("LOOPLAB_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "LOOPLAB_REQUIRE_PYTHON=1 but no python3 3.10 or later"
+        );
+        let _ = writeln!(std::io::stderr(), "skipped: no python3 3.10+");
+    }
+    ok
+}
+
+/// The post's own asyncio program, recorded by `python/asyncio_record.py` and drawn by
+/// `looplab render`: the page opens without a console message, steps through every
+/// turn, has a lane per task (process_async and the three find_users_async), and
+/// shows asyncio's heap of timers where looplab's page shows the wheel.
+#[test]
+fn the_posts_asyncio_program_rendered_opens_without_errors_and_steps_through_every_turn() {
+    let Some(browser) = chromium() else { return };
+    if !python3() {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (recording, page) = (scratch("seed.jsonl"), scratch("seed.html"));
+    let recorded = Command::new("python3")
+        .arg(Path::new(root).join("python/asyncio_record.py"))
+        .arg("--virtual-time")
+        .arg("--out")
+        .arg(&recording)
+        .arg(Path::new(root).join("python/seed_async.py"))
+        .stdout(Stdio::null())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        recorded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recorded.stderr)
+    );
+    let rendered = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("render")
+        .arg(&recording)
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let output = run_chromium(
+        &browser,
+        &format!("{}#selftest", file_url(&page)),
+        &["--dump-dom".to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let report = selftest_report(&dom);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(report["reached_every_turn"], true, "{report}");
+    assert_eq!(report["lanes_in_page"], 4, "{report}");
+
+    // Driven through DevTools: the stepper's state names asyncio's heap, and the
+    // console stays quiet through every turn.
+    let mut devtools = DevTools::launch(&browser);
+    devtools.open(&file_url(&page), 1400, 1000);
+    devtools.press("ArrowRight");
+    let state = devtools.eval("document.getElementById('state').textContent");
+    let state = state.as_str().unwrap();
+    assert!(
+        state.contains("Timer heap") && state.contains("_set_result_unless_cancelled"),
+        "{state}"
+    );
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    devtools.screenshot(&target.join("looplab-asyncio-seed-1400-turn2.png"));
+    devtools.press("End");
+    devtools.screenshot(&target.join("looplab-asyncio-seed-1400-last.png"));
+    assert_eq!(devtools.complaints(), Vec::<String>::new(), "console");
+}

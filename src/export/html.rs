@@ -53,7 +53,7 @@ use html_escape::encode_quoted_attribute as escape;
 use serde::Serialize;
 
 use super::model::{Model, Park, PollOutcome, TaskLane, TimerAction, Turn, key_word, secs};
-use crate::recording::line::{By, Kind, Place, Runnable, UnparkReason, Via};
+use crate::recording::line::{By, Kind, Place, Runnable, Source, UnparkReason, Via};
 use crate::recording::read::Recording;
 
 // The limits that keep a page bounded, whatever the run. Their worst case together is
@@ -611,8 +611,13 @@ fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
     } else {
         ("idle", "no task was ready".to_string())
     };
+    let entry = if model.header.source == Source::Asyncio {
+        "run_until_complete"
+    } else {
+        "block_on"
+    };
     let stop = if turn.stopped {
-        ("active", "yes: main is done, block_on returns".to_string())
+        ("active", format!("yes: main is done, {entry} returns"))
     } else if turn.completed {
         ("idle", "no: main is not done".to_string())
     } else {
@@ -623,8 +628,13 @@ fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
         return [run_step, stop, skipped.clone(), skipped.clone(), skipped];
     }
     let park = turn.park.map(|p| &model.parks[p]);
+    let asyncio = model.header.source == Source::Asyncio;
     let choose = match park {
         Some(p) if !p.peek => match p.timeout {
+            Some(0) if asyncio => (
+                "active",
+                "0: handles wait in _ready, so select only looks".to_string(),
+            ),
             Some(0) => ("active", "0: a timer is due already".to_string()),
             Some(t) => (
                 "active",
@@ -640,6 +650,11 @@ fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
     };
     let park_step = match park {
         Some(p) if p.peek => ("active", format!("peeked at I/O: {}", peek_found(p))),
+        Some(p)
+            if p.timeout == Some(0) && matches!(p.ended_by, Some((UnparkReason::Nothing, _))) =>
+        {
+            ("active", "looked at I/O: nothing ready".to_string())
+        }
         Some(p) => {
             let why = match &p.ended_by {
                 Some((UnparkReason::ClockJump, _)) => {
@@ -673,6 +688,14 @@ fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
 // ---------------------------------------------------------------------------------
 // The lanes.
 // ---------------------------------------------------------------------------------
+
+/// The three kinds of column a turn draws.
+#[derive(Clone, Copy)]
+enum Part {
+    Polls,
+    Park,
+    Fire,
+}
 
 fn lanes_data(model: &Model) -> LanesData {
     let mut lanes = vec![LaneData {
@@ -723,67 +746,86 @@ fn lanes_data(model: &Model) -> LanesData {
     let mut park_col: HashMap<usize, usize> = HashMap::new();
     let mut fire_col: HashMap<usize, usize> = HashMap::new();
     let mut total_cols = 0;
+    // Each loop's own order: looplab runs its tasks, then parks, then fires timers;
+    // asyncio selects first, moves due timers to `_ready`, then runs every handle.
+    let order = if model.header.source == Source::Asyncio {
+        [Part::Park, Part::Fire, Part::Polls]
+    } else {
+        [Part::Polls, Part::Park, Part::Fire]
+    };
     for (index, turn) in model.turns.iter().enumerate() {
-        for p in turn.polls.clone() {
-            let poll = &model.polls[p];
-            // asyncio's plain callbacks run on the loop itself: its lane.
-            let lane = match &poll.who {
-                Runnable::Task(task) => lane_of.get(task).copied(),
-                Runnable::Callback(_) => Some(0),
-            };
-            match lane {
-                Some(lane) => {
-                    total_cols += 1;
-                    if cols.len() < COLUMNS {
-                        poll_col.insert(p, cols.len());
-                        cols.push(poll_column(model, p, lane, index));
-                    }
-                }
-                None => {
-                    // Polls of tasks without a lane in a row make one column.
-                    let joins = cols
-                        .last()
-                        .is_some_and(|c| c.k == "others" && c.turn == index);
-                    if joins {
-                        let last = cols.last_mut().expect("checked");
-                        let n: usize = last.l.parse().unwrap_or(1) + 1;
-                        last.l = n.to_string();
-                        last.tip = format!("{n} polls of tasks without a lane of their own");
-                    } else {
-                        total_cols += 1;
-                        if cols.len() < COLUMNS {
-                            cols.push(Column {
-                                k: "others",
-                                lane: others_lane,
-                                turn: index,
-                                t: secs(poll.start),
-                                l: "1".to_string(),
-                                m: String::new(),
-                                tip: "1 poll of a task without a lane of its own".to_string(),
-                                d: None,
-                            });
+        for part in order {
+            match part {
+                Part::Polls => {
+                    for p in turn.polls.clone() {
+                        let poll = &model.polls[p];
+                        // asyncio's plain callbacks run on the loop itself: its lane.
+                        let lane = match &poll.who {
+                            Runnable::Task(task) => lane_of.get(task).copied(),
+                            Runnable::Callback(_) => Some(0),
+                        };
+                        match lane {
+                            Some(lane) => {
+                                total_cols += 1;
+                                if cols.len() < COLUMNS {
+                                    poll_col.insert(p, cols.len());
+                                    cols.push(poll_column(model, p, lane, index));
+                                }
+                            }
+                            None => {
+                                // Polls of tasks without a lane in a row make one column.
+                                let joins = cols
+                                    .last()
+                                    .is_some_and(|c| c.k == "others" && c.turn == index);
+                                if joins {
+                                    let last = cols.last_mut().expect("checked");
+                                    let n: usize = last.l.parse().unwrap_or(1) + 1;
+                                    last.l = n.to_string();
+                                    last.tip =
+                                        format!("{n} polls of tasks without a lane of their own");
+                                } else {
+                                    total_cols += 1;
+                                    if cols.len() < COLUMNS {
+                                        cols.push(Column {
+                                            k: "others",
+                                            lane: others_lane,
+                                            turn: index,
+                                            t: secs(poll.start),
+                                            l: "1".to_string(),
+                                            m: String::new(),
+                                            tip: "1 poll of a task without a lane of its own"
+                                                .to_string(),
+                                            d: None,
+                                        });
+                                    }
+                                }
+                            }
                         }
                     }
                 }
-            }
-        }
-        if let Some(p) = turn.park {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                park_col.insert(p, cols.len());
-                cols.push(park_column(model, p, index));
-            }
-        } else {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                cols.push(no_park_column(turn, index));
-            }
-        }
-        if !turn.fired.is_empty() {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                fire_col.insert(index, cols.len());
-                cols.push(fire_column(model, turn, index));
+                Part::Park => {
+                    if let Some(p) = turn.park {
+                        total_cols += 1;
+                        if cols.len() < COLUMNS {
+                            park_col.insert(p, cols.len());
+                            cols.push(park_column(model, p, index));
+                        }
+                    } else {
+                        total_cols += 1;
+                        if cols.len() < COLUMNS {
+                            cols.push(no_park_column(turn, index));
+                        }
+                    }
+                }
+                Part::Fire => {
+                    if !turn.fired.is_empty() {
+                        total_cols += 1;
+                        if cols.len() < COLUMNS {
+                            fire_col.insert(index, cols.len());
+                            cols.push(fire_column(model, turn, index));
+                        }
+                    }
+                }
             }
         }
     }
@@ -950,6 +992,7 @@ fn short_reason(park: &Park) -> String {
         Some((UnparkReason::Io, n)) => format!("I/O ×{}", grouped(*n)),
         Some((UnparkReason::Deadline, _)) => "deadline".to_string(),
         Some((UnparkReason::RemoteWake, _)) => "remote wake".to_string(),
+        Some((UnparkReason::Nothing, _)) if park.timeout == Some(0) => "look: nothing".to_string(),
         Some((UnparkReason::Nothing, _)) => "nothing".to_string(),
         None => "not traced".to_string(),
     }
