@@ -57,7 +57,9 @@ Exit status:
   1    the run failed, with one `error:` line on stderr: nothing listening, a broken
        answer, a timeout, a thread that could not start, an export file or standard
        output that could not be written. The directory: its --grace ran out and
-       answers in flight were cut short (or it could not start).
+       answers in flight were cut short (or it could not start). Render: the
+       recording could not be read (the message names its line), --svg of a
+       recording without requests, or a file could not be written.
   2    bad usage: the arguments were refused (the message says why) and nothing ran.
   130  the directory: a second Ctrl-C stopped it at once, answers cut short.
   143  the directory: a second SIGTERM stopped it at once, answers cut short.";
