@@ -1,13 +1,16 @@
 //! `looplab lookup` (and `looplab` alone): run the scenario in each mode asked for,
 //! then show what it measured: the narrative as it happens, a table, a timeline that
 //! fits the terminal, JSON, and the files asked for (`--svg`, `--html`,
-//! `--chrome-trace`).
+//! `--chrome-trace`, `--record`).
 //!
-//! The page and the Chrome trace draw the event loop's own events, so when either is
-//! asked for the event-loop run records them, into the one recorder `--step` reads
-//! too. The sequential and threads clients run no loop and record nothing: their page
-//! is the table and the timeline and a note that says so, and their Chrome trace is a
-//! valid trace with no events (a line on stderr says so, beside the file's name).
+//! The page, the Chrome trace and `--record` draw the event loop's own events, so when
+//! any is asked for the event-loop run is captured (its events and its state after
+//! every turn) into the one capture `--step` reads too, and every file is drawn from
+//! the run's recording exactly as `looplab render` draws it (`render.rs`). The
+//! sequential and threads clients run no loop: their recording holds only their
+//! requests, their page is the table and the timeline and a note that says so, and
+//! their Chrome trace is a valid trace with no events (a line on stderr says so,
+//! beside the file's name).
 //!
 //! Nothing asked for is lost in silence: each file is checked before the run (so a
 //! long run is not wasted on a folder that is not there), each is tried after it even

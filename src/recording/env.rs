@@ -195,7 +195,7 @@ impl EnvRecording {
                         .collect();
                     let _ = writeln!(
                         io::stderr(),
-                        "looplab: runtime {} of this program drawn in {}",
+                        "looplab: runtime {} of this program written to {}",
                         self.nth,
                         files.join(" and ")
                     );
