@@ -604,3 +604,33 @@ fn looplab_render_draws_the_socket_program_with_its_file_descriptors_and_who_wai
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn looplab_render_steps_through_the_posts_asyncio_program_in_the_terminal() {
+    if !python_present() {
+        return;
+    }
+    let dir = scratch("render-step");
+    let file = dir.join("seed.jsonl");
+    record(&Path::new(ROOT).join("python/seed_async.py"), &file, true);
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("render")
+        .arg(&file)
+        .arg("--step")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let turns = text.lines().filter(|l| l.starts_with("--- turn ")).count();
+    assert_eq!(turns, 14, "{text}");
+    // After turn 2 the heap holds the three sleeps; the selector's self-pipe is the
+    // one source, its reader asyncio's own callback.
+    let second = text.split("--- turn ").nth(2).unwrap();
+    assert!(
+        second.contains("heap       3 timers, by heap index"),
+        "{second}"
+    );
+    assert!(second.contains("[0]  #1 due 1.000s runs _set_result_unless_cancelled"));
+    assert!(second.contains("self-pipe"), "{second}");
+    let _ = std::fs::remove_dir_all(dir);
+}

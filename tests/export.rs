@@ -807,3 +807,41 @@ fn render_refuses_a_bad_recording_naming_its_line() {
     assert_eq!(looplab(&["render".as_ref()]).status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `looplab render FILE --step` prints every turn of a recording as `--step` does:
+/// a heading per turn, then the state the loop recorded after it, then its lines.
+#[test]
+fn render_step_prints_each_turn_with_its_recorded_state() {
+    let dir = scratch("step");
+    let file = dir.join("run.jsonl");
+    std::fs::write(&file, scenario::default_recording().to_bytes()).unwrap();
+    let output = looplab(&["render".as_ref(), file.as_os_str(), "--step".as_ref()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let turns = scenario::default_recording()
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, looplab::recording::Kind::Turn { .. }))
+        .count();
+    let headings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("--- turn "))
+        .collect();
+    assert_eq!(headings.len(), turns + 1, "{text}");
+    assert!(
+        headings
+            .last()
+            .unwrap()
+            .contains("main returns, the loop stops")
+    );
+    // The turn in which the clock jumps to 1 s says so, and its state has the three
+    // connections queued and the wheel's hand at the millisecond reached.
+    let jump = text
+        .split("--- turn ")
+        .find(|t| t.contains("clock jumped 0.000s -> 1.000s"))
+        .unwrap_or_else(|| panic!("no jump to 1 s: {text}"));
+    assert!(jump.contains("wheel      hand at tick 1000"), "{jump}");
+    assert!(jump.contains("run queue  task 5 connection 1"), "{jump}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80));
+    let _ = std::fs::remove_dir_all(&dir);
+}
