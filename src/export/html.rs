@@ -689,6 +689,47 @@ fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
 // The lanes.
 // ---------------------------------------------------------------------------------
 
+/// The lanes' columns, kept up to [`COLUMNS`], and how many there were in all.
+#[derive(Default)]
+struct Columns {
+    cols: Vec<Column>,
+    total: usize,
+}
+
+impl Columns {
+    /// Counts `col` and keeps it if there is room: its index, if kept.
+    fn add(&mut self, col: Column) -> Option<usize> {
+        self.total += 1;
+        (self.cols.len() < COLUMNS).then(|| {
+            self.cols.push(col);
+            self.cols.len() - 1
+        })
+    }
+
+    /// A poll of a task without a lane: polls of such tasks in a row share one column.
+    fn add_other_poll(&mut self, model: &Model, p: usize, lane: usize, turn: usize) {
+        if let Some(last) = self.cols.last_mut()
+            && last.k == "others"
+            && last.turn == turn
+        {
+            let n: usize = last.l.parse().unwrap_or(1) + 1;
+            last.l = n.to_string();
+            last.tip = format!("{n} polls of tasks without a lane of their own");
+            return;
+        }
+        self.add(Column {
+            k: "others",
+            lane,
+            turn,
+            t: secs(model.polls[p].start),
+            l: "1".to_string(),
+            m: String::new(),
+            tip: "1 poll of a task without a lane of its own".to_string(),
+            d: None,
+        });
+    }
+}
+
 /// The three kinds of column a turn draws.
 #[derive(Clone, Copy)]
 enum Part {
@@ -741,11 +782,10 @@ fn lanes_data(model: &Model) -> LanesData {
         });
     }
 
-    let mut cols: Vec<Column> = Vec::new();
+    let mut cols = Columns::default();
     let mut poll_col: HashMap<usize, usize> = HashMap::new();
     let mut park_col: HashMap<usize, usize> = HashMap::new();
     let mut fire_col: HashMap<usize, usize> = HashMap::new();
-    let mut total_cols = 0;
     // Each loop's own order: looplab runs its tasks, then parks, then fires timers;
     // asyncio selects first, moves due timers to `_ready`, then runs every handle.
     let order = if model.header.source == Source::Asyncio {
@@ -758,77 +798,44 @@ fn lanes_data(model: &Model) -> LanesData {
             match part {
                 Part::Polls => {
                     for p in turn.polls.clone() {
-                        let poll = &model.polls[p];
                         // asyncio's plain callbacks run on the loop itself: its lane.
-                        let lane = match &poll.who {
+                        let lane = match &model.polls[p].who {
                             Runnable::Task(task) => lane_of.get(task).copied(),
                             Runnable::Callback(_) => Some(0),
                         };
                         match lane {
                             Some(lane) => {
-                                total_cols += 1;
-                                if cols.len() < COLUMNS {
-                                    poll_col.insert(p, cols.len());
-                                    cols.push(poll_column(model, p, lane, index));
+                                if let Some(col) = cols.add(poll_column(model, p, lane, index)) {
+                                    poll_col.insert(p, col);
                                 }
                             }
-                            None => {
-                                // Polls of tasks without a lane in a row make one column.
-                                let joins = cols
-                                    .last()
-                                    .is_some_and(|c| c.k == "others" && c.turn == index);
-                                if joins {
-                                    let last = cols.last_mut().expect("checked");
-                                    let n: usize = last.l.parse().unwrap_or(1) + 1;
-                                    last.l = n.to_string();
-                                    last.tip =
-                                        format!("{n} polls of tasks without a lane of their own");
-                                } else {
-                                    total_cols += 1;
-                                    if cols.len() < COLUMNS {
-                                        cols.push(Column {
-                                            k: "others",
-                                            lane: others_lane,
-                                            turn: index,
-                                            t: secs(poll.start),
-                                            l: "1".to_string(),
-                                            m: String::new(),
-                                            tip: "1 poll of a task without a lane of its own"
-                                                .to_string(),
-                                            d: None,
-                                        });
-                                    }
-                                }
-                            }
+                            None => cols.add_other_poll(model, p, others_lane, index),
                         }
                     }
                 }
-                Part::Park => {
-                    if let Some(p) = turn.park {
-                        total_cols += 1;
-                        if cols.len() < COLUMNS {
-                            park_col.insert(p, cols.len());
-                            cols.push(park_column(model, p, index));
-                        }
-                    } else {
-                        total_cols += 1;
-                        if cols.len() < COLUMNS {
-                            cols.push(no_park_column(turn, index));
+                Part::Park => match turn.park {
+                    Some(p) => {
+                        if let Some(col) = cols.add(park_column(model, p, index)) {
+                            park_col.insert(p, col);
                         }
                     }
-                }
-                Part::Fire => {
-                    if !turn.fired.is_empty() {
-                        total_cols += 1;
-                        if cols.len() < COLUMNS {
-                            fire_col.insert(index, cols.len());
-                            cols.push(fire_column(model, turn, index));
-                        }
+                    None => {
+                        cols.add(no_park_column(turn, index));
+                    }
+                },
+                Part::Fire if !turn.fired.is_empty() => {
+                    if let Some(col) = cols.add(fire_column(model, turn, index)) {
+                        fire_col.insert(index, col);
                     }
                 }
+                Part::Fire => {}
             }
         }
     }
+    let Columns {
+        cols,
+        total: total_cols,
+    } = cols;
 
     let turn_of_line = |line: usize| {
         model
