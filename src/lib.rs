@@ -24,7 +24,7 @@
 //! | 3 | `examples/ch03_futures_by_hand.rs` | a `Future` by hand; an `async fn` does nothing until polled |
 //! | 4 | [`task`] | a spawned future, its [`TaskId`](task::TaskId), how it ended, and its waker |
 //! | 5 | [`trace`] | the events the loop reports (every chapter prints them) |
-//! | 5 | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace; every chapter from 5 on can be watched this way |
+//! | 5 | [`export`] | recordings drawn, through one model of the run: an HTML page (task lanes, a turn stepper) and a Chrome trace, of looplab's runs or asyncio's; every chapter from 5 on can be watched this way |
 //! | 5 | [`recording`] | a run saved as a versioned JSON Lines file (looplab's or asyncio's), read back with errors that name the line |
 //! | 5 (read in 8) | [`stats`] | the counters each part keeps, and the report they make |
 //! | 5 | `task_table.rs` | every live task, owned by the runtime: a slab, and a key per task |

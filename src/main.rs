@@ -4,7 +4,9 @@
 //!   a table and a timeline.
 //! - `looplab lookup [--mode ...] [--requests 3,2,1|100x1] [--delay 1s] [--virtual-time]
 //!   [--trace] [--step] [--json] [--lang ko] [--timeout 5s] [--directory HOST:PORT]
-//!   [--svg FILE] [--html FILE] [--chrome-trace FILE]`
+//!   [--svg FILE] [--html FILE] [--chrome-trace FILE] [--record FILE]`
+//! - `looplab render FILE [--html FILE] [--chrome-trace FILE] [--svg FILE] [--step]`:
+//!   draw a recording, looplab's or asyncio's
 //! - `looplab directory [--addr 127.0.0.1:7878] [--delay 1s] [--quiet] [--grace 5s]`
 //! - `looplab chapters`, `looplab help [COMMAND]`, `looplab --version`
 //!
@@ -16,15 +18,18 @@
 //! `looplab --help` lists the exit statuses, the directory's included.
 //!
 //! The command's parts live beside this file, under `src/cli/`: the arguments and
-//! their rules (`args.rs`), the lookup command (`lookup.rs`) and the directory
-//! command (`directory.rs`).
+//! their rules (`args.rs`), the lookup command (`lookup.rs`), the directory
+//! command (`directory.rs`) and the render command (`render.rs`).
 
 #[path = "cli/args.rs"]
 mod args;
 #[path = "cli/directory.rs"]
 mod directory;
 #[path = "cli/lookup.rs"]
+#[macro_use]
 mod lookup;
+#[path = "cli/render.rs"]
+mod render;
 #[path = "cli/step.rs"]
 mod step;
 
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
             lookup::run(lookup_args)
         }
         Some(Command::Directory(directory_args)) => directory::run(directory_args),
+        Some(Command::Render(render_args)) => render::run(render_args),
         Some(Command::Chapters) => {
             lookup::write_out(format_args!("{}", chapters()));
             Ok(())

@@ -33,9 +33,9 @@ use futures_task::ArcWake;
 use crate::context::{self, Entered};
 use crate::driver::Driver;
 use crate::executor::{Executor, Park, ParkReport, ParkTimeout, TurnView};
-use crate::export::EnvExport;
 use crate::join::JoinHandle;
 use crate::reactor::Reactor;
+use crate::recording::{Capture, Clock as RecordedClock, EnvRecording};
 use crate::run_queue::{Injector, RunQueue};
 use crate::stats::StatsReport;
 use crate::task::{Header, Schedule};
@@ -51,6 +51,8 @@ pub(crate) struct Core {
     tracer: Rc<Tracer>,
     /// Called after each turn of the loop (the `--step` view).
     on_turn: RefCell<Option<TurnHook>>,
+    /// Keeps that view after each turn, for the recording.
+    capture: Option<Capture>,
 }
 
 impl Core {
@@ -93,9 +95,9 @@ impl Park for Core {
 
     fn turn_ended(&self, park: ParkReport) {
         let mut hook = self.on_turn.borrow_mut();
-        let Some(hook) = hook.as_mut() else {
+        if hook.is_none() && self.capture.is_none() {
             return;
-        };
+        }
         let view = TurnView {
             turn: self.executor.turns(),
             now: self.time().now(),
@@ -106,7 +108,12 @@ impl Park for Core {
             timers: self.time().timers_view(),
             io: self.reactor().registrations(),
         };
-        hook(&view);
+        if let Some(capture) = &self.capture {
+            capture.turn_ended(&view);
+        }
+        if let Some(hook) = hook.as_mut() {
+            hook(&view);
+        }
     }
 }
 
@@ -205,6 +212,7 @@ pub struct Builder {
     virtual_time: bool,
     trace: TraceOutput,
     recorder: Option<Recorder>,
+    capture: Option<Capture>,
     slow_poll_threshold: Duration,
     on_turn: Option<TurnHook>,
 }
@@ -226,6 +234,15 @@ impl Builder {
     /// Also keep every trace event in `recorder`.
     pub fn record(mut self, recorder: Recorder) -> Builder {
         self.recorder = Some(recorder);
+        self
+    }
+
+    /// Capture the run for a recording: every trace event into `capture`'s recorder,
+    /// and the loop's state after every turn (what `--step` shows), so that
+    /// [`Capture::recording`] has nothing to rebuild.
+    pub fn capture(mut self, capture: Capture) -> Builder {
+        self.recorder = Some(capture.recorder());
+        self.capture = Some(capture);
         self
     }
 
@@ -253,15 +270,28 @@ impl Builder {
         } else {
             Clock::real()
         });
-        // `LOOPLAB_HTML=page.html` (or `LOOPLAB_CHROME_TRACE`) makes any program draw
-        // its run: the runtime records, and writes the files when it is dropped.
-        let env_export = EnvExport::from_env().map(|export| match &self.recorder {
-            Some(recorder) => export.with_recorder(recorder.clone()),
-            None => export,
+        // `LOOPLAB_RECORD=run.jsonl` (or `LOOPLAB_HTML`, `LOOPLAB_CHROME_TRACE`) makes
+        // any program record its run: the runtime captures it, and writes the files
+        // when it is dropped.
+        let clock_name = if self.virtual_time {
+            RecordedClock::Virtual
+        } else {
+            RecordedClock::Real
+        };
+        let env_export = EnvRecording::from_env().map(|export| {
+            let export = export.with_clock(clock_name);
+            match (&self.capture, &self.recorder) {
+                (Some(capture), _) => export.with_capture(capture.clone()),
+                (None, Some(recorder)) => export.with_recorder(recorder.clone()),
+                (None, None) => export,
+            }
         });
+        let capture = self
+            .capture
+            .or_else(|| env_export.as_ref().map(|export| export.capture()));
         let recorder = self
             .recorder
-            .or_else(|| env_export.as_ref().map(|export| export.recorder()));
+            .or_else(|| capture.as_ref().map(|capture| capture.recorder()));
         let tracer = Rc::new(Tracer::new(self.trace, recorder, {
             let clock = clock.clone();
             move || clock.now()
@@ -283,6 +313,7 @@ impl Builder {
             ),
             tracer,
             on_turn: RefCell::new(self.on_turn),
+            capture,
         };
         Ok(Runtime {
             core: Rc::new(core),
@@ -299,8 +330,9 @@ impl Builder {
 /// drops them.
 pub struct Runtime {
     core: Rc<Core>,
-    /// The files `LOOPLAB_HTML` / `LOOPLAB_CHROME_TRACE` asked for, written on drop.
-    env_export: Option<EnvExport>,
+    /// The files `LOOPLAB_RECORD` / `LOOPLAB_HTML` / `LOOPLAB_CHROME_TRACE` asked for,
+    /// written on drop.
+    env_export: Option<EnvRecording>,
 }
 
 impl Runtime {
@@ -310,6 +342,7 @@ impl Runtime {
             virtual_time: false,
             trace: TraceOutput::Off,
             recorder: None,
+            capture: None,
             slow_poll_threshold: Duration::from_millis(100),
             on_turn: None,
         }

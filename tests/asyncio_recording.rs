@@ -458,3 +458,179 @@ fn the_recorder_refuses_a_missing_script_with_a_message() {
     assert!(stderr.contains("no such script"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The data a page's script draws: the JSON inside it.
+fn page_data(page: &str) -> serde_json::Value {
+    let open = "<script type=\"application/json\" id=\"looplab-data\">";
+    let start = page.find(open).expect("the page has its data") + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).expect("the data is JSON")
+}
+
+/// `looplab render RECORDING --html PAGE --chrome-trace TRACE`, through the binary;
+/// the page and the trace's JSON.
+fn render(dir: &Path, recording: &Path) -> (String, serde_json::Value) {
+    let (page, trace) = (dir.join("page.html"), dir.join("trace.json"));
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("render")
+        .arg(recording)
+        .arg("--html")
+        .arg(&page)
+        .arg("--chrome-trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace = serde_json::from_str(&std::fs::read_to_string(trace).unwrap()).unwrap();
+    (std::fs::read_to_string(page).unwrap(), trace)
+}
+
+#[test]
+fn looplab_render_draws_the_posts_asyncio_program_as_lanes_turns_and_a_heap_of_timers() {
+    if !python_present() {
+        return;
+    }
+    let dir = scratch("render-seed");
+    let file = dir.join("seed.jsonl");
+    record(&Path::new(ROOT).join("python/seed_async.py"), &file, true);
+    let (page, trace) = render(&dir, &file);
+    let data = page_data(&page);
+    let lanes: Vec<&str> = data["lanes"]["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lanes,
+        [
+            "loop",
+            "task 0 process_async()",
+            "task 1 find_users_async(3)",
+            "task 2 find_users_async(2)",
+            "task 3 find_users_async(1)"
+        ]
+    );
+    assert_eq!(data["heap"], true);
+    assert_eq!(data["keys"], "fd");
+    let turns = data["turns"].as_array().unwrap();
+    // Every turn has its stepper page with the state asyncio had: after turn 2 the
+    // three sleeps sit in the heap, due at 1 s, each running the callback that
+    // finishes its future.
+    assert!(turns.len() >= 10, "{}", turns.len());
+    let heap = &turns[1]["detail"]["timers"];
+    assert_eq!(
+        heap,
+        &serde_json::json!([
+            [0, null, "#1", "1.000s", "_set_result_unless_cancelled"],
+            [1, null, "#2", "1.000s", "_set_result_unless_cancelled"],
+            [2, null, "#3", "1.000s", "_set_result_unless_cancelled"]
+        ])
+    );
+    // Four turns' worth of timers: the heap empties at 1, 2 and 3 s, after holding
+    // 3, 2 and 1 sleeps.
+    let heaps: Vec<u64> = turns
+        .iter()
+        .map(|t| t["timers_len"].as_u64().unwrap())
+        .collect();
+    let mut runs: Vec<u64> = heaps.clone();
+    runs.dedup();
+    assert_eq!(runs, [0, 3, 0, 2, 0, 1, 0], "{heaps:?}");
+    // The tasks end at 1, 2 and 3 s, the shortest first: their lanes end Ready.
+    assert!(
+        data["lanes"]["lanes"].as_array().unwrap()[1..]
+            .iter()
+            .all(|l| l["end"] == "ready"),
+        "{:?}",
+        data["lanes"]
+    );
+    // The timers' wakes are arrows from the loop's lane, where their callbacks ran.
+    let arrows = data["lanes"]["arrows"].as_array().unwrap();
+    assert_eq!(arrows.iter().filter(|a| a[2] == "timer").count(), 6);
+    // The Chrome trace: the process is asyncio's, a track per task, the callbacks'
+    // runs on the loop's track.
+    let events = trace["traceEvents"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["args"]["name"] == "asyncio event loop")
+    );
+    let callbacks = events
+        .iter()
+        .filter(|e| e["cat"] == "poll" && e["tid"] == 1)
+        .count();
+    assert!(callbacks >= 6, "{callbacks}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn looplab_render_draws_the_socket_program_with_its_file_descriptors_and_who_waits() {
+    if !python_present() {
+        return;
+    }
+    let dir = scratch("render-sockets");
+    let file = dir.join("sockets.jsonl");
+    record(&Path::new(ROOT).join("python/socket_demo.py"), &file, false);
+    let (page, trace) = render(&dir, &file);
+    let data = page_data(&page);
+    let turns = data["turns"].as_array().unwrap();
+    // Some turn's state shows the listener, and a stream a reader waits on.
+    let rows: Vec<&serde_json::Value> = turns
+        .iter()
+        .filter_map(|t| t["detail"]["io"].as_array())
+        .flatten()
+        .collect();
+    assert!(
+        rows.iter().any(|r| r[1] == "listener"),
+        "the listener: {rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[4].as_str().unwrap().contains("waits to read") && r[1] != "self-pipe"),
+        "a socket someone reads: {rows:?}"
+    );
+    assert_eq!(data["heap"], true);
+    assert!(
+        trace["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["cat"] == "io"),
+        "readiness in the trace"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn looplab_render_steps_through_the_posts_asyncio_program_in_the_terminal() {
+    if !python_present() {
+        return;
+    }
+    let dir = scratch("render-step");
+    let file = dir.join("seed.jsonl");
+    record(&Path::new(ROOT).join("python/seed_async.py"), &file, true);
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("render")
+        .arg(&file)
+        .arg("--step")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let turns = text.lines().filter(|l| l.starts_with("--- turn ")).count();
+    assert_eq!(turns, 14, "{text}");
+    // After turn 2 the heap holds the three sleeps; the selector's self-pipe is the
+    // one source, its reader asyncio's own callback.
+    let second = text.split("--- turn ").nth(2).unwrap();
+    assert!(
+        second.contains("heap       3 timers, by heap index"),
+        "{second}"
+    );
+    assert!(second.contains("[0]  #1 due 1.000s runs _set_result_unless_cancelled"));
+    assert!(second.contains("self-pipe"), "{second}");
+    let _ = std::fs::remove_dir_all(dir);
+}

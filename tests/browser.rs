@@ -26,10 +26,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use looplab::Recorder;
 use looplab::export::{HtmlExtras, chrome_trace, html};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
 use looplab::lookup::narrative::Lang;
+use looplab::recording::{Capture, Clock};
 use looplab::trace::{Event, TaskId};
 use serde_json::Value;
 
@@ -168,9 +168,11 @@ fn tail(text: &str) -> &str {
 #[test]
 fn the_page_steps_through_every_turn_with_the_arrow_keys_and_has_a_lane_per_task() {
     let Some(browser) = chromium() else { return };
-    let records = scenario::default_scenario();
+    let capture = scenario::captured_default_scenario();
+    let records = capture.recorder().records();
+    let recording = capture.recording(Clock::Virtual, "the post's scenario");
     let page = scratch("scenario.html");
-    std::fs::write(&page, html(&records, &HtmlExtras::default())).unwrap();
+    std::fs::write(&page, html(&recording, &HtmlExtras::default())).unwrap();
 
     let output = run_chromium(
         &browser,
@@ -335,7 +337,8 @@ impl Drop for DirectoryProcess {
 fn ten_thousand_requests_give_a_page_under_20_mb_that_opens_in_the_browser() {
     const REQUESTS: usize = 10_000;
     let directory = DirectoryProcess::start();
-    let recorder = Recorder::new();
+    let capture = Capture::new();
+    let recorder = capture.recorder();
     let options = EventLoopOptions {
         requests: [3, 2, 1].iter().copied().cycle().take(REQUESTS).collect(),
         delay: Duration::from_secs(1),
@@ -347,18 +350,21 @@ fn ten_thousand_requests_give_a_page_under_20_mb_that_opens_in_the_browser() {
     };
     let quiet: Narrator = std::sync::Arc::new(|_, _| {});
     let started = Instant::now();
-    let (report, _) =
-        run_event_loop(Some(directory.addr), &options, quiet, |b| b).expect("the run succeeds");
+    let (report, _) = run_event_loop(Some(directory.addr), &options, quiet, |b| {
+        b.capture(capture.clone())
+    })
+    .expect("the run succeeds");
     let run_took = started.elapsed();
     drop(directory);
     assert_eq!(report.requests.len(), REQUESTS);
     let records = recorder.records();
 
     let started = Instant::now();
-    let page = html(&records, &HtmlExtras::default());
+    let recording = capture.recording(Clock::Real, "10,000 requests");
+    let page = html(&recording, &HtmlExtras::default());
     let page_took = started.elapsed();
     let started = Instant::now();
-    let trace = chrome_trace(&records);
+    let trace = chrome_trace(&recording);
     let trace_took = started.elapsed();
     let turns = records
         .iter()
@@ -1021,4 +1027,91 @@ fn chapter_7s_page_driven_through_devtools_follows_the_stepper_in_legible_text()
         "ch07 page driven in {:.2?}",
         started.elapsed()
     );
+}
+
+/// Whether `python3` (3.10 or later) is here for the asyncio recorder; says why not,
+/// or fails when `LOOPLAB_REQUIRE_PYTHON=1` (CI).
+fn python3() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import sys; sys.exit(sys.version_info < (3, 10))"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("LOOPLAB_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "LOOPLAB_REQUIRE_PYTHON=1 but no python3 3.10 or later"
+        );
+        let _ = writeln!(std::io::stderr(), "skipped: no python3 3.10+");
+    }
+    ok
+}
+
+/// The post's own asyncio program, recorded by `python/asyncio_record.py` and drawn by
+/// `looplab render`: the page opens without a console message, steps through every
+/// turn, has a lane per task (process_async and the three find_users_async), and
+/// shows asyncio's heap of timers where looplab's page shows the wheel.
+#[test]
+fn the_posts_asyncio_program_rendered_opens_without_errors_and_steps_through_every_turn() {
+    let Some(browser) = chromium() else { return };
+    if !python3() {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (recording, page) = (scratch("seed.jsonl"), scratch("seed.html"));
+    let recorded = Command::new("python3")
+        .arg(Path::new(root).join("python/asyncio_record.py"))
+        .arg("--virtual-time")
+        .arg("--out")
+        .arg(&recording)
+        .arg(Path::new(root).join("python/seed_async.py"))
+        .stdout(Stdio::null())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        recorded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recorded.stderr)
+    );
+    let rendered = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .arg("render")
+        .arg(&recording)
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let output = run_chromium(
+        &browser,
+        &format!("{}#selftest", file_url(&page)),
+        &["--dump-dom".to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let report = selftest_report(&dom);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(report["reached_every_turn"], true, "{report}");
+    assert_eq!(report["lanes_in_page"], 4, "{report}");
+
+    // Driven through DevTools: the stepper's state names asyncio's heap, and the
+    // console stays quiet through every turn.
+    let mut devtools = DevTools::launch(&browser);
+    devtools.open(&file_url(&page), 1400, 1000);
+    devtools.press("ArrowRight");
+    let state = devtools.eval("document.getElementById('state').textContent");
+    let state = state.as_str().unwrap();
+    assert!(
+        state.contains("Timer heap") && state.contains("_set_result_unless_cancelled"),
+        "{state}"
+    );
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    devtools.screenshot(&target.join("looplab-asyncio-seed-1400-turn2.png"));
+    devtools.press("End");
+    devtools.screenshot(&target.join("looplab-asyncio-seed-1400-last.png"));
+    assert_eq!(devtools.complaints(), Vec::<String>::new(), "console");
 }

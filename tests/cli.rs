@@ -231,7 +231,7 @@ fn version_and_help_work_every_way_they_are_asked() {
     assert!(looplab(&["help"]).status.success());
     assert_usage_error(
         &["help", "nope"],
-        "[possible values: lookup, directory, chapters]",
+        "[possible values: lookup, directory, render, chapters]",
     );
 }
 

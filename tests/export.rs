@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use looplab::export::{HtmlExtras, chrome_trace, html};
+use looplab::recording::{Capture, Clock, Recording};
 use looplab::trace::{Event, Record};
 use looplab::{Recorder, Runtime};
 use serde_json::Value;
@@ -18,8 +19,18 @@ fn count(records: &[Record], what: impl Fn(&Event) -> bool) -> usize {
     records.iter().filter(|r| what(&r.event)).count()
 }
 
-fn trace_events(records: &[Record]) -> Vec<Value> {
-    let json: Value = serde_json::from_str(&chrome_trace(records)).expect("the trace is JSON");
+/// The post's scenario: its records (to count what the trace should hold) and its
+/// recording (what is drawn).
+fn scenario() -> (Vec<Record>, Recording) {
+    let capture = scenario::captured_default_scenario();
+    (
+        capture.recorder().records(),
+        capture.recording(Clock::Virtual, "the post's scenario"),
+    )
+}
+
+fn trace_events(recording: &Recording) -> Vec<Value> {
+    let json: Value = serde_json::from_str(&chrome_trace(recording)).expect("the trace is JSON");
     json["traceEvents"].as_array().expect("traceEvents").clone()
 }
 
@@ -40,8 +51,8 @@ fn page_data(page: &str) -> Value {
 
 #[test]
 fn the_chrome_trace_has_a_named_track_per_task_and_the_loop() {
-    let records = scenario::default_scenario();
-    let events = trace_events(&records);
+    let (records, recording) = scenario();
+    let events = trace_events(&recording);
     let names: BTreeMap<u64, String> = events
         .iter()
         .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
@@ -64,8 +75,8 @@ fn the_chrome_trace_has_a_named_track_per_task_and_the_loop() {
 
 #[test]
 fn the_chrome_trace_has_a_complete_event_per_poll_and_park_on_the_virtual_clock() {
-    let records = scenario::default_scenario();
-    let events = trace_events(&records);
+    let (records, recording) = scenario();
+    let events = trace_events(&recording);
     let polls = of_phase(&events, "X", "poll");
     assert_eq!(
         polls.len(),
@@ -124,8 +135,8 @@ fn the_chrome_trace_has_a_complete_event_per_poll_and_park_on_the_virtual_clock(
 
 #[test]
 fn the_chrome_trace_has_a_flow_per_wake_from_waker_to_the_woken_poll() {
-    let records = scenario::default_scenario();
-    let events = trace_events(&records);
+    let (records, recording) = scenario();
+    let events = trace_events(&recording);
     let wakes: usize = records
         .iter()
         .map(|r| match &r.event {
@@ -177,8 +188,8 @@ fn the_chrome_trace_has_a_flow_per_wake_from_waker_to_the_woken_poll() {
 
 #[test]
 fn the_chrome_trace_marks_timers_armed_and_fired_as_instants() {
-    let records = scenario::default_scenario();
-    let events = trace_events(&records);
+    let (records, recording) = scenario();
+    let events = trace_events(&recording);
     let timers = of_phase(&events, "i", "timer");
     let named = |suffix: &str| {
         timers
@@ -204,7 +215,7 @@ fn the_chrome_trace_marks_timers_armed_and_fired_as_instants() {
 
 #[test]
 fn under_virtual_time_both_exports_are_the_same_bytes_every_run() {
-    let (first, second) = (scenario::default_scenario(), scenario::default_scenario());
+    let (first, second) = (scenario::default_recording(), scenario::default_recording());
     assert_eq!(chrome_trace(&first), chrome_trace(&second));
     let extras = HtmlExtras::default();
     assert_eq!(html(&first, &extras), html(&second, &extras));
@@ -212,8 +223,8 @@ fn under_virtual_time_both_exports_are_the_same_bytes_every_run() {
 
 #[test]
 fn the_page_has_a_lane_per_task_and_a_turn_per_turn_of_the_loop() {
-    let records = scenario::default_scenario();
-    let data = page_data(&html(&records, &HtmlExtras::default()));
+    let (records, recording) = scenario();
+    let data = page_data(&html(&recording, &HtmlExtras::default()));
     let ended = count(&records, |e| matches!(e, Event::TurnEnded { .. }));
     assert_eq!(data["completed_turns"], ended);
     // The last turn stops the loop in step 2, before it would end.
@@ -257,11 +268,11 @@ fn the_page_has_a_lane_per_task_and_a_turn_per_turn_of_the_loop() {
 }
 
 /// One task that sleeps 1 ms `turns` times, under virtual time: a turn per sleep.
-fn many_turns(turns: u32) -> Vec<Record> {
-    let recorder = Recorder::new();
+fn many_turns(turns: u32) -> (Vec<Record>, Recording) {
+    let capture = Capture::new();
     let rt = Runtime::builder()
         .virtual_time(true)
-        .record(recorder.clone())
+        .capture(capture.clone())
         .build()
         .unwrap();
     rt.block_on(async move {
@@ -272,15 +283,18 @@ fn many_turns(turns: u32) -> Vec<Record> {
         });
         ticker.await.unwrap();
     });
-    recorder.records()
+    (
+        capture.recorder().records(),
+        capture.recording(Clock::Virtual, "ticker"),
+    )
 }
 
 #[test]
 fn a_run_of_many_turns_is_summarised_and_its_page_stays_bounded() {
-    let records = many_turns(20_000);
+    let (records, recording) = many_turns(20_000);
     let turns_in_run = count(&records, |e| matches!(e, Event::TurnEnded { .. })) + 1;
     assert!(turns_in_run > 20_000);
-    let page = html(&records, &HtmlExtras::default());
+    let page = html(&recording, &HtmlExtras::default());
     let data = page_data(&page);
     let turns = data["turns"].as_array().unwrap();
     // Every turn is listed, with its counts; only the first ones keep their lines.
@@ -315,7 +329,8 @@ fn tasks_main_and_panics_are_told_apart_in_the_page() {
         let bad = looplab::spawn_named("bad", async { panic!("on purpose") });
         assert!(bad.await.is_err());
     });
-    let data = page_data(&html(&recorder.records(), &HtmlExtras::default()));
+    let recording = looplab::recording::from_records(&recorder.records(), Clock::Virtual, "bad");
+    let data = page_data(&html(&recording, &HtmlExtras::default()));
     let ends: Vec<(&str, &str)> = data["lanes"]["lanes"]
         .as_array()
         .unwrap()
@@ -380,28 +395,19 @@ fn trace_events_of(trace: &Value) -> Vec<Value> {
     }
 }
 
-/// What the page's stepper shows after each turn is what `--step` shows: the state
-/// replayed from the records equals the runtime's own view of it (`on_turn`), turn
-/// by turn: main's flag, the run queue, the wheel's hand and its timers, and each
-/// socket's readiness.
+/// What the page's stepper shows after each turn is what `--step` showed: the state
+/// the runtime handed its `on_turn` hook, recorded on the turn's line and drawn from
+/// there, turn by turn: main's flag, the run queue, the wheel's hand and its timers,
+/// and each socket's readiness.
 #[test]
-fn the_replayed_state_is_the_runtimes_own_view_after_every_turn() {
-    use looplab::export::lanes::Run;
-    use looplab::export::replay::Replay;
+fn the_pages_state_is_the_runtimes_own_view_after_every_turn() {
     use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
     use looplab::lookup::narrative::Lang;
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
 
-    type View = (
-        bool,
-        Vec<u64>,
-        u64,
-        Vec<(u64, usize, usize)>,
-        Vec<(usize, bool, bool)>,
-    );
-    let views: Rc<RefCell<Vec<View>>> = Rc::default();
-    let recorder = Recorder::new();
+    type View = (bool, Vec<String>, u64, Vec<String>, Vec<(u64, String)>);
+    let views: Arc<Mutex<Vec<View>>> = Arc::default();
+    let capture = Capture::new();
     let options = EventLoopOptions {
         requests: vec![3, 2, 1],
         delay: Duration::from_secs(1),
@@ -409,52 +415,85 @@ fn the_replayed_state_is_the_runtimes_own_view_after_every_turn() {
         call_timeout: None,
         lang: Lang::En,
         trace: looplab::TraceOutput::Off,
-        recorder: Some(recorder.clone()),
+        recorder: Some(capture.recorder()),
     };
     let quiet: Narrator = std::sync::Arc::new(|_, _| {});
     let seen = views.clone();
-    run_event_loop(None, &options, quiet, move |b| {
-        b.on_turn(move |view| {
-            seen.borrow_mut().push((
+    let recorder = capture.recorder();
+    run_event_loop(None, &options, quiet, |b| {
+        b.capture(capture.clone()).on_turn(move |view| {
+            let names = recorder.records();
+            let label = |task: looplab::trace::TaskId| {
+                let name = names.iter().find_map(|r| match &r.event {
+                    Event::Spawn { task: t, name, .. } if *t == task => Some(name.clone()),
+                    _ => None,
+                });
+                match name {
+                    Some(name) => format!("{task} {name}"),
+                    None => format!("{task} main"),
+                }
+            };
+            let ready = |r: bool, w: bool| {
+                format!(
+                    "{} {}",
+                    if r { "r" } else { "-" },
+                    if w { "w" } else { "-" }
+                )
+            };
+            seen.lock().unwrap().push((
                 view.main_woken,
-                view.run_queue.iter().map(|t| t.0).collect(),
+                view.run_queue.iter().map(|t| label(*t)).collect(),
                 view.wheel_tick,
                 view.timers
                     .iter()
-                    .map(|t| (t.timer, t.level, t.slot))
+                    .map(|t| format!("#{}", t.timer))
                     .collect(),
                 view.io
                     .iter()
-                    .map(|io| (io.token, io.readable, io.writable))
+                    .map(|io| (io.token as u64, ready(io.readable, io.writable)))
                     .collect(),
             ));
         })
     })
     .unwrap();
-    let records = recorder.records();
-    let run = Run::from_records(&records);
-    let mut replay = Replay::new(&records);
-    let views = views.borrow();
-    let completed: Vec<_> = run.turns.iter().filter(|t| t.completed).collect();
-    assert_eq!(completed.len(), views.len());
+    let recording = capture.recording(Clock::Virtual, "the post's scenario");
+    let data = page_data(&html(&recording, &HtmlExtras::default()));
+    let views = views.lock().unwrap();
+    let turns: Vec<&Value> = data["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["completed"] == true)
+        .collect();
+    assert_eq!(turns.len(), views.len());
     let mut hands = std::collections::BTreeSet::new();
-    for (n, (turn, view)) in completed.iter().zip(views.iter()).enumerate() {
-        let state = replay.advance_to(turn.records.end);
-        let replayed: View = (
-            state.main_woken,
-            state.run_queue().map(|t| t.0).collect(),
-            state.wheel_tick(),
-            state
-                .timers_by_slot()
+    for (n, (turn, view)) in turns.iter().zip(views.iter()).enumerate() {
+        let d = &turn["detail"];
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
                 .iter()
-                .map(|t| (t.timer, t.level, t.slot))
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        let shown: View = (
+            d["main_woken"].as_bool().unwrap(),
+            strings(&d["queue"]),
+            d["hand"].as_u64().unwrap(),
+            d["timers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t[2].as_str().unwrap().to_string())
                 .collect(),
-            state
-                .io()
-                .map(|io| (io.token, io.readable, io.writable))
+            d["io"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|io| (io[0].as_u64().unwrap(), io[3].as_str().unwrap().to_string()))
                 .collect(),
         );
-        assert_eq!(&replayed, view, "after turn {}", n + 1);
+        assert_eq!(&shown, view, "after turn {}", n + 1);
         hands.insert(view.2);
     }
     // Not a run where nothing moves: the hand goes round, sockets change readiness.
@@ -555,4 +594,254 @@ fn json_gains_the_loop_per_task_and_per_turn() {
         (&last["stopped"], &last["park"]),
         (&Value::from(true), &Value::Null)
     );
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("looplab-render-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn looplab(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(args)
+        .output()
+        .expect("the looplab binary runs")
+}
+
+/// `looplab lookup --record` writes the run as a recording; `looplab render` draws it
+/// as exactly the page, Chrome trace and SVG that `lookup` wrote directly; and the
+/// recording is the same bytes on every virtual-time run.
+#[test]
+fn a_lookup_drawn_from_its_recording_is_the_same_bytes_as_drawn_directly() {
+    let dir = scratch("identity");
+    let path = |name: &str| dir.join(name);
+    let direct = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--record".as_ref(),
+        path("run.jsonl").as_os_str(),
+        "--html".as_ref(),
+        path("direct.html").as_os_str(),
+        "--chrome-trace".as_ref(),
+        path("direct.json").as_os_str(),
+        "--svg".as_ref(),
+        path("direct.svg").as_os_str(),
+    ]);
+    assert!(
+        direct.status.success(),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let rendered = looplab(&[
+        "render".as_ref(),
+        path("run.jsonl").as_os_str(),
+        "--html".as_ref(),
+        path("rendered.html").as_os_str(),
+        "--chrome-trace".as_ref(),
+        path("rendered.json").as_os_str(),
+        "--svg".as_ref(),
+        path("rendered.svg").as_os_str(),
+    ]);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let read = |name: &str| std::fs::read(path(name)).unwrap();
+    for (a, b) in [
+        ("direct.html", "rendered.html"),
+        ("direct.json", "rendered.json"),
+        ("direct.svg", "rendered.svg"),
+    ] {
+        assert!(read(a) == read(b), "{a} and {b} differ");
+    }
+    // Not empty pictures: the page has the table, the timeline and every turn.
+    let page = String::from_utf8(read("rendered.html")).unwrap();
+    assert!(page.contains("<table class=\"runs\">"));
+    let data = page_data(&page);
+    assert_eq!(
+        data["turns"].as_array().unwrap().len(),
+        scenario::default_recording()
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, looplab::recording::Kind::Turn { .. }))
+            .count()
+            + 1
+    );
+    // The recording itself: every turn with the loop's state, the requests after the
+    // loop, and the same bytes again on a second run.
+    let recording = Recording::from_bytes(&read("run.jsonl")).unwrap();
+    assert!(
+        recording
+            .lines
+            .iter()
+            .all(|l| !matches!(l.kind, looplab::recording::Kind::Turn { state: None, .. }))
+    );
+    assert!(matches!(
+        recording.lines.last().unwrap().kind,
+        looplab::recording::Kind::LookupRun { .. }
+    ));
+    let again = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--record".as_ref(),
+        path("again.jsonl").as_os_str(),
+    ]);
+    assert!(again.status.success());
+    assert!(
+        read("run.jsonl") == read("again.jsonl"),
+        "virtual time: the same recording every run"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `LOOPLAB_RECORD` records any program on looplab, here the `looplab` command run
+/// without its own flag: the same recording `--record` writes, but for the requests.
+#[test]
+fn the_environment_records_any_program_the_same_as_record() {
+    let dir = scratch("env-record");
+    let (by_env, by_flag) = (dir.join("env.jsonl"), dir.join("flag.jsonl"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["lookup", "--virtual-time", "--json"])
+        .env("LOOPLAB_RECORD", &by_env)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let output = looplab(&[
+        "lookup".as_ref(),
+        "--virtual-time".as_ref(),
+        "--json".as_ref(),
+        "--record".as_ref(),
+        by_flag.as_os_str(),
+    ]);
+    assert!(output.status.success());
+    let env = Recording::from_bytes(&std::fs::read(&by_env).unwrap()).unwrap();
+    let flag = Recording::from_bytes(&std::fs::read(&by_flag).unwrap()).unwrap();
+    let loop_lines = |r: &Recording| -> Vec<looplab::recording::Line> {
+        r.lines
+            .iter()
+            .filter(|l| !matches!(l.kind, looplab::recording::Kind::LookupRun { .. }))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(loop_lines(&env), loop_lines(&flag));
+    assert!(loop_lines(&env).len() > 100);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A malformed, truncated or unknown-version recording gets one `error:` line from
+/// `looplab render` naming the file and the line, exit status 1, and no file written.
+#[test]
+fn render_refuses_a_bad_recording_naming_its_line() {
+    let dir = scratch("bad");
+    let good = String::from_utf8(scenario::default_recording().to_bytes()).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let cut = &good[..good.len() - 20];
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "truncated",
+            cut.to_string(),
+            format!("truncated: line {} is not complete JSON", lines.len()),
+        ),
+        (
+            "unknown-version",
+            good.replacen("\"version\":1", "\"version\":9", 1),
+            "line 1: version 9 is not supported (this looplab reads version 1)".to_string(),
+        ),
+        (
+            "malformed",
+            {
+                let mut bad: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                bad[4] = bad[4].replacen("\"kind\":\"", "\"kind\":\"x", 1);
+                bad.join("\n") + "\n"
+            },
+            "line 5: unknown event kind \"x".to_string(),
+        ),
+        (
+            "not-json",
+            format!("{}\n{{\"at_ns\":0,\n{}\n", lines[0], lines[1]),
+            "line 2: not JSON".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&file, text).unwrap();
+        let page = dir.join(format!("{name}.html"));
+        let output = looplab(&[
+            "render".as_ref(),
+            file.as_os_str(),
+            "--html".as_ref(),
+            page.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {}: ", file.display()))
+                && stderr.contains(&expected),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(!page.exists(), "{name}: nothing written");
+    }
+    // A recording without requests has no timeline: --svg says so, exit status 1.
+    let file = dir.join("no-requests.jsonl");
+    std::fs::write(&file, &good).unwrap();
+    let svg = dir.join("x.svg");
+    let output = looplab(&[
+        "render".as_ref(),
+        file.as_os_str(),
+        "--svg".as_ref(),
+        svg.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds no requests"), "{stderr}");
+    assert!(!svg.exists());
+    // A file that is not there, and a missing argument (bad usage: 2).
+    let output = looplab(&["render".as_ref(), dir.join("nothing.jsonl").as_os_str()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("could not read"));
+    assert_eq!(looplab(&["render".as_ref()]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `looplab render FILE --step` prints every turn of a recording as `--step` does:
+/// a heading per turn, then the state the loop recorded after it, then its lines.
+#[test]
+fn render_step_prints_each_turn_with_its_recorded_state() {
+    let dir = scratch("step");
+    let file = dir.join("run.jsonl");
+    std::fs::write(&file, scenario::default_recording().to_bytes()).unwrap();
+    let output = looplab(&["render".as_ref(), file.as_os_str(), "--step".as_ref()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let turns = scenario::default_recording()
+        .lines
+        .iter()
+        .filter(|l| matches!(l.kind, looplab::recording::Kind::Turn { .. }))
+        .count();
+    let headings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("--- turn "))
+        .collect();
+    assert_eq!(headings.len(), turns + 1, "{text}");
+    assert!(
+        headings
+            .last()
+            .unwrap()
+            .contains("main returns, the loop stops")
+    );
+    // The turn in which the clock jumps to 1 s says so, and its state has the three
+    // connections queued and the wheel's hand at the millisecond reached.
+    let jump = text
+        .split("--- turn ")
+        .find(|t| t.contains("clock jumped 0.000s -> 1.000s"))
+        .unwrap_or_else(|| panic!("no jump to 1 s: {text}"));
+    assert!(jump.contains("wheel      hand at tick 1000"), "{jump}");
+    assert!(jump.contains("run queue  task 5 connection 1"), "{jump}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,13 +19,11 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("task.rs", 4),
     ("trace/mod.rs", 5),
     ("trace/note.rs", 5),
-    // The trace's pictures are read with the trace: they draw its records.
+    // The trace's pictures are read with the trace: they draw its recordings.
     ("export/mod.rs", 5),
-    ("export/lanes.rs", 5),
-    ("export/replay.rs", 5),
+    ("export/model.rs", 5),
     ("export/html.rs", 5),
     ("export/chrome_trace.rs", 5),
-    ("export/env.rs", 5),
     ("export/file.rs", 5),
     // A recording is the trace written down, read with it.
     ("recording/mod.rs", 5),
@@ -34,6 +32,8 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("recording/write.rs", 5),
     ("recording/from_trace.rs", 5),
     ("recording/turn_view.rs", 5),
+    ("recording/capture.rs", 5),
+    ("recording/env.rs", 5),
     ("stats.rs", 5),
     ("task_table.rs", 5),
     ("run_queue.rs", 5),
@@ -76,6 +76,7 @@ const NOT_IN_THE_READING_ORDER: &[&str] = &[
     "cli/lookup.rs",
     "cli/directory.rs",
     "cli/step.rs",
+    "cli/render.rs",
 ];
 
 fn library_files(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -437,4 +438,50 @@ fn the_graph_reader_finds_a_circle_when_there_is_one() {
     let files: BTreeSet<String> = ["task.rs", "runtime.rs"].map(String::from).into();
     let reached = imports_of("task.rs", "fn f() { crate::spawn(async {}); }", &files);
     assert_eq!(reached, ["runtime.rs"].map(String::from).into());
+}
+
+/// The exporter reads recordings only: its files import each other and the
+/// recording's lines and reader, nothing of the executor, the runtime or the trace.
+const EXPORT_MAY_IMPORT: &[&str] = &["recording/line.rs", "recording/read.rs"];
+
+/// The one file that hands a runtime's recording to the exporter (`LOOPLAB_HTML`),
+/// and the scenario's report, which reads the model for `--json`.
+const IMPORTS_THE_EXPORTER: &[&str] = &["recording/env.rs", "lookup/report.rs"];
+
+#[test]
+fn the_exporter_reads_recordings_only_and_the_runtime_does_not_import_it() {
+    let graph = import_graph();
+    let mut wrong = Vec::new();
+    for (file, imports) in &graph {
+        let from_export = file.starts_with("export/");
+        for target in imports {
+            let to_export = target.starts_with("export/");
+            if from_export && !to_export && !EXPORT_MAY_IMPORT.contains(&target.as_str()) {
+                wrong.push(format!(
+                    "{file} imports {target}: export/ reads recordings only"
+                ));
+            }
+            if !from_export && to_export && !IMPORTS_THE_EXPORTER.contains(&file.as_str()) {
+                wrong.push(format!("{file} imports the exporter ({target})"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Not vacuous: the rule sees the imports it allows.
+    assert!(
+        graph["export/html.rs"].contains("export/model.rs")
+            && graph["export/model.rs"].contains("recording/line.rs"),
+        "{:?}",
+        graph["export/model.rs"]
+    );
+    assert!(
+        graph["recording/env.rs"]
+            .iter()
+            .any(|t| t.starts_with("export/"))
+    );
+    assert!(
+        graph["runtime.rs"].contains("recording/mod.rs"),
+        "{:?}",
+        graph["runtime.rs"]
+    );
 }

@@ -57,7 +57,9 @@ Exit status:
   1    the run failed, with one `error:` line on stderr: nothing listening, a broken
        answer, a timeout, a thread that could not start, an export file or standard
        output that could not be written. The directory: its --grace ran out and
-       answers in flight were cut short (or it could not start).
+       answers in flight were cut short (or it could not start). Render: the
+       recording could not be read (the message names its line), --svg of a
+       recording without requests, or a file could not be written.
   2    bad usage: the arguments were refused (the message says why) and nothing ran.
   130  the directory: a second Ctrl-C stopped it at once, answers cut short.
   143  the directory: a second SIGTERM stopped it at once, answers cut short.";
@@ -68,6 +70,9 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Run the user directory (the post's external API) until Ctrl-C or SIGTERM.
     Directory(DirectoryArgs),
+    /// Draw a recording (looplab's or asyncio's) as a page, a Chrome trace, an SVG, or
+    /// turn by turn in the terminal.
+    Render(RenderArgs),
     /// List the chapters and the command that runs each one's example.
     Chapters,
     /// Print this help, or the help of a command (`looplab help lookup`).
@@ -79,7 +84,7 @@ pub enum Command {
 }
 
 /// The commands `looplab help COMMAND` knows (a test checks they are all of them).
-pub const COMMANDS: [&str; 3] = ["lookup", "directory", "chapters"];
+pub const COMMANDS: [&str; 4] = ["lookup", "directory", "render", "chapters"];
 
 const LOOKUP_RULES: &str = "\
 Rules between flags:
@@ -186,6 +191,69 @@ pub struct ExportArgs {
     /// threads no loop runs: the file is a valid trace with no events in it.
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
+    /// Write the run as a recording (JSON Lines, docs/recording.md) to FILE: the
+    /// event-loop run's every event and its state after each turn, and every mode's
+    /// requests. `looplab render FILE` draws it later, the same bytes as --html,
+    /// --chrome-trace and --svg give now.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// `looplab render`: draw a recording.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = RENDER_AFTER_HELP)]
+pub struct RenderArgs {
+    /// The recording: from `looplab lookup --record`, `LOOPLAB_RECORD=FILE` or
+    /// `python3 python/asyncio_record.py --out FILE`.
+    #[arg(value_name = "FILE")]
+    pub recording: PathBuf,
+    /// Print each turn in the terminal: its lines, then the state the loop recorded
+    /// after it (as `looplab lookup --step` does, without waiting for Enter).
+    #[arg(long)]
+    pub step: bool,
+    #[command(flatten)]
+    pub exports: RenderExports,
+}
+
+const RENDER_AFTER_HELP: &str = "\
+With no flag, render prints what the recording holds (its loop, turns, tasks).
+
+Exit status: 0 done, 1 the recording could not be read (the message names its line)
+    or a file could not be written, or --svg was asked of a recording without
+    requests; 2 bad usage (nothing was read).";
+
+/// What `looplab render` draws, each into its own file.
+#[derive(clap::Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Pictures of the recording")]
+pub struct RenderExports {
+    /// Write the page (task lanes and the turn stepper) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the Chrome trace (Trace Event Format JSON, for Perfetto) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub chrome_trace: Option<PathBuf>,
+    /// Write the requests' timeline as SVG to FILE: only a recording that holds
+    /// requests has one (`looplab lookup --record`).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// The SVG's shape: `fit` or `16:9`, as `looplab lookup --svg-aspect`.
+    #[arg(long, value_name = "ASPECT", default_value = "fit")]
+    pub svg_aspect: SvgAspectArg,
+}
+
+impl RenderExports {
+    /// Every file asked for, with the flag that asked for it.
+    pub fn flags(&self) -> Vec<(&'static str, &PathBuf)> {
+        let flags = [
+            ("--html", &self.html),
+            ("--chrome-trace", &self.chrome_trace),
+            ("--svg", &self.svg),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+            .collect()
+    }
 }
 
 /// `--svg-aspect`.
@@ -207,6 +275,8 @@ pub enum Export {
     Html,
     /// The loop's records as a Chrome trace.
     ChromeTrace,
+    /// The recording itself.
+    Record,
 }
 
 impl ExportArgs {
@@ -222,6 +292,9 @@ impl ExportArgs {
         if let Some(path) = &self.chrome_trace {
             files.push((path, Export::ChromeTrace));
         }
+        if let Some(path) = &self.record {
+            files.push((path, Export::Record));
+        }
         files
     }
 
@@ -231,6 +304,7 @@ impl ExportArgs {
             ("--svg", &self.svg),
             ("--html", &self.html),
             ("--chrome-trace", &self.chrome_trace),
+            ("--record", &self.record),
         ];
         flags
             .into_iter()
@@ -240,7 +314,7 @@ impl ExportArgs {
 
     /// Whether an export draws the event loop's own events, so its run must record them.
     pub fn need_the_loops_records(&self) -> bool {
-        self.html.is_some() || self.chrome_trace.is_some()
+        self.html.is_some() || self.chrome_trace.is_some() || self.record.is_some()
     }
 }
 

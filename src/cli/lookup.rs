@@ -1,13 +1,16 @@
 //! `looplab lookup` (and `looplab` alone): run the scenario in each mode asked for,
 //! then show what it measured: the narrative as it happens, a table, a timeline that
 //! fits the terminal, JSON, and the files asked for (`--svg`, `--html`,
-//! `--chrome-trace`).
+//! `--chrome-trace`, `--record`).
 //!
-//! The page and the Chrome trace draw the event loop's own events, so when either is
-//! asked for the event-loop run records them, into the one recorder `--step` reads
-//! too. The sequential and threads clients run no loop and record nothing: their page
-//! is the table and the timeline and a note that says so, and their Chrome trace is a
-//! valid trace with no events (a line on stderr says so, beside the file's name).
+//! The page, the Chrome trace and `--record` draw the event loop's own events, so when
+//! any is asked for the event-loop run is captured (its events and its state after
+//! every turn) into the one capture `--step` reads too, and every file is drawn from
+//! the run's recording exactly as `looplab render` draws it (`render.rs`). The
+//! sequential and threads clients run no loop: their recording holds only their
+//! requests, their page is the table and the timeline and a note that says so, and
+//! their Chrome trace is a valid trace with no events (a line on stderr says so,
+//! beside the file's name).
 //!
 //! Nothing asked for is lost in silence: each file is checked before the run (so a
 //! long run is not wasted on a folder that is not there), each is tried after it even
@@ -19,19 +22,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_each};
+use looplab::export::{check_writable, chrome_trace, write_each};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{
-    Mode, RunReport, render_table, render_table_html, to_json_with_loop,
-};
-use looplab::lookup::timeline::{Layout, SvgAspect, SvgOptions};
-use looplab::trace::Record;
+use looplab::lookup::report::{Mode, RunReport, render_table, to_json_with_loop};
+use looplab::lookup::timeline::Layout;
+use looplab::recording::{Capture, Clock, Recording};
 use looplab::{Recorder, TraceOutput};
 
-use crate::args::{Export, LookupArgs, SvgAspectArg};
-use crate::step;
+use crate::args::{Export, LookupArgs};
+use crate::{render, step};
 
 /// `println!` for the command's output, except that a failed write is not a panic:
 /// see [`write_out`].
@@ -79,14 +80,6 @@ fn stdout_failed(error: io::Error) -> ! {
     std::process::exit(1);
 }
 
-/// The SVG's layout width, in the timeline's character columns: wider than a terminal,
-/// so a slide gets finer blocks.
-const SVG_COLUMNS: usize = 100;
-
-/// The page's table width, in the text table's characters: a page is wider than a
-/// terminal, but 100,000 requests should not be 100,000 columns.
-const HTML_TABLE_COLUMNS: usize = 160;
-
 /// The longest a `GET /` to a directory given by `--directory` may take when no
 /// `--timeout` is given: the description is a nicety, not worth a hang.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -113,10 +106,10 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let show = !args.json;
     let target = target(&args)?;
     let modes = args.mode.list();
-    // One recorder for everything that reads the loop's events: `--step`, `--json`'s
-    // "loop", the page and the Chrome trace.
-    let recorder =
-        (args.step || args.json || args.exports.need_the_loops_records()).then(Recorder::new);
+    // One capture for everything that reads the loop's events: `--step`, `--json`'s
+    // "loop", the recording, and the page and the Chrome trace drawn from it.
+    let capture =
+        (args.step || args.json || args.exports.need_the_loops_records()).then(Capture::new);
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
@@ -151,7 +144,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 args.lang,
                 &mut narrate,
             )?,
-            Mode::EventLoop => run_event_loop_mode(&args, target.addr, recorder.clone())?,
+            Mode::EventLoop => run_event_loop_mode(&args, target.addr, capture.clone())?,
         };
         run.delay = target.delay;
         if show {
@@ -168,21 +161,44 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         }
         runs.push(run);
     }
-    let records = recorder.map(|r| r.records()).unwrap_or_default();
+    // The run as a recording: the event loop's lines (none when no loop ran), then
+    // every mode's requests. Every file is drawn from it, as `looplab render` draws it.
+    let clock = if args.virtual_time {
+        Clock::Virtual
+    } else {
+        Clock::Real
+    };
+    let title = page_title(&args, &modes);
+    let mut recording = match &capture {
+        Some(capture) => capture.recording(clock, &title),
+        None => Recording {
+            header: looplab::recording::looplab_header(clock, &title),
+            lines: Vec::new(),
+        },
+    };
     if args.json {
-        say!("{}", to_json_with_loop(&runs, &records));
+        say!("{}", to_json_with_loop(&runs, &recording));
     } else {
         let width = terminal_width();
         say!("{}", render_table(&runs, width));
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
+    let no_loop = recording.lines.is_empty();
+    let at_ns = recording.lines.last().map_or(0, |line| line.at_ns);
+    recording
+        .lines
+        .extend(render::lookup_run_lines(&runs, at_ns));
+    let aspect = args.exports.svg_aspect;
     // Every file is tried, even after one fails, and the error lists those written.
     write_each(args.exports.requested().into_iter().map(|(path, export)| {
         let text = match export {
-            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg_with(&svg_options(&args, &modes)),
-            Export::Html => page(&args, &runs, &records),
+            Export::Svg => render::svg(&recording, &runs, aspect),
+            Export::Html => render::page(&recording, &runs, aspect),
+            Export::Record => {
+                String::from_utf8(recording.to_bytes()).expect("serde_json writes UTF-8")
+            }
             Export::ChromeTrace => {
-                if records.is_empty() {
+                if no_loop {
                     eprintln!(
                         "note: {}: no event loop ran (--mode {}), so this Chrome trace has \
                          no events; --mode event-loop or all has one",
@@ -190,50 +206,11 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                         modes_named(&modes)
                     );
                 }
-                chrome_trace(&records)
+                chrome_trace(&recording)
             }
         };
         (path.as_path(), text)
     }))
-}
-
-/// The `--html` page: the table and the timeline of every run, and the event-loop
-/// run's lanes and stepper from its records (none when no loop ran).
-fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
-    let modes: Vec<Mode> = runs.iter().map(|run| run.mode).collect();
-    let mut table = render_table_html(runs, HTML_TABLE_COLUMNS);
-    if !records.is_empty() && !args.virtual_time {
-        // Only under virtual time does the directory run on the recorded loop.
-        table.push_str(
-            "<p class=\"notice\">The stepper and the lanes below show the event-loop run: \
-             main and one task per request. The directory ran outside that loop (on a thread \
-             of its own, or in another process with --directory); with --virtual-time it \
-             runs on the same loop, and its tasks get lanes too.</p>\n",
-        );
-    }
-    let extras = HtmlExtras {
-        title: page_title(args, &modes),
-        table_html: Some(table),
-        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg_with(&svg_options(args, &modes))),
-        no_loop_note: Some(format!(
-            "No event loop ran: --mode {} blocks OS threads instead, one call at a time on each, \
-             so there are no turns to step through and no task lanes to draw. \
-             Run with --mode event-loop (or all) to see the loop.",
-            modes_named(&modes)
-        )),
-    };
-    html(records, &extras)
-}
-
-/// The SVG's frame: the page's title, and the shape `--svg-aspect` asks for.
-fn svg_options(args: &LookupArgs, modes: &[Mode]) -> SvgOptions {
-    SvgOptions {
-        title: page_title(args, modes),
-        aspect: match args.exports.svg_aspect {
-            SvgAspectArg::Fit => SvgAspect::Fit,
-            SvgAspectArg::Slide => SvgAspect::Slide,
-        },
-    }
 }
 
 /// `looplab lookup: 3, 2 and 1 users, 1s per user; sequential, threads, event-loop`:
@@ -352,12 +329,13 @@ fn target(args: &LookupArgs) -> io::Result<Target> {
     })
 }
 
-/// The event-loop run. `recorder`, when given, records its events: for `--step`, which
-/// prints them a turn at a time, and for the exports drawn from them.
+/// The event-loop run. `capture`, when given, captures its events and its state after
+/// every turn: for `--step`, which prints them a turn at a time, and for the recording
+/// and the exports drawn from it.
 fn run_event_loop_mode(
     args: &LookupArgs,
     directory: Option<SocketAddr>,
-    recorder: Option<Recorder>,
+    capture: Option<Capture>,
 ) -> io::Result<RunReport> {
     let show = !args.json;
     let narrate: Narrator = Arc::new(move |at: Duration, line: String| {
@@ -373,6 +351,7 @@ fn run_event_loop_mode(
         narrate
     };
     // `--step` prints the trace itself, a turn at a time, from the recorder.
+    let recorder: Option<Recorder> = capture.as_ref().map(Capture::recorder);
     let step_recorder = recorder.clone().filter(|_| args.step);
     let options = EventLoopOptions {
         requests: args.requests.0.clone(),
@@ -387,11 +366,15 @@ fn run_event_loop_mode(
         },
         recorder,
     };
-    let (run, stats) = run_event_loop(directory, &options, narrate, |builder| match step_recorder
-        .clone()
-    {
-        Some(recorder) => builder.on_turn(step::stepper(recorder)),
-        None => builder,
+    let (run, stats) = run_event_loop(directory, &options, narrate, |builder| {
+        let builder = match capture {
+            Some(capture) => builder.capture(capture),
+            None => builder,
+        };
+        match step_recorder.clone() {
+            Some(recorder) => builder.on_turn(step::stepper(recorder)),
+            None => builder,
+        }
     })?;
     if let Some(recorder) = &step_recorder {
         say_raw!("{}", step::last_turn(recorder));

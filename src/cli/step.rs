@@ -329,6 +329,158 @@ fn describe_io(io: &[IoView]) -> String {
     text
 }
 
+/// One turn of a recording (`looplab render --step`), printed as a live `--step`
+/// prints it: the summary, the state the loop recorded after the turn, then the
+/// turn's lines. The state is the recording's own (`turn` lines), so a looplab
+/// recording prints what the run printed, and an asyncio one the same table of its
+/// `_ready` deque, its heap and its selector.
+pub fn render_recorded_turn(
+    model: &looplab::export::Model,
+    index: usize,
+    turn: &looplab::export::model::Turn,
+    lines: &[String],
+) -> String {
+    use looplab::recording::{ParkOutcome, Place, UnparkReason as Reason};
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let polls = turn.polls.len();
+    let mut text = String::new();
+    let Some(state) = &turn.state else {
+        let what = if turn.stopped {
+            "main returns, the loop stops"
+        } else {
+            "no state recorded"
+        };
+        let _ = writeln!(
+            text,
+            "{}",
+            fill(&format!("--- turn {}: {what} ", index + 1), '-')
+        );
+        for line in lines {
+            text += &wrap(line);
+        }
+        return text;
+    };
+    let park = match &state.park {
+        ParkOutcome::Skipped => "no park (tasks ready)".to_string(),
+        ParkOutcome::Peeked { events: 0 } => "peeked at I/O: nothing".to_string(),
+        ParkOutcome::Peeked { events } => format!("peeked at I/O: {events} events"),
+        ParkOutcome::Settled { events } => format!("settled: {events} I/O, no wait"),
+        ParkOutcome::Waited {
+            waited_ns,
+            ended_by,
+            events,
+        } => {
+            let why = match ended_by {
+                Reason::Deadline => "deadline".to_string(),
+                Reason::Io => format!("{events} I/O"),
+                Reason::RemoteWake => "other thread".to_string(),
+                Reason::ClockJump => "jump".to_string(),
+                Reason::Nothing => "signal".to_string(),
+            };
+            format!("waited {:.1} ms: {why}", *waited_ns as f64 / 1e6)
+        }
+        ParkOutcome::Jumped { from_ns, to_ns } => format!(
+            "clock jumped {:.3}s -> {:.3}s",
+            secs(*from_ns),
+            secs(*to_ns)
+        ),
+    };
+    let head = format!(
+        "--- turn {} at {:.3}s: {} poll{}, {park} ",
+        index + 1,
+        secs(turn.end),
+        polls,
+        if polls == 1 { "" } else { "s" },
+    );
+    let _ = writeln!(text, "{}", fill(&head, '-'));
+    let main = if state.main_woken {
+        "woken: polled first next turn"
+    } else {
+        "waiting"
+    };
+    let _ = writeln!(text, "main       {main}");
+    let queue: Vec<String> = state.run_queue.iter().map(|r| model.label(r)).collect();
+    let queue = if queue.is_empty() {
+        "(empty)".to_string()
+    } else {
+        queue.join(", ")
+    };
+    text += &wrap_field("run queue", &queue);
+    let count = state.timers.len();
+    let plural = if count == 1 { "" } else { "s" };
+    match state.wheel_tick {
+        Some(tick) => {
+            let _ = writeln!(
+                text,
+                "wheel      hand at tick {tick}; {count} timer{plural}"
+            );
+        }
+        None => {
+            let _ = writeln!(text, "heap       {count} timer{plural}, by heap index");
+        }
+    }
+    for timer in &state.timers {
+        let place = match timer.place {
+            Place::Wheel { level, slot } => format!("L{level} slot {slot:>2}"),
+            Place::Heap(index) => format!("[{index}]"),
+        };
+        let whose = match (&timer.callback, &timer.who) {
+            (Some(callback), _) => format!(" runs {callback}"),
+            (None, Some(who)) => format!(" for {}", model.label(who)),
+            (None, None) => String::new(),
+        };
+        text += &wrap_at(
+            &format!(
+                "  {place}  #{} due {:.3}s{whose}",
+                timer.timer,
+                secs(timer.deadline_ns)
+            ),
+            11,
+        );
+    }
+    if state.io.is_empty() {
+        let _ = writeln!(text, "I/O        (no sockets)");
+    } else {
+        let key = looplab::export::model::key_word(model);
+        let _ = writeln!(text, "I/O        {key:>5} what          ready  who waits");
+        for source in &state.io {
+            let ready = match (source.readable, source.writable) {
+                (true, true) => "r w",
+                (true, false) => "r -",
+                (false, true) => "- w",
+                (false, false) => "- -",
+            };
+            let mut waiting: Vec<String> = Vec::new();
+            waiting.extend(
+                source
+                    .readers
+                    .iter()
+                    .map(|r| format!("{} reads", model.label(r))),
+            );
+            waiting.extend(
+                source
+                    .writers
+                    .iter()
+                    .map(|w| format!("{} writes", model.label(w))),
+            );
+            let waiting = if waiting.is_empty() {
+                "nobody".to_string()
+            } else {
+                waiting.join(", ")
+            };
+            let row = format!("  {:>5} {:<13} {ready}  {waiting}", source.key, source.what);
+            text += &wrap_at(&row, 28);
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(text, "{}", fill("lines of this turn ", '.'));
+        for line in lines {
+            text += &wrap(line);
+        }
+    }
+    text
+}
+
 /// `label     value`, the value wrapped under itself.
 fn wrap_field(label: &str, value: &str) -> String {
     wrap_at(&format!("{label:<10} {value}"), 11)

@@ -33,10 +33,10 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-use super::lanes::{PollOutcome, Run, TaskLane, Waker, task_label};
-use crate::trace::{Event, Record, TaskId};
+use super::model::{Model, PollOutcome, key_word};
+use crate::recording::line::{By, Kind, Line, Place, Runnable, Source, Via};
+use crate::recording::read::Recording;
 
 /// The one process in the trace: the runtime.
 const PID: u32 = 1;
@@ -47,33 +47,33 @@ const LOOP_TID: u64 = 1;
 /// enough to see in Perfetto when zoomed in, short beside a millisecond.
 pub const NOMINAL_POLL_US: f64 = 10.0;
 
-/// Where each record is drawn, in microseconds: its clock time, plus, for the
-/// records of one instant, the nominal length of each poll that ran before it in that
+/// Where each line is drawn, in microseconds: its clock time, plus, for the
+/// lines of one instant, the nominal length of each poll that ran before it in that
 /// instant (see the module docs). Nothing moves past the next instant's time.
-fn drawn_at(records: &[Record]) -> Vec<f64> {
-    let mut ts = vec![0.0; records.len()];
+fn drawn_at(lines: &[Line]) -> Vec<f64> {
+    let mut ts = vec![0.0; lines.len()];
     let mut first = 0;
-    while first < records.len() {
-        let at = records[first].at;
-        let end = first + records[first..].partition_point(|r| r.at == at);
-        let polls = records[first..end]
+    while first < lines.len() {
+        let at = lines[first].at_ns;
+        let end = first + lines[first..].partition_point(|l| l.at_ns == at);
+        let polls = lines[first..end]
             .iter()
-            .filter(|r| matches!(r.event, Event::Poll { .. }))
+            .filter(|l| matches!(l.kind, Kind::Poll { .. }))
             .count();
-        let gap = records
+        let gap = lines
             .get(end)
-            .map_or(f64::INFINITY, |next| micros(next.at.saturating_sub(at)));
+            .map_or(f64::INFINITY, |next| micros(next.at_ns.saturating_sub(at)));
         let step = NOMINAL_POLL_US.min(gap / (polls as f64 + 1.0));
         let base = micros(at);
         let (mut begun, mut open) = (0.0, false);
-        for (index, record) in records.iter().enumerate().take(end).skip(first) {
-            ts[index] = match record.event {
-                Event::Poll { .. } => {
+        for (index, line) in lines.iter().enumerate().take(end).skip(first) {
+            ts[index] = match line.kind {
+                Kind::Poll { .. } => {
                     open = true;
                     begun += 1.0;
                     base + (begun - 1.0) * step
                 }
-                Event::Pending { .. } | Event::Ready { .. } | Event::Panicked { .. } if open => {
+                Kind::PollEnd { .. } if open => {
                     open = false;
                     base + begun * step
                 }
@@ -87,9 +87,13 @@ fn drawn_at(records: &[Record]) -> Vec<f64> {
     ts
 }
 
-/// A task's track: after the loop's, in task order.
-fn tid(task: TaskId) -> u64 {
-    task.0 + 2
+/// A task's track: after the loop's, in task order. asyncio's plain callbacks run on
+/// the loop's own track.
+fn tid(who: &Runnable) -> u64 {
+    match who {
+        Runnable::Task(task) => task + 2,
+        Runnable::Callback(_) => LOOP_TID,
+    }
 }
 
 /// One event of the Trace Event Format. Fields that are `None` are left out.
@@ -158,25 +162,25 @@ impl TraceEvent {
     }
 }
 
-fn micros(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1000.0
+fn micros(ns: u64) -> f64 {
+    ns as f64 / 1000.0
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
 }
 
-/// The records as Trace Event Format JSON: one object, `{"traceEvents": [...]}`, one
-/// event per line.
-pub fn chrome_trace(records: &[Record]) -> String {
-    let run = Run::from_records(records);
-    let at = drawn_at(records);
+/// The recording as Trace Event Format JSON: one object, `{"traceEvents": [...]}`,
+/// one event per line.
+pub fn chrome_trace(recording: &Recording) -> String {
+    let model = Model::new(recording);
+    let at = drawn_at(model.lines);
     let mut events = Vec::new();
-    metadata(&run, &mut events);
-    polls(&run, records, &at, &mut events);
-    parks(&run, records, &at, &mut events);
-    loop_instants(records, &at, &mut events);
-    wakes(&run, &at, &mut events);
+    metadata(&model, &mut events);
+    polls(&model, &at, &mut events);
+    parks(&model, &at, &mut events);
+    loop_instants(&model, &at, &mut events);
+    wakes(&model, &at, &mut events);
 
     let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
     for (i, event) in events.iter().enumerate() {
@@ -190,11 +194,15 @@ pub fn chrome_trace(records: &[Record]) -> String {
 }
 
 /// Names the process and every track, and orders the tracks: the loop, then the tasks.
-fn metadata(run: &Run, events: &mut Vec<TraceEvent>) {
+fn metadata(model: &Model, events: &mut Vec<TraceEvent>) {
+    let process = match model.header.source {
+        Source::Looplab => "looplab runtime",
+        Source::Asyncio => "asyncio event loop",
+    };
     events.push(TraceEvent::metadata(
         "process_name",
         LOOP_TID,
-        json!({"name": "looplab runtime"}),
+        json!({"name": process}),
     ));
     events.push(TraceEvent::metadata(
         "thread_name",
@@ -206,38 +214,46 @@ fn metadata(run: &Run, events: &mut Vec<TraceEvent>) {
         LOOP_TID,
         json!({"sort_index": 0}),
     ));
-    for lane in &run.tasks {
+    for lane in &model.tasks {
+        let track = tid(&Runnable::Task(lane.id));
         events.push(TraceEvent::metadata(
             "thread_name",
-            tid(lane.id),
+            track,
             json!({"name": lane.label()}),
         ));
         events.push(TraceEvent::metadata(
             "thread_sort_index",
-            tid(lane.id),
-            json!({"sort_index": lane.id.0 + 1}),
+            track,
+            json!({"sort_index": lane.id + 1}),
         ));
     }
 }
 
 /// A complete event per poll, and instants for what the task did inside it.
-fn polls(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
-    for poll in &run.polls {
-        let track = tid(poll.task);
+fn polls(model: &Model, at: &[f64], events: &mut Vec<TraceEvent>) {
+    let lines = model.lines;
+    let keys = key_word(model);
+    for poll in &model.polls {
+        let track = tid(&poll.who);
         let outcome = match &poll.outcome {
             PollOutcome::Pending => "Pending",
             PollOutcome::Ready => "Ready",
             PollOutcome::Panicked(_) => "panicked",
+            PollOutcome::Cancelled => "cancelled",
+            PollOutcome::Ran => "ran",
             PollOutcome::Unfinished => "unfinished",
         };
-        let notes: Vec<&str> = records[poll.records.clone()]
+        let notes: Vec<&str> = lines[poll.lines.clone()]
             .iter()
-            .filter_map(|r| match &r.event {
-                Event::Note { text, .. } => Some(text.as_str()),
+            .filter_map(|l| match &l.kind {
+                Kind::Note { text, .. } => Some(text.as_str()),
                 _ => None,
             })
             .collect();
         let mut args = json!({"turn": poll.turn + 1, "returned": outcome});
+        if let Runnable::Callback(name) = &poll.who {
+            args["callback"] = json!(name);
+        }
         if !notes.is_empty() {
             args["notes"] = json!(notes);
         }
@@ -247,55 +263,65 @@ fn polls(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>
         if poll.start == poll.end {
             args["nominal"] = json!(true);
         }
+        let name = match &poll.who {
+            Runnable::Callback(name) => format!("{name} ran"),
+            Runnable::Task(_) => format!("poll -> {outcome}"),
+        };
         events.push(
             TraceEvent::complete(
                 "poll",
-                format!("poll -> {outcome}"),
-                at[poll.records.start],
-                at[poll.records.end - 1],
+                name,
+                at[poll.lines.start],
+                at[poll.lines.end - 1],
                 track,
             )
             .with_args(args),
         );
-        for (index, record) in records
+        for (index, line) in lines
             .iter()
             .enumerate()
-            .take(poll.records.end)
-            .skip(poll.records.start)
+            .take(poll.lines.end)
+            .skip(poll.lines.start)
         {
-            let (cat, name, args) = match &record.event {
-                Event::Spawn { task, name, .. } => (
+            let (cat, name, args) = match &line.kind {
+                Kind::Spawn { task, .. } => (
                     "task",
-                    format!("spawn {}", task_label(*task, name)),
+                    format!("spawn {}", model.label(&Runnable::Task(*task))),
                     json!({}),
                 ),
-                Event::IoWouldBlock { token, op, .. } => (
+                Kind::IoWouldBlock { key, op, .. } => (
                     "io",
-                    format!("{op} would block (token {token})"),
-                    json!({"token": token}),
+                    format!("{op} would block ({keys} {key})"),
+                    json!({ keys: key }),
                 ),
-                Event::IoRegistered {
-                    token,
+                Kind::IoRegistered {
+                    key,
                     what,
                     interest,
                     ..
                 } => (
                     "io",
-                    format!("{what} registered (token {token})"),
-                    json!({"token": token, "interest": interest}),
+                    format!("{what} registered ({keys} {key})"),
+                    json!({ keys: key, "interest": interest }),
                 ),
-                Event::TimerArmed {
+                Kind::TimerArmed {
                     timer,
-                    deadline,
-                    level,
-                    slot,
+                    deadline_ns,
+                    place,
                     ..
                 } => (
                     "timer",
                     format!("timer #{timer} armed"),
-                    json!({"deadline_s": secs(*deadline), "level": level, "slot": slot}),
+                    match place {
+                        Place::Wheel { level, slot } => {
+                            json!({"deadline_s": secs(*deadline_ns), "level": level, "slot": slot})
+                        }
+                        Place::Heap(index) => {
+                            json!({"deadline_s": secs(*deadline_ns), "heap": index})
+                        }
+                    },
                 ),
-                Event::TimerCancelled { timer } => {
+                Kind::TimerCancelled { timer } => {
                     ("timer", format!("timer #{timer} cancelled"), json!({}))
                 }
                 _ => continue,
@@ -306,16 +332,16 @@ fn polls(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>
 }
 
 /// A complete event per park on the loop's track.
-fn parks(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
-    for park in &run.parks {
-        // A park ends at its Unpark (a peek is its Unpark); one cut short, at its clock.
+fn parks(model: &Model, at: &[f64], events: &mut Vec<TraceEvent>) {
+    for park in &model.parks {
+        // A park ends at its unpark (a peek is its unpark); one cut short, at its clock.
         let end = if park.peek {
-            at[park.record]
+            at[park.line]
         } else {
-            records[park.record..]
+            model.lines[park.line..]
                 .iter()
-                .position(|r| matches!(r.event, Event::Unpark { .. }))
-                .map_or(micros(park.end), |i| at[park.record + i])
+                .position(|l| matches!(l.kind, Kind::Unpark { .. }))
+                .map_or(micros(park.end), |i| at[park.line + i])
         };
         let ended_by = park.ended_by_words();
         let name = if park.peek {
@@ -325,22 +351,22 @@ fn parks(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>
         };
         let args = json!({
             "turn": park.turn + 1,
-            "timeout_ms": park.timeout.map(|t| t.as_secs_f64() * 1000.0),
+            "timeout_ms": park.timeout.map(|t| t as f64 / 1e6),
             "timers": park.timers,
             "sockets": park.sources,
             "ended_by": ended_by,
         });
-        events.push(
-            TraceEvent::complete("park", name, at[park.record], end, LOOP_TID).with_args(args),
-        );
+        events
+            .push(TraceEvent::complete("park", name, at[park.line], end, LOOP_TID).with_args(args));
     }
 }
 
 /// Instants on the loop's track: timers cascading and firing, sockets becoming ready.
-fn loop_instants(records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
-    for (index, record) in records.iter().enumerate() {
-        let (cat, name, args) = match &record.event {
-            Event::TimerCascaded {
+fn loop_instants(model: &Model, at: &[f64], events: &mut Vec<TraceEvent>) {
+    let keys = key_word(model);
+    for (index, line) in model.lines.iter().enumerate() {
+        let (cat, name, args) = match &line.kind {
+            Kind::TimerCascaded {
                 timer,
                 to_level,
                 slot,
@@ -350,25 +376,22 @@ fn loop_instants(records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
                 format!("timer #{timer} cascades"),
                 json!({"level": to_level, "slot": slot}),
             ),
-            Event::TimersFired { timers, .. } => {
-                for timer in timers {
-                    events.push(TraceEvent::instant(
-                        "timer",
-                        format!("timer #{timer} fired"),
-                        at[index],
-                        LOOP_TID,
-                    ));
-                }
+            Kind::TimerFired { timer } => {
+                events.push(TraceEvent::instant(
+                    "timer",
+                    format!("timer #{timer} fired"),
+                    at[index],
+                    LOOP_TID,
+                ));
                 continue;
             }
-            Event::IoReady {
-                token,
+            Kind::IoReady {
+                key,
                 readable,
                 writable,
-                ..
             } => (
                 "io",
-                format!("token {token} ready"),
+                format!("{keys} {key} ready"),
                 json!({"readable": readable, "writable": writable}),
             ),
             _ => continue,
@@ -379,23 +402,23 @@ fn loop_instants(records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
 
 /// A flow per wake, from a zero-length slice where the wake happened to one where the
 /// woken task's next poll began.
-fn wakes(run: &Run, at: &[f64], events: &mut Vec<TraceEvent>) {
-    for (id, wake) in run.wakes.iter().enumerate() {
+///
+/// A spawn's wake is left out: the spawn is drawn as an instant of its own.
+fn wakes(model: &Model, at: &[f64], events: &mut Vec<TraceEvent>) {
+    let wakes = model.wakes.iter().filter(|wake| wake.via != Via::Spawn);
+    for (id, wake) in wakes.enumerate() {
         let bind_id = id as u64 + 1;
-        let woken = run
-            .task(wake.task)
-            .map_or_else(|| wake.task.to_string(), TaskLane::label);
-        let (from_track, waker) = match &wake.by {
-            Waker::Task(by) => (
-                tid(*by),
-                run.task(*by)
-                    .map_or_else(|| by.to_string(), TaskLane::label),
-            ),
-            Waker::Timer(timer) => (LOOP_TID, format!("timer #{timer}")),
-            Waker::Io(token) => (LOOP_TID, format!("token {token}")),
-            Waker::Thread => (LOOP_TID, "another thread".to_string()),
+        let woken = model.label(&wake.who);
+        let from_track = match &wake.by {
+            By::Task(by) => tid(&Runnable::Task(*by)),
+            _ => LOOP_TID,
         };
-        let woke_at = at[wake.record];
+        let waker = match &wake.by {
+            By::Io(key) => format!("{} {key}", key_word(model)),
+            By::Thread => "another thread".to_string(),
+            by => model.by_label(by),
+        };
+        let woke_at = at[wake.line];
         let mut start = TraceEvent::complete(
             "wake",
             format!("wake {woken}"),
@@ -408,13 +431,13 @@ fn wakes(run: &Run, at: &[f64], events: &mut Vec<TraceEvent>) {
         events.push(start);
         let lands = wake
             .to_poll
-            .map_or(woke_at, |p| at[run.polls[p].records.start]);
+            .map_or(woke_at, |p| at[model.polls[p].lines.start]);
         let mut end = TraceEvent::complete(
             "wake",
             format!("woken by {waker}"),
             lands,
             lands,
-            tid(wake.task),
+            tid(&wake.who),
         );
         end.bind_id = Some(bind_id);
         end.flow_in = Some(true);
@@ -425,32 +448,46 @@ fn wakes(run: &Run, at: &[f64], events: &mut Vec<TraceEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recording::{Clock, PollResult, looplab_header};
 
     #[test]
     fn timestamps_are_microseconds_with_the_nanoseconds_kept() {
-        assert_eq!(micros(Duration::from_nanos(1_500)), 1.5);
-        assert_eq!(micros(Duration::from_secs(3)), 3_000_000.0);
+        assert_eq!(micros(1_500), 1.5);
+        assert_eq!(micros(3_000_000_000), 3_000_000.0);
     }
 
     #[test]
     fn an_empty_recording_is_still_a_valid_trace() {
-        let json: Value = serde_json::from_str(&chrome_trace(&[])).unwrap();
+        let empty = Recording {
+            header: looplab_header(Clock::Real, "empty"),
+            lines: vec![],
+        };
+        let json: Value = serde_json::from_str(&chrome_trace(&empty)).unwrap();
         assert_eq!(json["traceEvents"].as_array().unwrap().len(), 3);
     }
 
     #[test]
     fn a_poll_is_a_complete_event_as_long_as_the_poll() {
-        let records = [
-            Record {
-                at: Duration::from_micros(10),
-                event: Event::Poll { task: TaskId(0) },
-            },
-            Record {
-                at: Duration::from_micros(35),
-                event: Event::Pending { task: TaskId(0) },
-            },
-        ];
-        let json: Value = serde_json::from_str(&chrome_trace(&records)).unwrap();
+        let recording = Recording {
+            header: looplab_header(Clock::Real, "one poll"),
+            lines: vec![
+                Line {
+                    at_ns: 10_000,
+                    kind: Kind::Poll {
+                        who: Runnable::Task(0),
+                    },
+                },
+                Line {
+                    at_ns: 35_000,
+                    kind: Kind::PollEnd {
+                        who: Runnable::Task(0),
+                        result: PollResult::Pending,
+                        message: None,
+                    },
+                },
+            ],
+        };
+        let json: Value = serde_json::from_str(&chrome_trace(&recording)).unwrap();
         let poll = json["traceEvents"]
             .as_array()
             .unwrap()

@@ -10,8 +10,8 @@
 //!   -> park -> fire timers) whose steps light up when they did something in the turn
 //!   shown; the state after the turn as `--step` prints it (main's flag, the run
 //!   queue, the wheel's hand and its timers by level and slot, the I/O registrations
-//!   with their readiness and who waits on them, rebuilt by
-//!   [`replay`](super::replay)); and every trace line of the turn, coloured by step.
+//!   with their readiness and who waits on them, as the loop recorded them on the
+//!   turn's `turn` line); and every line of the turn, coloured by step.
 //!   Previous/next buttons, the ←/→ keys and a slider move between turns, and
 //!   `page.html#turn-5` opens the page at turn 5;
 //! - **task lanes**: one lane per task and one for the loop. Polls are boxes in the
@@ -30,7 +30,7 @@
 //! projector and no label is cut or runs into another (`tests/browser.rs` measures it
 //! in a real browser).
 //!
-//! Empty records (a program whose work ran without a loop, like the `looplab`
+//! An empty recording (a program whose work ran without a loop, like the `looplab`
 //! command's sequential and threads clients) give a page of the caller's parts and a
 //! note that there is no loop to show, with no script at all.
 //!
@@ -47,15 +47,14 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 // Text made safe inside HTML content and quoted attributes.
 use html_escape::encode_quoted_attribute as escape;
 use serde::Serialize;
 
-use super::lanes::{LoopStep, PollOutcome, Run, TaskLane, Turn, Waker};
-use super::replay::{LoopState, Replay};
-use crate::trace::{Event, Record, TaskId, UnparkReason, secs};
+use super::model::{Model, Park, PollOutcome, TaskLane, TimerAction, Turn, key_word, secs};
+use crate::recording::line::{By, Kind, Place, Runnable, Source, UnparkReason, Via};
+use crate::recording::read::Recording;
 
 // The limits that keep a page bounded, whatever the run. Their worst case together is
 // about 15 MB: 1,500 whole turns of about 3 KB of state, 50,000 lines of at most
@@ -108,9 +107,10 @@ const NO_LOOP: &str = "Nothing was recorded: no event loop ran, so there are no 
 const PAGE_CSS: &str = include_str!("page.css");
 const PAGE_JS: &str = include_str!("page.js");
 
-/// The records as one self-contained HTML page (see the module docs).
-pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
-    let data = page_data(records);
+/// The recording as one self-contained HTML page (see the module docs).
+pub fn html(recording: &Recording, extras: &HtmlExtras) -> String {
+    let model = Model::new(recording);
+    let data = page_data(&model);
     let json = serde_json::to_string(&data).expect("the page data is plain data");
     // Inside <script>, "</script" would end the element early and "<!--" would change
     // how the browser reads it. A '<' can only stand inside a JSON string, where
@@ -143,7 +143,7 @@ pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
         }
         page.push_str("</section>\n");
     }
-    if records.is_empty() {
+    if model.turns.is_empty() {
         // No loop to draw: no stepper, no lanes, and no script to draw them.
         let note = extras.no_loop_note.as_deref().unwrap_or(NO_LOOP);
         let _ = writeln!(
@@ -267,6 +267,11 @@ struct PageData {
     completed_turns: usize,
     polls: usize,
     wakes: usize,
+    /// The timers sit in a heap (asyncio), not a wheel: the state's timer table
+    /// gives heap indices.
+    heap: bool,
+    /// What an I/O source's key is: "token" or "fd".
+    keys: &'static str,
     lanes: LanesData,
     /// Tasks still running when the records end (at most [`STATE_ENTRIES`] of them).
     running: Vec<String>,
@@ -305,14 +310,17 @@ struct TurnData {
 struct TurnDetail {
     /// What each step did, in words.
     notes: Vec<String>,
+    /// The loop recorded its state after this turn (not after the turn that stopped
+    /// it): the lists below are that state.
+    recorded: bool,
     queue: Vec<String>,
     main_woken: bool,
-    /// The wheel's hand: the tick (millisecond) it stands at.
-    hand: u64,
-    /// (level, slot, "#1", due, "task 5 connection 1")
-    timers: Vec<(usize, usize, String, String, String)>,
+    /// The wheel's hand: the tick (millisecond) it stands at (`null`: no wheel).
+    hand: Option<u64>,
+    /// (level, slot, "#1", due, "task 5 connection 1"); in a heap (index, null, ...)
+    timers: Vec<(u64, Option<u64>, String, String, String)>,
     /// (token, what, interest, readiness "r -", who waits)
-    io: Vec<(usize, &'static str, &'static str, &'static str, String)>,
+    io: Vec<(u64, String, String, &'static str, String)>,
     /// (time, who, what, step 1..5)
     lines: Vec<(String, String, String, u8)>,
 }
@@ -362,12 +370,10 @@ struct Column {
     d: Option<f64>,
 }
 
-fn page_data(records: &[Record]) -> PageData {
-    let run = Run::from_records(records);
-    let names = task_names(records);
-    let lanes = lanes_data(&run, records, &names);
+fn page_data(model: &Model) -> PageData {
+    let lanes = lanes_data(model);
     let mut limits = Vec::new();
-    let turns = turns_data(&run, records, &names, &lanes, &mut limits);
+    let turns = turns_data(model, &lanes, &mut limits);
     if lanes.hidden_tasks > 0 {
         limits.push(format!(
             "The lanes show the first {} tasks one lane each; the other {} share the last lane.",
@@ -381,11 +387,7 @@ fn page_data(records: &[Record]) -> PageData {
             lanes.hidden_cols
         ));
     }
-    let still_running: Vec<&TaskLane> = run
-        .tasks
-        .iter()
-        .filter(|t| t.ended.is_none() || t.ended == Some(PollOutcome::Unfinished))
-        .collect();
+    let still_running: Vec<&TaskLane> = model.tasks.iter().filter(|t| t.ended.is_none()).collect();
     PageData {
         running: still_running
             .iter()
@@ -393,77 +395,52 @@ fn page_data(records: &[Record]) -> PageData {
             .map(|t| t.label())
             .collect(),
         running_len: still_running.len(),
-        records: records.len(),
-        duration: secs(records.last().map_or(Duration::ZERO, |r| r.at)),
-        tasks: run.tasks.len(),
-        completed_turns: run.completed_turns(),
-        polls: run.polls.len(),
-        wakes: run.wakes.len(),
+        records: model.lines.len(),
+        duration: secs(model.duration()),
+        tasks: model.tasks.len(),
+        completed_turns: model.completed_turns(),
+        polls: model.polls.len(),
+        wakes: model.wakes.len(),
+        heap: model.heap_timers(),
+        keys: key_word(model),
         turns,
         lanes,
         limits,
     }
 }
 
-/// Task names as the trace prints them: from the spawns, and "main" for task 0.
-fn task_names(records: &[Record]) -> HashMap<TaskId, String> {
-    let mut names = HashMap::from([(TaskId(0), "main".to_string())]);
-    for record in records {
-        if let Event::Spawn { task, name, .. } = &record.event
-            && !name.is_empty()
-        {
-            names.insert(*task, name.clone());
-        }
-    }
-    names
-}
-
-fn label(task: TaskId, names: &HashMap<TaskId, String>) -> String {
-    match names.get(&task) {
-        Some(name) => format!("{task} {name}"),
-        None => task.to_string(),
-    }
-}
-
-fn turns_data(
-    run: &Run,
-    records: &[Record],
-    names: &HashMap<TaskId, String>,
-    lanes: &LanesData,
-    limits: &mut Vec<String>,
-) -> Vec<TurnData> {
-    let mut first_col = vec![None; run.turns.len()];
+fn turns_data(model: &Model, lanes: &LanesData, limits: &mut Vec<String>) -> Vec<TurnData> {
+    let mut first_col = vec![None; model.turns.len()];
     for (i, col) in lanes.cols.iter().enumerate() {
         first_col[col.turn].get_or_insert(i);
     }
-    let mut replay = Replay::new(records);
     let mut lines_left = LINES_IN_ALL;
     let mut summarised = 0;
-    let last = run.turns.len().saturating_sub(1);
-    let mut turns = Vec::with_capacity(run.turns.len().min(LISTED_TURNS));
-    for (index, turn) in run.turns.iter().enumerate() {
+    let last = model.turns.len().saturating_sub(1);
+    let mut turns = Vec::with_capacity(model.turns.len().min(LISTED_TURNS));
+    for (index, turn) in model.turns.iter().enumerate() {
         // Past the listed turns only the last one is kept: where the run ends.
         if index + 1 >= LISTED_TURNS && index != last {
             continue;
         }
-        let state = replay.advance_to(turn.records.end);
-        let lines_len = records[turn.records.clone()]
+        let lines_len = model.steps[turn.lines.clone()]
             .iter()
-            .filter(|r| LoopStep::of(&r.event).is_some())
+            .filter(|step| step.is_some())
             .count();
         // The turn that stopped the loop is always kept: it is where every run ends.
         let keep = index == last || (index < DETAILED_TURNS && lines_left > 0);
-        let steps = step_states(run, turn, records);
+        let steps = step_states(model, turn);
         let codes: String = steps.iter().map(|(state, _)| &state[..1]).collect();
         let detail = keep.then(|| {
             let notes = steps.into_iter().map(|(_, note)| note).collect();
-            let detail = turn_detail(turn, records, state, names, notes);
+            let detail = turn_detail(model, turn, notes);
             lines_left = lines_left.saturating_sub(detail.lines.len());
             detail
         });
         if detail.is_none() {
             summarised += 1;
         }
+        let state = turn.state.as_ref();
         turns.push(TurnData {
             n: index + 1,
             t0: secs(turn.start),
@@ -472,25 +449,29 @@ fn turns_data(
             stopped: turn.stopped,
             steps: codes,
             polls: turn.polls.len(),
-            queue_len: state.run_queue().len() + usize::from(state.main_woken),
-            timers_len: state.timer_count(),
-            io_len: state.io_count(),
+            // Main is polled first on its flag, besides the queue (looplab); asyncio's
+            // main is in `_ready` like any task.
+            queue_len: state.map_or(0, |s| {
+                s.run_queue.len() + usize::from(s.main_woken && !model.heap_timers())
+            }),
+            timers_len: state.map_or(0, |s| s.timers.len()),
+            io_len: state.map_or(0, |s| s.io.len()),
             lines_len,
             col: first_col[index],
             detail,
         });
     }
-    if run.turns.len() > turns.len() {
+    if model.turns.len() > turns.len() {
         limits.push(format!(
             "The stepper lists the first {} turns and the last; the {} in between are left out.",
             LISTED_TURNS - 1,
-            run.turns.len() - turns.len()
+            model.turns.len() - turns.len()
         ));
     }
     if summarised > 0 {
         limits.push(format!(
             "The run has {} turns: {} keep their state and trace lines (at most {} lines a turn, {} in all); the other {} show only their counts.",
-            run.turns.len(),
+            model.turns.len(),
             turns.len() - summarised,
             LINES_PER_TURN,
             LINES_IN_ALL,
@@ -500,69 +481,97 @@ fn turns_data(
     turns
 }
 
-/// The `--step` view after `turn`, and its trace lines, each list cut at the limits.
-fn turn_detail(
-    turn: &Turn,
-    records: &[Record],
-    state: &LoopState,
-    names: &HashMap<TaskId, String>,
-    notes: Vec<String>,
-) -> TurnDetail {
+/// The state the loop recorded after `turn` (what `--step` showed), and the turn's
+/// trace lines, each list cut at the limits.
+fn turn_detail(model: &Model, turn: &Turn, notes: Vec<String>) -> TurnDetail {
+    let lines = turn
+        .lines
+        .clone()
+        .filter_map(|index| {
+            let step = model.steps[index]?;
+            let (who, what) = model.describe(index);
+            Some((
+                secs(model.lines[index].at_ns),
+                clip(who),
+                clip(what),
+                step as u8 + 1,
+            ))
+        })
+        .take(LINES_PER_TURN)
+        .collect();
+    let Some(state) = &turn.state else {
+        return TurnDetail {
+            notes,
+            recorded: false,
+            queue: Vec::new(),
+            main_woken: false,
+            hand: None,
+            timers: Vec::new(),
+            io: Vec::new(),
+            lines,
+        };
+    };
     let queue = state
-        .run_queue()
+        .run_queue
+        .iter()
         .take(STATE_ENTRIES)
-        .map(|t| label(t, names))
+        .map(|who| model.label(who))
         .collect();
     let timers = state
-        .timers_by_slot()
-        .into_iter()
+        .timers
+        .iter()
         .take(STATE_ENTRIES)
         .map(|t| {
+            let (first, second) = match t.place {
+                Place::Wheel { level, slot } => (level, Some(slot)),
+                Place::Heap(index) => (index, None),
+            };
+            let wakes = match (&t.callback, &t.who) {
+                (Some(callback), _) => callback.clone(),
+                (None, Some(who)) => model.label(who),
+                (None, None) => "-".to_string(),
+            };
             (
-                t.level,
-                t.slot,
+                first,
+                second,
                 format!("#{}", t.timer),
-                secs(t.deadline),
-                t.task.map_or_else(|| "-".to_string(), |t| label(t, names)),
+                secs(t.deadline_ns),
+                wakes,
             )
         })
         .collect();
     let io = state
-        .io()
+        .io
+        .iter()
         .take(STATE_ENTRIES)
         .map(|io| {
             let mut waits = Vec::new();
-            for t in &io.readers {
-                waits.push(format!("{} waits to read", label(*t, names)));
+            for who in &io.readers {
+                waits.push(format!("{} waits to read", model.label(who)));
             }
-            for t in &io.writers {
-                waits.push(format!("{} waits to write", label(*t, names)));
-            }
-            for t in &io.waiting {
-                waits.push(format!("{} waits (read or write)", label(*t, names)));
+            for who in &io.writers {
+                waits.push(format!("{} waits to write", model.label(who)));
             }
             let waits = if waits.is_empty() {
                 "nobody waiting".to_string()
             } else {
                 waits.join(", ")
             };
-            (io.token, io.what, io.interest, io.ready(), waits)
+            let ready = match (io.readable, io.writable) {
+                (true, true) => "r w",
+                (true, false) => "r -",
+                (false, true) => "- w",
+                (false, false) => "- -",
+            };
+            (io.key, io.what.clone(), io.interest.clone(), ready, waits)
         })
-        .collect();
-    let lines = records[turn.records.clone()]
-        .iter()
-        .filter_map(|record| {
-            let step = LoopStep::of(&record.event)?;
-            let (who, what) = record.event.describe(names);
-            Some((secs(record.at), clip(who), clip(what), step as u8 + 1))
-        })
-        .take(LINES_PER_TURN)
         .collect();
     TurnDetail {
         notes,
+        recorded: true,
         queue,
         main_woken: state.main_woken,
-        hand: state.wheel_tick(),
+        hand: state.wheel_tick,
         timers,
         io,
         lines,
@@ -570,7 +579,7 @@ fn turn_detail(
 }
 
 /// What each of the five steps did in `turn`, for the diagram.
-fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, String); 5] {
+fn step_states(model: &Model, turn: &Turn) -> [(&'static str, String); 5] {
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
             format!("1 {one}")
@@ -580,12 +589,21 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
     };
     let polls = turn.polls.len();
     let run_step = if polls > 0 {
-        let tasks = &run.polls[turn.polls.clone()];
-        let finished = tasks
+        let tasks = &model.polls[turn.polls.clone()];
+        let finished = tasks.iter().filter(|p| p.outcome.ends_the_task()).count();
+        let callbacks = tasks
             .iter()
-            .filter(|p| p.outcome != PollOutcome::Pending)
+            .filter(|p| matches!(p.who, Runnable::Callback(_)))
             .count();
-        let mut text = format!("polled {}", plural(polls, "task", "tasks"));
+        let mut text = if callbacks == 0 {
+            format!("polled {}", plural(polls, "task", "tasks"))
+        } else {
+            format!(
+                "polled {}, ran {}",
+                plural(polls - callbacks, "task", "tasks"),
+                plural(callbacks, "callback", "callbacks")
+            )
+        };
         if finished > 0 {
             let _ = write!(text, "; {finished} finished");
         }
@@ -593,24 +611,34 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
     } else {
         ("idle", "no task was ready".to_string())
     };
+    let entry = if model.header.source == Source::Asyncio {
+        "run_until_complete"
+    } else {
+        "block_on"
+    };
     let stop = if turn.stopped {
-        ("active", "yes: main is done, block_on returns".to_string())
+        ("active", format!("yes: main is done, {entry} returns"))
     } else if turn.completed {
         ("idle", "no: main is not done".to_string())
     } else {
-        ("skipped", "the records end here".to_string())
+        ("skipped", "the recording ends here".to_string())
     };
     if turn.stopped || (!turn.completed && turn.park.is_none()) {
         let skipped = ("skipped", String::new());
         return [run_step, stop, skipped.clone(), skipped.clone(), skipped];
     }
-    let park = turn.park.map(|p| &run.parks[p]);
+    let park = turn.park.map(|p| &model.parks[p]);
+    let asyncio = model.header.source == Source::Asyncio;
     let choose = match park {
         Some(p) if !p.peek => match p.timeout {
-            Some(t) if t.is_zero() => ("active", "0: a timer is due already".to_string()),
+            Some(0) if asyncio => (
+                "active",
+                "0: handles wait in _ready, so select only looks".to_string(),
+            ),
+            Some(0) => ("active", "0: a timer is due already".to_string()),
             Some(t) => (
                 "active",
-                format!("until the next deadline: {} ms", t.as_millis()),
+                format!("until the next deadline: {} ms", t / 1_000_000),
             ),
             None if p.timers == 0 && p.sources == 0 => (
                 "active",
@@ -622,34 +650,31 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
     };
     let park_step = match park {
         Some(p) if p.peek => ("active", format!("peeked at I/O: {}", peek_found(p))),
+        Some(p)
+            if p.timeout == Some(0) && matches!(p.ended_by, Some((UnparkReason::Nothing, _))) =>
+        {
+            ("active", "looked at I/O: nothing ready".to_string())
+        }
         Some(p) => {
             let why = match &p.ended_by {
-                Some(UnparkReason::ClockJump) => {
+                Some((UnparkReason::ClockJump, _)) => {
                     format!("virtual clock jumps to {}", secs(p.end))
                 }
                 _ => format!("woken by {}", p.ended_by_words()),
             };
             let waited = p.end.saturating_sub(p.start);
-            if waited.is_zero() || matches!(p.ended_by, Some(UnparkReason::ClockJump)) {
+            if waited == 0 || matches!(p.ended_by, Some((UnparkReason::ClockJump, _))) {
                 ("active", why)
             } else {
-                ("active", format!("{why} after {} ms", waited.as_millis()))
+                ("active", format!("{why} after {} ms", waited / 1_000_000))
             }
         }
         None => ("skipped", "not parked: tasks are ready".to_string()),
     };
-    let fired: Vec<String> = records[turn.records.clone()]
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::TimersFired { timers, .. } => Some(timers.iter().map(|t| format!("#{t}"))),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let fire = if !fired.is_empty() {
-        let shown: Vec<&str> = fired.iter().take(6).map(String::as_str).collect();
-        let more = if fired.len() > shown.len() {
-            format!(" (+{} more)", fired.len() - shown.len())
+    let fire = if !turn.fired.is_empty() {
+        let shown: Vec<String> = turn.fired.iter().take(6).map(|t| format!("#{t}")).collect();
+        let more = if turn.fired.len() > shown.len() {
+            format!(" (+{} more)", turn.fired.len() - shown.len())
         } else {
             String::new()
         };
@@ -664,20 +689,69 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
 // The lanes.
 // ---------------------------------------------------------------------------------
 
-fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) -> LanesData {
+/// The lanes' columns, kept up to [`COLUMNS`], and how many there were in all.
+#[derive(Default)]
+struct Columns {
+    cols: Vec<Column>,
+    total: usize,
+}
+
+impl Columns {
+    /// Counts `col` and keeps it if there is room: its index, if kept.
+    fn add(&mut self, col: Column) -> Option<usize> {
+        self.total += 1;
+        (self.cols.len() < COLUMNS).then(|| {
+            self.cols.push(col);
+            self.cols.len() - 1
+        })
+    }
+
+    /// A poll of a task without a lane: polls of such tasks in a row share one column.
+    fn add_other_poll(&mut self, model: &Model, p: usize, lane: usize, turn: usize) {
+        if let Some(last) = self.cols.last_mut()
+            && last.k == "others"
+            && last.turn == turn
+        {
+            let n: usize = last.l.parse().unwrap_or(1) + 1;
+            last.l = n.to_string();
+            last.tip = format!("{n} polls of tasks without a lane of their own");
+            return;
+        }
+        self.add(Column {
+            k: "others",
+            lane,
+            turn,
+            t: secs(model.polls[p].start),
+            l: "1".to_string(),
+            m: String::new(),
+            tip: "1 poll of a task without a lane of its own".to_string(),
+            d: None,
+        });
+    }
+}
+
+/// The three kinds of column a turn draws.
+#[derive(Clone, Copy)]
+enum Part {
+    Polls,
+    Park,
+    Fire,
+}
+
+fn lanes_data(model: &Model) -> LanesData {
     let mut lanes = vec![LaneData {
         label: "loop".to_string(),
         task: None,
         end: "",
     }];
-    let mut lane_of: HashMap<TaskId, usize> = HashMap::new();
+    let mut lane_of: HashMap<u64, usize> = HashMap::new();
     // Tasks spawned under one name (ch05's three "three_steps") are told apart by
     // their place among the namesakes as well as by their number.
     let mut namesakes: HashMap<&str, (usize, usize)> = HashMap::new();
-    for task in run.tasks.iter().take(LANES) {
+    for task in model.tasks.iter().take(LANES) {
         namesakes.entry(task.name.as_str()).or_default().1 += 1;
     }
-    for task in run.tasks.iter().take(LANES) {
+    for task in model.tasks.iter().take(LANES) {
         lane_of.insert(task.id, lanes.len());
         let mut label = task.label();
         if let Some((seen, of)) = namesakes.get_mut(task.name.as_str())
@@ -689,15 +763,16 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
         }
         lanes.push(LaneData {
             label,
-            task: Some(task.id.0),
+            task: Some(task.id),
             end: match task.ended {
                 Some(PollOutcome::Ready) => "ready",
                 Some(PollOutcome::Panicked(_)) => "panicked",
+                Some(PollOutcome::Cancelled) => "cancelled",
                 _ => "running",
             },
         });
     }
-    let hidden_tasks = run.tasks.len().saturating_sub(LANES);
+    let hidden_tasks = model.tasks.len().saturating_sub(LANES);
     let others_lane = lanes.len();
     if hidden_tasks > 0 {
         lanes.push(LaneData {
@@ -707,101 +782,108 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
         });
     }
 
-    let mut cols: Vec<Column> = Vec::new();
+    let mut cols = Columns::default();
     let mut poll_col: HashMap<usize, usize> = HashMap::new();
     let mut park_col: HashMap<usize, usize> = HashMap::new();
     let mut fire_col: HashMap<usize, usize> = HashMap::new();
-    let mut total_cols = 0;
-    for (index, turn) in run.turns.iter().enumerate() {
-        for p in turn.polls.clone() {
-            let poll = &run.polls[p];
-            match lane_of.get(&poll.task) {
-                Some(&lane) => {
-                    total_cols += 1;
-                    if cols.len() < COLUMNS {
-                        poll_col.insert(p, cols.len());
-                        cols.push(poll_column(run, p, lane, index, records, names));
-                    }
-                }
-                None => {
-                    // Polls of tasks without a lane in a row make one column.
-                    let joins = cols
-                        .last()
-                        .is_some_and(|c| c.k == "others" && c.turn == index);
-                    if joins {
-                        let last = cols.last_mut().expect("checked");
-                        let n: usize = last.l.parse().unwrap_or(1) + 1;
-                        last.l = n.to_string();
-                        last.tip = format!("{n} polls of tasks without a lane of their own");
-                    } else {
-                        total_cols += 1;
-                        if cols.len() < COLUMNS {
-                            cols.push(Column {
-                                k: "others",
-                                lane: others_lane,
-                                turn: index,
-                                t: secs(poll.start),
-                                l: "1".to_string(),
-                                m: String::new(),
-                                tip: "1 poll of a task without a lane of its own".to_string(),
-                                d: None,
-                            });
+    // Each loop's own order: looplab runs its tasks, then parks, then fires timers;
+    // asyncio selects first, moves due timers to `_ready`, then runs every handle.
+    let order = if model.header.source == Source::Asyncio {
+        [Part::Park, Part::Fire, Part::Polls]
+    } else {
+        [Part::Polls, Part::Park, Part::Fire]
+    };
+    for (index, turn) in model.turns.iter().enumerate() {
+        for part in order {
+            match part {
+                Part::Polls => {
+                    for p in turn.polls.clone() {
+                        // asyncio's plain callbacks run on the loop itself: its lane.
+                        let lane = match &model.polls[p].who {
+                            Runnable::Task(task) => lane_of.get(task).copied(),
+                            Runnable::Callback(_) => Some(0),
+                        };
+                        match lane {
+                            Some(lane) => {
+                                if let Some(col) = cols.add(poll_column(model, p, lane, index)) {
+                                    poll_col.insert(p, col);
+                                }
+                            }
+                            None => cols.add_other_poll(model, p, others_lane, index),
                         }
                     }
                 }
-            }
-        }
-        if let Some(p) = turn.park {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                park_col.insert(p, cols.len());
-                cols.push(park_column(run, p, index));
-            }
-        } else {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                cols.push(no_park_column(turn, index));
-            }
-        }
-        if turn.timers_fired > 0 {
-            total_cols += 1;
-            if cols.len() < COLUMNS {
-                fire_col.insert(index, cols.len());
-                cols.push(fire_column(turn, index, records));
+                Part::Park => match turn.park {
+                    Some(p) => {
+                        if let Some(col) = cols.add(park_column(model, p, index)) {
+                            park_col.insert(p, col);
+                        }
+                    }
+                    None => {
+                        cols.add(no_park_column(turn, index));
+                    }
+                },
+                Part::Fire if !turn.fired.is_empty() => {
+                    if let Some(col) = cols.add(fire_column(model, turn, index)) {
+                        fire_col.insert(index, col);
+                    }
+                }
+                Part::Fire => {}
             }
         }
     }
+    let Columns {
+        cols,
+        total: total_cols,
+    } = cols;
 
-    let turn_of_record = |record: usize| {
-        run.turns
-            .partition_point(|t| t.records.end <= record)
-            .min(run.turns.len().saturating_sub(1))
+    let turn_of_line = |line: usize| {
+        model
+            .turns
+            .partition_point(|t| t.lines.end <= line)
+            .min(model.turns.len().saturating_sub(1))
     };
     let mut arrows = Vec::new();
-    for wake in &run.wakes {
+    // A spawn's wake is the `+` mark in the parent's poll, not an arrow.
+    for wake in model.wakes.iter().filter(|wake| wake.via != Via::Spawn) {
         let Some(to) = wake.to_poll.and_then(|p| poll_col.get(&p)) else {
             continue;
         };
+        let from_the_poll = || wake.from_poll.and_then(|p| poll_col.get(&p)).copied();
         let (from, kind) = match &wake.by {
-            Waker::Task(by) => {
-                let Some(from) = wake.from_poll.and_then(|p| poll_col.get(&p)) else {
+            By::Task(by) => {
+                let Some(from) = from_the_poll() else {
                     continue;
                 };
-                (*from, if *by == wake.task { "self" } else { "task" })
+                let own = wake.who == Runnable::Task(*by);
+                (from, if own { "self" } else { "task" })
             }
-            Waker::Timer(_) => match fire_col.get(&turn_of_record(wake.record)) {
-                Some(from) => (*from, "timer"),
-                None => continue,
-            },
-            Waker::Io(_) => {
-                let turn = &run.turns[turn_of_record(wake.record)];
-                match turn.park.and_then(|p| park_col.get(&p)) {
-                    Some(from) => (*from, "io"),
+            // asyncio: a callback's wake (a timer's callback finishing a sleep's
+            // future) comes from the callback's run when it is drawn, else from the
+            // timers fired in the turn.
+            By::Timer(_) => {
+                match from_the_poll().or_else(|| fire_col.get(&turn_of_line(wake.line)).copied()) {
+                    Some(from) => (from, "timer"),
                     None => continue,
                 }
             }
-            Waker::Thread => continue,
+            By::Callback(_) => match from_the_poll() {
+                Some(from) => (from, "task"),
+                None => continue,
+            },
+            By::Io(_) => {
+                let turn = &model.turns[turn_of_line(wake.line)];
+                match from_the_poll().or_else(|| turn.park.and_then(|p| park_col.get(&p).copied()))
+                {
+                    Some(from) => (from, "io"),
+                    None => continue,
+                }
+            }
+            By::Thread | By::Outside => continue,
         };
+        if from == *to {
+            continue;
+        }
         if arrows.len() == ARROWS {
             break;
         }
@@ -816,45 +898,39 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
     }
 }
 
-fn poll_column(
-    run: &Run,
-    p: usize,
-    lane: usize,
-    turn: usize,
-    records: &[Record],
-    names: &HashMap<TaskId, String>,
-) -> Column {
-    let poll = &run.polls[p];
-    let task = run
-        .task(poll.task)
-        .map_or_else(|| poll.task.to_string(), TaskLane::label);
+fn poll_column(model: &Model, p: usize, lane: usize, turn: usize) -> Column {
+    let poll = &model.polls[p];
+    let who = model.label(&poll.who);
     let (l, returned) = match &poll.outcome {
         PollOutcome::Pending => ("P", "Pending".to_string()),
         PollOutcome::Ready => ("R", "Ready".to_string()),
         PollOutcome::Panicked(message) => ("!", format!("panicked: {message}")),
-        PollOutcome::Unfinished => ("?", "(the records end during the poll)".to_string()),
+        PollOutcome::Cancelled => ("C", "cancelled".to_string()),
+        PollOutcome::Ran => ("cb", "ran".to_string()),
+        PollOutcome::Unfinished => ("?", "(the recording ends during the poll)".to_string()),
     };
     let mut marks = String::new();
     let mut tip = vec![format!(
-        "{task}: poll at {} -> {returned} (turn {})",
+        "{who}: poll at {} -> {returned} (turn {})",
         secs(poll.start),
         turn + 1
     )];
-    for record in &records[poll.records.clone()] {
-        let mark = match &record.event {
-            Event::TimerArmed { .. } => '◷',
-            Event::Spawn { .. } => '+',
-            Event::IoWouldBlock { .. } => '⋯',
-            Event::Note { .. } => '✎',
-            Event::WokenByTask { .. } | Event::TimerCancelled { .. } => ' ',
-            Event::IoRegistered { .. } | Event::IoDeregistered { .. } => ' ',
+    for index in poll.lines.clone() {
+        let mark = match &model.lines[index].kind {
+            Kind::TimerArmed { .. } => '◷',
+            Kind::Spawn { .. } => '+',
+            Kind::IoWouldBlock { .. } => '⋯',
+            Kind::Note { .. } => '✎',
+            Kind::Wake { via, .. } if *via != Via::Spawn => ' ',
+            Kind::TimerCancelled { .. } => ' ',
+            Kind::IoRegistered { .. } | Kind::IoDeregistered { .. } => ' ',
             _ => continue,
         };
         if mark != ' ' && !marks.contains(mark) {
             marks.push(mark);
         }
         if tip.len() < TIP_LINES {
-            tip.push(clip(record.event.describe(names).1));
+            tip.push(clip(model.describe(index).1));
         } else if tip.len() == TIP_LINES {
             tip.push("...".to_string());
         }
@@ -871,8 +947,8 @@ fn poll_column(
     }
 }
 
-fn park_column(run: &Run, p: usize, turn: usize) -> Column {
-    let park = &run.parks[p];
+fn park_column(model: &Model, p: usize, turn: usize) -> Column {
+    let park = &model.parks[p];
     let ended_by = park.ended_by_words();
     let waited = park.end.saturating_sub(park.start);
     let (k, l, tip) = if park.peek {
@@ -912,33 +988,34 @@ fn park_column(run: &Run, p: usize, turn: usize) -> Column {
         l,
         m: String::new(),
         tip,
-        d: Some(waited.as_secs_f64() * 1000.0),
+        d: Some(waited as f64 / 1e6),
     }
 }
 
 /// What ended a park, as short as its box can hold: "I/O ×3", "deadline", "jump".
-fn short_reason(park: &super::lanes::Park) -> String {
+fn short_reason(park: &Park) -> String {
     match &park.ended_by {
-        Some(UnparkReason::ClockJump) => format!("jump → {}", secs(park.end)),
-        Some(UnparkReason::Io(n)) => format!("I/O ×{}", grouped(*n as u64)),
-        Some(UnparkReason::Deadline) => "deadline".to_string(),
-        Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
-        Some(UnparkReason::Nothing) => "interrupted".to_string(),
+        Some((UnparkReason::ClockJump, _)) => format!("jump → {}", secs(park.end)),
+        Some((UnparkReason::Io, n)) => format!("I/O ×{}", grouped(*n)),
+        Some((UnparkReason::Deadline, _)) => "deadline".to_string(),
+        Some((UnparkReason::RemoteWake, _)) => "remote wake".to_string(),
+        Some((UnparkReason::Nothing, _)) if park.timeout == Some(0) => "look: nothing".to_string(),
+        Some((UnparkReason::Nothing, _)) => "nothing".to_string(),
         None => "not traced".to_string(),
     }
 }
 
 /// What a peek found: "3 events", "1,024 events", "a remote wake".
-fn peek_found(park: &super::lanes::Park) -> String {
+fn peek_found(park: &Park) -> String {
     match &park.ended_by {
-        Some(UnparkReason::Io(n)) => counted(*n, "I/O event", "I/O events"),
+        Some((UnparkReason::Io, n)) => counted(*n, "I/O event", "I/O events"),
         _ => park.ended_by_words(),
     }
 }
 
 /// "1 timer", "3 timers", "1,024 events".
-fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", grouped(n as u64), if n == 1 { one } else { many })
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
 /// 1002 -> "1,002".
@@ -954,10 +1031,11 @@ fn grouped(n: u64) -> String {
     out
 }
 
-/// A wait in milliseconds as a park's box gives it: "1,002 ms", "0.4 ms", "0 ms".
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if d.is_zero() {
+/// A wait in nanoseconds as a park's box gives it in milliseconds: "1,002 ms",
+/// "0.4 ms", "0 ms".
+fn millis(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ns == 0 {
         "0 ms".to_string()
     } else if ms < 10.0 {
         format!("{ms:.1} ms")
@@ -991,7 +1069,7 @@ fn no_park_column(turn: &Turn, index: usize) -> Column {
         (
             "nopark",
             "cut off".to_string(),
-            format!("the records end in this turn (turn {})", index + 1),
+            format!("the recording ends in this turn (turn {})", index + 1),
         )
     };
     Column {
@@ -1006,15 +1084,14 @@ fn no_park_column(turn: &Turn, index: usize) -> Column {
     }
 }
 
-fn fire_column(turn: &Turn, index: usize, records: &[Record]) -> Column {
-    let mut timers = Vec::new();
-    let mut at = turn.end;
-    for record in &records[turn.records.clone()] {
-        if let Event::TimersFired { timers: fired, .. } = &record.event {
-            at = record.at;
-            timers.extend(fired.iter().map(|t| format!("#{t}")));
-        }
-    }
+fn fire_column(model: &Model, turn: &Turn, index: usize) -> Column {
+    let timers: Vec<String> = turn.fired.iter().map(|t| format!("#{t}")).collect();
+    let at = model
+        .timers
+        .iter()
+        .rev()
+        .find(|mark| mark.action == TimerAction::Fired && turn.lines.contains(&mark.line))
+        .map_or(turn.end, |mark| mark.at);
     Column {
         k: "fire",
         lane: 0,
@@ -1034,7 +1111,21 @@ fn fire_column(turn: &Turn, index: usize, records: &[Record]) -> Column {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::recording::{Clock, from_records};
+    // The tests write runs as the runtime's records, which read more easily, and
+    // draw them through the recording they make.
+    use crate::trace::{Event, Record, TaskId, UnparkReason as TraceUnpark};
+
+    fn recording_of(records: &[Record]) -> Recording {
+        from_records(records, Clock::Virtual, "test")
+    }
+
+    fn page_data_of(records: &[Record]) -> PageData {
+        page_data(&Model::new(&recording_of(records)))
+    }
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
@@ -1054,7 +1145,7 @@ mod tests {
                 text: text.into(),
             },
         }];
-        let page = html(&records, &HtmlExtras::default());
+        let page = html(&recording_of(&records), &HtmlExtras::default());
         assert_eq!(
             page.matches("</script>").count(),
             2,
@@ -1077,7 +1168,7 @@ mod tests {
             timeline_svg: Some("<svg></svg>".into()),
             ..HtmlExtras::default()
         };
-        let page = html(&[], &extras);
+        let page = html(&recording_of(&[]), &extras);
         assert!(page.contains("<table class=\"runs\"></table>"));
         assert!(page.contains("<svg></svg>"));
         assert!(page.contains(NO_LOOP));
@@ -1085,7 +1176,7 @@ mod tests {
         assert!(!page.contains("id=\"stepper\""));
         assert!(page.trim_end().ends_with("</html>"));
         let said = html(
-            &[],
+            &recording_of(&[]),
             &HtmlExtras {
                 no_loop_note: Some("sequential <only>".into()),
                 ..HtmlExtras::default()
@@ -1124,7 +1215,7 @@ mod tests {
         records.push(rec(
             1002,
             Event::Unpark {
-                reason: UnparkReason::Io(3),
+                reason: TraceUnpark::Io(3),
             },
         ));
         records.push(rec(1002, Event::TurnEnded { turn: 1 }));
@@ -1132,11 +1223,11 @@ mod tests {
         records.push(rec(
             1002,
             Event::Unpark {
-                reason: UnparkReason::Io(1024),
+                reason: TraceUnpark::Io(1024),
             },
         ));
         records.push(rec(1002, Event::TurnEnded { turn: 2 }));
-        let data = page_data(&records);
+        let data = page_data_of(&records);
         let parks: Vec<(&str, &str)> = data
             .lanes
             .cols
@@ -1176,7 +1267,7 @@ mod tests {
                 elapsed: Duration::ZERO,
             },
         ));
-        let data = page_data(&records);
+        let data = page_data_of(&records);
         let labels: Vec<&str> = data.lanes.lanes.iter().map(|l| l.label.as_str()).collect();
         assert_eq!(
             labels,
@@ -1236,9 +1327,9 @@ mod tests {
 
     #[test]
     fn waits_read_in_milliseconds_with_thousands_grouped() {
-        assert_eq!(millis(Duration::ZERO), "0 ms");
-        assert_eq!(millis(Duration::from_micros(400)), "0.4 ms");
-        assert_eq!(millis(Duration::from_millis(1002)), "1,002 ms");
+        assert_eq!(millis(0), "0 ms");
+        assert_eq!(millis(400_000), "0.4 ms");
+        assert_eq!(millis(1_002_000_000), "1,002 ms");
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(counted(1, "timer", "timers"), "1 timer");
         assert_eq!(counted(2, "timer", "timers"), "2 timers");
@@ -1250,7 +1341,7 @@ mod tests {
             at: Duration::ZERO,
             event: Event::Poll { task: TaskId(0) },
         }];
-        let page = html(&records, &HtmlExtras::default());
+        let page = html(&recording_of(&records), &HtmlExtras::default());
         assert!(page.contains("id=\"stepper\""));
         for reference in [
             "src=\"http",

@@ -72,6 +72,11 @@
         plural(turn.io_len, "I/O registration", "I/O registrations") + ", " +
         plural(turn.lines_len, "trace line", "trace lines") + ".</p>";
     }
+    if (!d.recorded) {
+      return "<p class=\"empty\">" + (turn.stopped
+        ? "main is done: the loop stops in step 2 and block_on returns its output. No state is recorded after the last turn: the run is over."
+        : "The recording holds no state for this turn.") + "</p>";
+    }
     // Main has a flag, not a place in the run queue (chapter 5): its own line.
     var main = turn.stopped ? "done: block_on returns its output"
       : d.main_woken ? "woken: polled first in the next turn" : "waiting (not woken)";
@@ -85,13 +90,18 @@
     var queued = turn.queue_len - (d.main_woken ? 1 : 0);
     if (queued > d.queue.length) { html += "<div class=\"more\">… and " + num(queued - d.queue.length) + " more</div>"; }
 
-    html += "<div class=\"state-label\">Timer wheel: hand at tick " + num(d.hand) + " · " + plural(turn.timers_len, "timer", "timers") + ", by level and slot</div>";
+    if (DATA.heap) {
+      html += "<div class=\"state-label\">Timer heap (asyncio's _scheduled) · " + plural(turn.timers_len, "timer", "timers") + ", by heap index</div>";
+    } else {
+      html += "<div class=\"state-label\">Timer wheel: hand at tick " + num(d.hand) + " · " + plural(turn.timers_len, "timer", "timers") + ", by level and slot</div>";
+    }
     if (d.timers.length === 0) {
       html += "<p class=\"empty\">(none)</p>";
     } else {
-      html += "<table><tr><th>level</th><th>slot</th><th>timer</th><th>due</th><th>wakes</th></tr>";
+      html += DATA.heap ? "<table><tr><th>heap index</th><th>timer</th><th>due</th><th>runs</th></tr>"
+        : "<table><tr><th>level</th><th>slot</th><th>timer</th><th>due</th><th>wakes</th></tr>";
       d.timers.forEach(function (t) {
-        html += "<tr><td>" + t[0] + "</td><td>" + t[1] + "</td><td>" + esc(t[2]) + "</td><td>" +
+        html += "<tr><td>" + t[0] + "</td>" + (DATA.heap ? "" : "<td>" + t[1] + "</td>") + "<td>" + esc(t[2]) + "</td><td>" +
           esc(t[3]) + "</td><td>" + esc(t[4]) + "</td></tr>";
       });
       html += "</table>";
@@ -102,7 +112,7 @@
     if (d.io.length === 0) {
       html += "<p class=\"empty\">(none)</p>";
     } else {
-      html += "<table><tr><th>token</th><th>source</th><th title=\"readable, writable: as the reactor last saw it\">ready</th><th>who waits</th></tr>";
+      html += "<table><tr><th>" + esc(DATA.keys) + "</th><th>source</th><th title=\"readable, writable: as the loop last saw it\">ready</th><th>who waits</th></tr>";
       d.io.forEach(function (io) {
         html += "<tr><td>" + io[0] + "</td><td>" + esc(io[1]) + " <span class=\"more\">(" + esc(io[2]) + ")</span></td><td class=\"ready\">" +
           esc(io[3]) + "</td><td>" + esc(io[4]) + "</td></tr>";

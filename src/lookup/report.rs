@@ -29,8 +29,8 @@ use std::time::Duration;
 use html_escape::encode_quoted_attribute as escape_html;
 use serde::{Serialize, Serializer};
 
-use crate::export::lanes::{PollOutcome, Run, Waker};
-use crate::trace::{Record, UnparkReason};
+use crate::export::model::{Model, PollOutcome};
+use crate::recording::{By, Recording, UnparkReason, Via};
 
 /// Which client ran: the three ways the post (and chapter 2) finds users.
 ///
@@ -148,20 +148,20 @@ pub fn to_json(runs: &[RunReport]) -> String {
 
 /// The runs and, when the event loop's events were recorded, the loop itself (`"loop"`,
 /// see [`LoopReport`]): [`to_json`]'s document with one more key.
-pub fn to_json_with_loop(runs: &[RunReport], records: &[Record]) -> String {
+pub fn to_json_with_loop(runs: &[RunReport], recording: &Recording) -> String {
     #[derive(Serialize)]
     struct Document<'a> {
         runs: &'a [RunReport],
         #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
         event_loop: Option<LoopReport>,
     }
-    let event_loop = (!records.is_empty()).then(|| LoopReport::from_records(records));
+    let event_loop = (!recording.lines.is_empty()).then(|| LoopReport::from_recording(recording));
     serde_json::to_string(&Document { runs, event_loop })
         .expect("the report holds only strings, numbers and bools")
 }
 
 /// The event loop of a run, for `--json`: per task and per turn, from the recorded
-/// events (the same [`Run`] the page and the Chrome trace draw).
+/// events (the same [`Model`] the page and the Chrome trace draw).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoopReport {
     /// Every task, main (task 0) first, by number.
@@ -255,19 +255,24 @@ pub struct ParkReport {
 }
 
 impl LoopReport {
-    /// The loop's tasks and turns, from its recorded events.
-    pub fn from_records(records: &[Record]) -> LoopReport {
-        let run = Run::from_records(records);
+    /// The loop's tasks and turns, from its recording.
+    pub fn from_recording(recording: &Recording) -> LoopReport {
+        let run = Model::new(recording);
         let mut woken: BTreeMap<u64, BTreeMap<(&'static str, Option<u64>), usize>> =
             BTreeMap::new();
-        for wake in &run.wakes {
+        // A spawn queues its task, but no one woke it: those are left out.
+        for wake in run.wakes.iter().filter(|wake| wake.via != Via::Spawn) {
             let by = match wake.by {
-                Waker::Task(task) => ("task", Some(task.0)),
-                Waker::Timer(_) => ("timer", None),
-                Waker::Io(_) => ("io", None),
-                Waker::Thread => ("thread", None),
+                By::Task(task) => ("task", Some(task)),
+                By::Timer(_) => ("timer", None),
+                By::Io(_) => ("io", None),
+                By::Thread => ("thread", None),
+                By::Callback(_) => ("callback", None),
+                By::Outside => ("outside", None),
             };
-            *woken.entry(wake.task.0).or_default().entry(by).or_default() += 1;
+            if let crate::recording::Runnable::Task(task) = wake.who {
+                *woken.entry(task).or_default().entry(by).or_default() += 1;
+            }
         }
         let tasks = run
             .tasks
@@ -276,13 +281,16 @@ impl LoopReport {
                 let first = lane.polls.first().map(|&p| &run.polls[p]);
                 let last = lane.polls.last().map(|&p| &run.polls[p]);
                 TaskReport {
-                    id: lane.id.0,
+                    id: lane.id,
                     name: lane.name.clone(),
-                    parent: lane.parent.map(|t| t.0),
+                    parent: match lane.parent {
+                        Some(crate::recording::Runnable::Task(task)) => Some(task),
+                        _ => None,
+                    },
                     polls: lane.polls.len(),
-                    first_poll_s: first.map(|p| p.start),
+                    first_poll_s: first.map(|p| Duration::from_nanos(p.start)),
                     first_poll_turn: first.map(|p| p.turn + 1),
-                    last_poll_s: last.map(|p| p.start),
+                    last_poll_s: last.map(|p| Duration::from_nanos(p.start)),
                     last_poll_turn: last.map(|p| p.turn + 1),
                     end: match lane.ended {
                         Some(PollOutcome::Ready) => "ready",
@@ -290,7 +298,7 @@ impl LoopReport {
                         _ => "running",
                     },
                     woken_by: woken
-                        .get(&lane.id.0)
+                        .get(&lane.id)
                         .into_iter()
                         .flatten()
                         .map(|(&(by, task), &count)| WokenBy { by, task, count })
@@ -304,31 +312,31 @@ impl LoopReport {
             .enumerate()
             .map(|(index, turn)| TurnReport {
                 turn: index + 1,
-                start_s: turn.start,
-                end_s: turn.end,
+                start_s: Duration::from_nanos(turn.start),
+                end_s: Duration::from_nanos(turn.end),
                 polls: turn.polls.len(),
-                timers_fired: turn.timers_fired,
+                timers_fired: turn.fired.len(),
                 stopped: turn.stopped,
                 park: turn.park.map(|p| {
                     let park = &run.parks[p];
                     let waited = park.end.saturating_sub(park.start);
                     ParkReport {
                         kind: if park.peek { "peek" } else { "park" },
-                        timeout_ms: park.timeout.map(|t| t.as_secs_f64() * 1000.0),
-                        waited_ms: (waited.as_nanos() as f64 / 1000.0).round() / 1000.0,
-                        ended_by: park.ended_by.as_ref().map(|reason| match reason {
+                        timeout_ms: park.timeout.map(|t| t as f64 / 1e6),
+                        waited_ms: (waited as f64 / 1000.0).round() / 1000.0,
+                        ended_by: park.ended_by.as_ref().map(|(reason, _)| match reason {
                             UnparkReason::Deadline => "deadline",
                             UnparkReason::ClockJump => "clock_jump",
-                            UnparkReason::Io(_) => "io",
+                            UnparkReason::Io => "io",
                             UnparkReason::RemoteWake => "remote_wake",
                             UnparkReason::Nothing => "nothing",
                         }),
                         io_events: match park.ended_by {
-                            Some(UnparkReason::Io(n)) => Some(n),
+                            Some((UnparkReason::Io, n)) => Some(n as usize),
                             _ => None,
                         },
-                        timers: park.timers,
-                        sockets: park.sources,
+                        timers: park.timers as usize,
+                        sockets: park.sources as usize,
                     }
                 }),
             })

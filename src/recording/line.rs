@@ -382,6 +382,21 @@ pub enum Kind {
         /// How long, in wall time.
         took_ns: u64,
     },
+    /// `looplab lookup`: one mode's run of the scenario as its table and timeline show
+    /// it, written after the loop's own lines (after `stop`), one line per mode run.
+    /// A recording with these lines holds requests: `looplab render --svg` draws them.
+    LookupRun {
+        /// "sequential", "threads" or "event-loop".
+        mode: String,
+        /// The times are on looplab's virtual clock.
+        virtual_time: bool,
+        /// From the start until every request was answered.
+        total_ns: u64,
+        /// The directory's delay per user, when known.
+        delay_ns: Option<u64>,
+        /// One per request, in the order the requests were given.
+        requests: Vec<LookupRequest>,
+    },
     /// A turn of the loop ended.
     Turn {
         /// Turns completed so far, this one included.
@@ -450,6 +465,19 @@ pub enum ParkOutcome {
     },
 }
 
+/// One request of a [`Kind::LookupRun`]: find `users` users, one call at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRequest {
+    /// How many users it asked for.
+    pub users: u64,
+    /// When work on it began, from the start of the run.
+    pub start_ns: u64,
+    /// From the start of the run to its last answer.
+    pub latency_ns: u64,
+    /// One per user: `[start_ns, end_ns]` of the call, in the order they were made.
+    pub lookups: Vec<[u64; 2]>,
+}
+
 /// One armed timer in a [`TurnState`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimerState {
@@ -510,6 +538,7 @@ impl Kind {
         "jump_past_outside",
         "settle_gave_up",
         "slow_poll",
+        "lookup_run",
         "turn",
     ];
 }

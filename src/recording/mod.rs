@@ -25,19 +25,29 @@
 //!   names the line that is wrong.
 //! - [`write`](mod@write): [`Writer`] and [`Recording::to_bytes`].
 //! - `from_trace.rs` and `turn_view.rs`: the runtime's records, and its per-turn
-//!   `--step` snapshot, as lines.
+//!   `--step` snapshot, as lines; [`Capture`] (`capture.rs`) collects both while a
+//!   runtime runs ([`Builder::capture`](crate::Builder::capture)).
+//! - `env.rs` ([`EnvRecording`]): `LOOPLAB_RECORD`, `LOOPLAB_HTML` and
+//!   `LOOPLAB_CHROME_TRACE`, written when a runtime is dropped. The page and the
+//!   trace are drawn from the recording by [`export`](crate::export): this is the one
+//!   place that hands a runtime's recording to the exporter, so that the runtime
+//!   itself knows nothing of drawing.
 
 pub mod line;
 pub mod read;
 pub mod write;
 
+mod capture;
+mod env;
 mod from_trace;
 mod turn_view;
 
+pub use capture::Capture;
+pub use env::{CHROME_TRACE_VAR, EnvRecording, HTML_VAR, RECORD_VAR};
 pub use from_trace::{from_records, from_records_with_turns, looplab_header};
 pub use line::{
-    By, Clock, FORMAT, Header, IoKeys, IoState, Kind, Line, ParkOutcome, Place, PollResult,
-    Runnable, Source, TimerLayout, TimerState, TurnState, UnparkReason, VERSION, Via,
+    By, Clock, FORMAT, Header, IoKeys, IoState, Kind, Line, LookupRequest, ParkOutcome, Place,
+    PollResult, Runnable, Source, TimerLayout, TimerState, TurnState, UnparkReason, VERSION, Via,
 };
 pub use read::{Problem, ReadError, Recording};
 pub use turn_view::turn_state;
@@ -176,6 +186,18 @@ mod tests {
             Kind::SlowPoll {
                 who: task.clone(),
                 took_ns: 12_000_000,
+            },
+            Kind::LookupRun {
+                mode: "event-loop".into(),
+                virtual_time: true,
+                total_ns: 3_000_000_000,
+                delay_ns: Some(1_000_000_000),
+                requests: vec![LookupRequest {
+                    users: 1,
+                    start_ns: 0,
+                    latency_ns: 1_000_000_000,
+                    lookups: vec![[0, 1_000_000_000]],
+                }],
             },
             Kind::Turn {
                 turn: 1,

@@ -1,20 +1,27 @@
-//! Pictures on request: `LOOPLAB_HTML=run.html` and `LOOPLAB_CHROME_TRACE=run.json`.
+//! Recordings and pictures on request: `LOOPLAB_RECORD=run.jsonl`,
+//! `LOOPLAB_HTML=run.html` and `LOOPLAB_CHROME_TRACE=run.json`.
 //!
-//! Any program on looplab can be looked at as a page without changing a line of it:
+//! Any program on looplab can be recorded, or looked at as a page, without changing a
+//! line of it:
 //!
 //! ```text
+//! LOOPLAB_RECORD=ch05.jsonl cargo run --example ch05_executor
 //! LOOPLAB_HTML=ch05.html cargo run --example ch05_executor
 //! LOOPLAB_CHROME_TRACE=ch05.json cargo run --example ch05_executor
 //! ```
 //!
-//! The runtime asks [`EnvExport::from_env`] when it is built. If either variable is
-//! set, it records the run into [`EnvExport::recorder`] and, when the run is over,
-//! calls [`EnvExport::write_or_report`]. Each file is written whole or not at all: to a
-//! temporary file beside it first, then renamed over the name asked for, so a reader
-//! never sees half a page and a failed write leaves no partial file. A file that
-//! cannot be written is reported on stderr with its path, beside those that were
-//! written; the program itself goes on (a picture of a run is not worth failing the
-//! run for).
+//! The runtime asks [`EnvRecording::from_env`] when it is built. If any variable is
+//! set, it captures the run (its records and its state after every turn) into
+//! [`EnvRecording::capture`] and, when it is dropped, calls
+//! [`EnvRecording::write_or_report`]. Every file is drawn from the one recording:
+//! the recording itself is written as it is, and the page and the Chrome trace are
+//! what `looplab render` makes of it ([`export`](crate::export): recording -> model
+//! -> view), so the runtime draws nothing itself and does not know the exporter.
+//! Each file is written whole or not at all: to a temporary file beside it first,
+//! then renamed over the name asked for, so a reader never sees half a page and a
+//! failed write leaves no partial file. A file that cannot be written is reported on
+//! stderr with its path, beside those that were written; the program itself goes on
+//! (a picture of a run is not worth failing the run for).
 //!
 //! A program may build more than one runtime: chapter 8's example runs the scenario in
 //! virtual time, then again in real time against a directory on a thread of its own
@@ -27,9 +34,13 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{HtmlExtras, chrome_trace, html, write_each};
+use super::capture::Capture;
+use super::line::Clock;
+use crate::export::{HtmlExtras, chrome_trace, html, write_each};
 use crate::trace::Recorder;
 
+/// The variable that asks for the recording, and the file to write it to.
+pub const RECORD_VAR: &str = "LOOPLAB_RECORD";
 /// The variable that asks for the HTML page, and the file to write it to.
 pub const HTML_VAR: &str = "LOOPLAB_HTML";
 /// The variable that asks for the Chrome trace, and the file to write it to.
@@ -39,11 +50,13 @@ pub const CHROME_TRACE_VAR: &str = "LOOPLAB_CHROME_TRACE";
 /// their files.
 static RUNTIMES_ASKED: AtomicUsize = AtomicUsize::new(0);
 
-/// The files a run was asked to write through the environment, and the recorder that
+/// The files a run was asked to write through the environment, and the capture that
 /// collects what goes into them.
 #[derive(Clone)]
-pub struct EnvExport {
-    recorder: Recorder,
+pub struct EnvRecording {
+    capture: Capture,
+    clock: Clock,
+    record: Option<PathBuf>,
     html: Option<PathBuf>,
     chrome_trace: Option<PathBuf>,
     title: String,
@@ -52,28 +65,31 @@ pub struct EnvExport {
     nth: usize,
 }
 
-impl EnvExport {
-    /// Reads [`HTML_VAR`] and [`CHROME_TRACE_VAR`]; `None` when neither is set (or both
-    /// are empty), which is the usual case and costs nothing more.
+impl EnvRecording {
+    /// Reads [`RECORD_VAR`], [`HTML_VAR`] and [`CHROME_TRACE_VAR`]; `None` when none is
+    /// set (or all are empty), which is the usual case and costs nothing more.
     ///
     /// Each call that finds a variable set counts as one more runtime of this program:
     /// the second and later get numbered files (`run-2.html`).
-    pub fn from_env() -> Option<EnvExport> {
-        let export = EnvExport::from_lookup(|name| std::env::var_os(name))?;
+    pub fn from_env() -> Option<EnvRecording> {
+        let export = EnvRecording::from_lookup(|name| std::env::var_os(name))?;
         let nth = RUNTIMES_ASKED.fetch_add(1, Ordering::Relaxed) + 1;
         Some(export.numbered(nth))
     }
 
-    /// Like [`from_env`](EnvExport::from_env), with the variables looked up by `lookup`
+    /// Like [`from_env`](EnvRecording::from_env), with the variables looked up by `lookup`
     /// (tests pass a map instead of changing the process's environment).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Option<EnvExport> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Option<EnvRecording> {
         let path = |name: &str| lookup(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let (html, chrome_trace) = (path(HTML_VAR), path(CHROME_TRACE_VAR));
-        if html.is_none() && chrome_trace.is_none() {
+        let (record, html, chrome_trace) =
+            (path(RECORD_VAR), path(HTML_VAR), path(CHROME_TRACE_VAR));
+        if record.is_none() && html.is_none() && chrome_trace.is_none() {
             return None;
         }
-        Some(EnvExport {
-            recorder: Recorder::new(),
+        Some(EnvRecording {
+            capture: Capture::new(),
+            clock: Clock::Real,
+            record,
             html,
             chrome_trace,
             title: default_title(),
@@ -84,8 +100,9 @@ impl EnvExport {
     /// The files of the `nth` runtime of a program (from 1): the first keeps the names
     /// asked for; a later one adds its number before the extension, `run.html` ->
     /// `run-2.html`, so no runtime's page overwrites another's.
-    fn numbered(mut self, nth: usize) -> EnvExport {
+    fn numbered(mut self, nth: usize) -> EnvRecording {
         if nth > 1 {
+            self.record = self.record.map(|path| with_number(&path, nth));
             self.html = self.html.map(|path| with_number(&path, nth));
             self.chrome_trace = self.chrome_trace.map(|path| with_number(&path, nth));
             self.title = format!("{}, runtime {nth}", self.title);
@@ -96,20 +113,37 @@ impl EnvExport {
 
     /// Records into `recorder` instead of a new one (for a runtime that records
     /// already: one recorder serves both).
-    pub fn with_recorder(mut self, recorder: Recorder) -> EnvExport {
-        self.recorder = recorder;
+    pub fn with_recorder(mut self, recorder: Recorder) -> EnvRecording {
+        self.capture = Capture::with_recorder(recorder);
+        self
+    }
+
+    /// Captures into `capture` instead of a new one (a runtime given a capture).
+    pub fn with_capture(mut self, capture: Capture) -> EnvRecording {
+        self.capture = capture;
+        self
+    }
+
+    /// The clock the run's times are on (the header's `clock`; default real).
+    pub fn with_clock(mut self, clock: Clock) -> EnvRecording {
+        self.clock = clock;
         self
     }
 
     /// The page's title (default: "looplab: " and the program's name).
-    pub fn with_title(mut self, title: impl Into<String>) -> EnvExport {
+    pub fn with_title(mut self, title: impl Into<String>) -> EnvRecording {
         self.title = title.into();
         self
     }
 
-    /// The recorder to hand to [`Builder::record`](crate::Builder::record).
-    pub fn recorder(&self) -> Recorder {
-        self.recorder.clone()
+    /// The capture to hand to [`Builder::capture`](crate::Builder::capture).
+    pub fn capture(&self) -> Capture {
+        self.capture.clone()
+    }
+
+    /// Where the recording goes, if it was asked for.
+    pub fn record_path(&self) -> Option<&Path> {
+        self.record.as_deref()
     }
 
     /// Where the HTML page goes, if it was asked for.
@@ -126,22 +160,27 @@ impl EnvExport {
     /// when another failed; the error names each file not written, and why, then the
     /// files that were (`could not write a/run.html: ...; written: run.json`).
     pub fn write(&self) -> io::Result<()> {
-        let records = self.recorder.records();
+        let recording = self.capture.recording(self.clock, &self.title);
         let mut files = Vec::new();
+        if let Some(path) = &self.record {
+            let bytes = recording.to_bytes();
+            let text = String::from_utf8(bytes).expect("serde_json writes UTF-8");
+            files.push((path.as_path(), text));
+        }
         if let Some(path) = &self.html {
             let extras = HtmlExtras {
                 title: self.title.clone(),
                 ..HtmlExtras::default()
             };
-            files.push((path.as_path(), html(&records, &extras)));
+            files.push((path.as_path(), html(&recording, &extras)));
         }
         if let Some(path) = &self.chrome_trace {
-            files.push((path.as_path(), chrome_trace(&records)));
+            files.push((path.as_path(), chrome_trace(&recording)));
         }
         write_each(files)
     }
 
-    /// [`write`](EnvExport::write), and a line on stderr if it failed. Returns whether
+    /// [`write`](EnvRecording::write), and a line on stderr if it failed. Returns whether
     /// every file was written.
     pub fn write_or_report(&self) -> bool {
         match self.write() {
@@ -149,14 +188,14 @@ impl EnvExport {
                 // The first runtime's files are where they were asked for; the later
                 // ones' names were made up here, so say them.
                 if self.nth > 1 {
-                    let files: Vec<String> = [&self.html, &self.chrome_trace]
+                    let files: Vec<String> = [&self.record, &self.html, &self.chrome_trace]
                         .into_iter()
                         .flatten()
                         .map(|path| path.display().to_string())
                         .collect();
                     let _ = writeln!(
                         io::stderr(),
-                        "looplab: runtime {} of this program drawn in {}",
+                        "looplab: runtime {} of this program written to {}",
                         self.nth,
                         files.join(" and ")
                     );
@@ -222,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_later_runtime_of_the_program_gets_numbered_files() {
-        let export = EnvExport::from_lookup(lookup(&[
+        let export = EnvRecording::from_lookup(lookup(&[
             (HTML_VAR, Path::new("out/ch08.html")),
             (CHROME_TRACE_VAR, Path::new("trace")),
         ]))
@@ -237,20 +276,28 @@ mod tests {
 
     #[test]
     fn nothing_is_asked_for_without_the_variables() {
-        assert!(EnvExport::from_lookup(|_| None).is_none());
-        assert!(EnvExport::from_lookup(|_| Some(OsString::new())).is_none());
+        assert!(EnvRecording::from_lookup(|_| None).is_none());
+        assert!(EnvRecording::from_lookup(|_| Some(OsString::new())).is_none());
     }
 
     #[test]
-    fn a_run_recorded_through_the_export_writes_both_files() {
-        let dir = scratch_dir("both");
-        let (page, trace) = (dir.join("run.html"), dir.join("run.json"));
-        let export =
-            EnvExport::from_lookup(lookup(&[(HTML_VAR, &page), (CHROME_TRACE_VAR, &trace)]))
-                .expect("both asked for");
+    fn a_run_recorded_through_the_environment_writes_the_three_files_from_one_recording() {
+        let dir = scratch_dir("three");
+        let (record, page, trace) = (
+            dir.join("run.jsonl"),
+            dir.join("run.html"),
+            dir.join("run.json"),
+        );
+        let export = EnvRecording::from_lookup(lookup(&[
+            (RECORD_VAR, &record),
+            (HTML_VAR, &page),
+            (CHROME_TRACE_VAR, &trace),
+        ]))
+        .expect("all asked for")
+        .with_clock(Clock::Virtual);
         let runtime = Runtime::builder()
             .virtual_time(true)
-            .record(export.recorder())
+            .capture(export.capture())
             .build()
             .unwrap();
         runtime.block_on(async {
@@ -260,14 +307,29 @@ mod tests {
             worker.await.unwrap();
         });
         export.write().unwrap();
+        let recording =
+            crate::recording::Recording::from_bytes(&std::fs::read(&record).unwrap()).unwrap();
+        assert!(
+            recording
+                .lines
+                .iter()
+                .any(|l| matches!(&l.kind, crate::recording::Kind::Turn { state: Some(_), .. })),
+            "the turns carry their state"
+        );
+        // The page and the trace are what the recording draws.
         let page = std::fs::read_to_string(page).unwrap();
-        assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.contains("task 1 worker"));
-        let trace: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(trace).unwrap()).unwrap();
-        assert!(trace["traceEvents"].as_array().unwrap().len() > 5);
-        // Only the two files: no temporary file is left beside them.
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        let extras = HtmlExtras {
+            title: export.title.clone(),
+            ..HtmlExtras::default()
+        };
+        assert_eq!(page, html(&recording, &extras));
+        assert_eq!(
+            std::fs::read_to_string(trace).unwrap(),
+            chrome_trace(&recording)
+        );
+        // Only the three files: no temporary file is left beside them.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -277,7 +339,7 @@ mod tests {
         let page = dir.join("no-such-dir").join("run.html");
         let trace = dir.join("run.json");
         let export =
-            EnvExport::from_lookup(lookup(&[(HTML_VAR, &page), (CHROME_TRACE_VAR, &trace)]))
+            EnvRecording::from_lookup(lookup(&[(HTML_VAR, &page), (CHROME_TRACE_VAR, &trace)]))
                 .unwrap();
         let error = export.write().unwrap_err();
         assert_eq!(
@@ -300,7 +362,7 @@ mod tests {
     fn a_file_that_cannot_be_written_is_an_error_naming_it_and_leaves_nothing() {
         let dir = scratch_dir("unwritable");
         let page = dir.join("no-such-dir").join("run.html");
-        let export = EnvExport::from_lookup(lookup(&[(HTML_VAR, &page)])).unwrap();
+        let export = EnvRecording::from_lookup(lookup(&[(HTML_VAR, &page)])).unwrap();
         let error = export.write().unwrap_err();
         assert!(
             error.to_string().contains(&page.display().to_string()),

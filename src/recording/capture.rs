@@ -1,0 +1,75 @@
+//! Capturing a looplab run as it goes: its trace records and, after every turn, the
+//! state the loop holds.
+//!
+//! The records ([`Recorder`]) say what the loop did; the state after each turn (the
+//! run queue, main's flag, the wheel and its timers, the sockets and who waits on
+//! them) is what `--step` prints, and the executor builds it anyway for
+//! [`Builder::on_turn`](crate::Builder::on_turn). A [`Capture`] given to
+//! [`Builder::capture`](crate::Builder::capture) keeps both, so the recording it
+//! makes ([`Capture::recording`]) carries each turn's state on its `turn` line and a
+//! viewer has nothing to rebuild.
+
+use std::sync::{Arc, Mutex};
+
+use super::from_trace::from_records_with_turns;
+use super::line::{Clock, TurnState};
+use super::read::Recording;
+use super::turn_view::turn_state;
+use crate::executor::TurnView;
+use crate::trace::Recorder;
+
+/// A run's records and its per-turn state, shared by the runtime that fills it and
+/// whoever writes the recording. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct Capture {
+    recorder: Recorder,
+    // A Mutex, not a RefCell: a Capture, like a Recorder, may be read from the thread
+    // that started a runtime on another thread.
+    turns: Arc<Mutex<Vec<(u64, TurnState)>>>,
+}
+
+impl Capture {
+    /// An empty capture, with a recorder of its own.
+    pub fn new() -> Capture {
+        Capture::default()
+    }
+
+    /// A capture into `recorder` (for a run that records already: one recorder serves
+    /// both).
+    pub fn with_recorder(recorder: Recorder) -> Capture {
+        Capture {
+            recorder,
+            turns: Arc::default(),
+        }
+    }
+
+    /// The recorder the runtime writes its records into.
+    pub fn recorder(&self) -> Recorder {
+        self.recorder.clone()
+    }
+
+    /// Keeps the state `view` shows (the runtime calls it after every turn).
+    pub fn turn_ended(&self, view: &TurnView) {
+        let state = turn_state(view);
+        self.turns.lock().unwrap().push((view.turn, state));
+    }
+
+    /// How many turns' states it holds.
+    pub fn turns(&self) -> usize {
+        self.turns.lock().unwrap().len()
+    }
+
+    /// Everything so far as a recording on `clock`, titled `program`.
+    pub fn recording(&self, clock: Clock, program: &str) -> Recording {
+        let records = self.recorder.records();
+        let turns = self.turns.lock().unwrap();
+        // Turns are numbered from 1 in order; a runtime that ran `block_on` twice
+        // numbers on from the first, so the number finds the state.
+        from_records_with_turns(&records, clock, program, |turn| {
+            turns
+                .binary_search_by_key(&turn, |(n, _)| *n)
+                .ok()
+                .map(|i| turns[i].1.clone())
+        })
+    }
+}
