@@ -141,6 +141,17 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex13/waker_stored_once" => wrong_ex13_waker_stored_once,
     Fail "wrong/ex13/wakes_before_the_result_is_in" => wrong_ex13_wakes_before_the_result_is_in,
     Fail "wrong/ex13/drop_does_not_join" => wrong_ex13_drop_does_not_join,
+    Fail "wrong/ex12/pending_on_the_last_unit" => wrong_ex12_pending_on_the_last_unit,
+    Fail "wrong/ex12/spent_budget_returns_pending_without_a_wake" => wrong_ex12_spent_budget_returns_pending_without_a_wake,
+    Fail "wrong/ex08/waker_stored_once" => wrong_ex08_waker_stored_once,
+    Fail "wrong/ex08/end_checked_before_the_bytes" => wrong_ex08_end_checked_before_the_bytes,
+    Fail "wrong/ex08/writer_woken_only_when_the_pipe_is_empty" => wrong_ex08_writer_woken_only_when_the_pipe_is_empty,
+    Fail "wrong/ex11/request_read_in_one_read" => wrong_ex11_request_read_in_one_read,
+    Fail "wrong/ex11/directory_failure_is_a_500" => wrong_ex11_directory_failure_is_a_500,
+    Fail "wrong/ex14/wake_during_poll_forgotten" => wrong_ex14_wake_during_poll_forgotten,
+    Fail "wrong/ex14/sleepers_counted_before_the_push" => wrong_ex14_sleepers_counted_before_the_push,
+    Fail "wrong/ex14/last_task_wakes_no_sleeper" => wrong_ex14_last_task_wakes_no_sleeper,
+    Fail "wrong/ex09/second_try_drops_its_item" => wrong_ex09_second_try_drops_its_item,
     Fail "start/ex01" => start_ex01,
     Fail "start/ex02" => start_ex02,
     Fail "start/ex03" => start_ex03,
@@ -834,6 +845,105 @@ mod wrong_ex13_drop_does_not_join {
     #[path = "drop_does_not_join.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_pending_on_the_last_unit {
+    #[path = "pending_on_the_last_unit.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_spent_budget_returns_pending_without_a_wake {
+    #[path = "spent_budget_returns_pending_without_a_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_waker_stored_once {
+    #[path = "waker_stored_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_end_checked_before_the_bytes {
+    #[path = "end_checked_before_the_bytes.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_writer_woken_only_when_the_pipe_is_empty {
+    #[path = "writer_woken_only_when_the_pipe_is_empty.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_request_read_in_one_read {
+    #[path = "request_read_in_one_read.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_directory_failure_is_a_500 {
+    #[path = "directory_failure_is_a_500.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_wake_during_poll_forgotten {
+    #[path = "wake_during_poll_forgotten.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_sleepers_counted_before_the_push {
+    #[path = "sleepers_counted_before_the_push.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_last_task_wakes_no_sleeper {
+    #[path = "last_task_wakes_no_sleeper.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_second_try_drops_its_item {
+    #[path = "second_try_drops_its_item.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }
