@@ -123,6 +123,35 @@ const SOLUTIONS: &[Solution] = solutions![
     Fail "wrong/ex14/plain_scheduled_flag" => wrong_ex14_plain_scheduled_flag,
     Fail "wrong/ex14/requeued_after_ready" => wrong_ex14_requeued_after_ready,
     Fail "wrong/ex14/sleep_checks_before_announcing" => wrong_ex14_sleep_checks_before_announcing,
+    Fail "wrong/ex01/second_side_guarded_by_the_first" => wrong_ex01_second_side_guarded_by_the_first,
+    Fail "wrong/ex01/done_checked_before_polling" => wrong_ex01_done_checked_before_polling,
+    Fail "wrong/ex02/yields_on_the_first_tick" => wrong_ex02_yields_on_the_first_tick,
+    Fail "wrong/ex02/zero_sleep" => wrong_ex02_zero_sleep,
+    Fail "wrong/ex03/wakes_itself_until_sent" => wrong_ex03_wakes_itself_until_sent,
+    Fail "wrong/ex04/waker_stored_once" => wrong_ex04_waker_stored_once,
+    Fail "wrong/ex05/schedule_starts_at_the_first_tick" => wrong_ex05_schedule_starts_at_the_first_tick,
+    Fail "wrong/ex05/sleep_kept_between_polls" => wrong_ex05_sleep_kept_between_polls,
+    Fail "wrong/ex06/polls_both_then_picks" => wrong_ex06_polls_both_then_picks,
+    Fail "wrong/ex07/ceil_of_microseconds" => wrong_ex07_ceil_of_microseconds,
+    Fail "wrong/ex07/ceil_in_floating_point" => wrong_ex07_ceil_in_floating_point,
+    Fail "wrong/ex09/notified_flag_checked_before_leaving_the_waker" => wrong_ex09_notified_flag_checked_before_leaving_the_waker,
+    Fail "wrong/ex10/permit_dropped_at_once" => wrong_ex10_permit_dropped_at_once,
+    Fail "wrong/ex10/cancelled_grant_goes_back_to_the_count" => wrong_ex10_cancelled_grant_goes_back_to_the_count,
+    Fail "wrong/ex10/clone_gets_its_own_limit" => wrong_ex10_clone_gets_its_own_limit,
+    Fail "wrong/ex13/waker_stored_once" => wrong_ex13_waker_stored_once,
+    Fail "wrong/ex13/wakes_before_the_result_is_in" => wrong_ex13_wakes_before_the_result_is_in,
+    Fail "wrong/ex13/drop_does_not_join" => wrong_ex13_drop_does_not_join,
+    Fail "wrong/ex12/pending_on_the_last_unit" => wrong_ex12_pending_on_the_last_unit,
+    Fail "wrong/ex12/spent_budget_returns_pending_without_a_wake" => wrong_ex12_spent_budget_returns_pending_without_a_wake,
+    Fail "wrong/ex08/waker_stored_once" => wrong_ex08_waker_stored_once,
+    Fail "wrong/ex08/end_checked_before_the_bytes" => wrong_ex08_end_checked_before_the_bytes,
+    Fail "wrong/ex08/writer_woken_only_when_the_pipe_is_empty" => wrong_ex08_writer_woken_only_when_the_pipe_is_empty,
+    Fail "wrong/ex11/request_read_in_one_read" => wrong_ex11_request_read_in_one_read,
+    Fail "wrong/ex11/directory_failure_is_a_500" => wrong_ex11_directory_failure_is_a_500,
+    Fail "wrong/ex14/wake_during_poll_forgotten" => wrong_ex14_wake_during_poll_forgotten,
+    Fail "wrong/ex14/sleepers_counted_before_the_push" => wrong_ex14_sleepers_counted_before_the_push,
+    Fail "wrong/ex14/last_task_wakes_no_sleeper" => wrong_ex14_last_task_wakes_no_sleeper,
+    Fail "wrong/ex09/second_try_drops_its_item" => wrong_ex09_second_try_drops_its_item,
     Fail "start/ex01" => start_ex01,
     Fail "start/ex02" => start_ex02,
     Fail "start/ex03" => start_ex03,
@@ -654,6 +683,267 @@ mod wrong_ex14_sleep_checks_before_announcing {
     #[path = "sleep_checks_before_announcing.rs"]
     pub mod answer;
     #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex01"]
+mod wrong_ex01_second_side_guarded_by_the_first {
+    #[path = "second_side_guarded_by_the_first.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex01"]
+mod wrong_ex01_done_checked_before_polling {
+    #[path = "done_checked_before_polling.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex01_bug_polled_after_ready.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex02"]
+mod wrong_ex02_yields_on_the_first_tick {
+    #[path = "yields_on_the_first_tick.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex02"]
+mod wrong_ex02_zero_sleep {
+    #[path = "zero_sleep.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex02_yield_now.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex03"]
+mod wrong_ex03_wakes_itself_until_sent {
+    #[path = "wakes_itself_until_sent.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex03_bug_stale_waker.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex04"]
+mod wrong_ex04_waker_stored_once {
+    #[path = "waker_stored_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex04_abortable.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_schedule_starts_at_the_first_tick {
+    #[path = "schedule_starts_at_the_first_tick.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex05"]
+mod wrong_ex05_sleep_kept_between_polls {
+    #[path = "sleep_kept_between_polls.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex05_interval.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex06"]
+mod wrong_ex06_polls_both_then_picks {
+    #[path = "polls_both_then_picks.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex06_select.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_ceil_of_microseconds {
+    #[path = "ceil_of_microseconds.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex07"]
+mod wrong_ex07_ceil_in_floating_point {
+    #[path = "ceil_in_floating_point.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex07_bug_early_timer.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_notified_flag_checked_before_leaving_the_waker {
+    #[path = "notified_flag_checked_before_leaving_the_waker.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_permit_dropped_at_once {
+    #[path = "permit_dropped_at_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_cancelled_grant_goes_back_to_the_count {
+    #[path = "cancelled_grant_goes_back_to_the_count.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex10"]
+mod wrong_ex10_clone_gets_its_own_limit {
+    #[path = "clone_gets_its_own_limit.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex10_semaphore.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_waker_stored_once {
+    #[path = "waker_stored_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_wakes_before_the_result_is_in {
+    #[path = "wakes_before_the_result_is_in.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex13"]
+mod wrong_ex13_drop_does_not_join {
+    #[path = "drop_does_not_join.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex13_spawn_blocking.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_pending_on_the_last_unit {
+    #[path = "pending_on_the_last_unit.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex12"]
+mod wrong_ex12_spent_budget_returns_pending_without_a_wake {
+    #[path = "spent_budget_returns_pending_without_a_wake.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex12_coop_budget.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_waker_stored_once {
+    #[path = "waker_stored_once.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_end_checked_before_the_bytes {
+    #[path = "end_checked_before_the_bytes.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex08"]
+mod wrong_ex08_writer_woken_only_when_the_pipe_is_empty {
+    #[path = "writer_woken_only_when_the_pipe_is_empty.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex08_async_io_traits.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_request_read_in_one_read {
+    #[path = "request_read_in_one_read.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex11"]
+mod wrong_ex11_directory_failure_is_a_500 {
+    #[path = "directory_failure_is_a_500.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex11_lookup_web_server.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_wake_during_poll_forgotten {
+    #[path = "wake_during_poll_forgotten.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_sleepers_counted_before_the_push {
+    #[path = "sleepers_counted_before_the_push.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex14"]
+mod wrong_ex14_last_task_wakes_no_sleeper {
+    #[path = "last_task_wakes_no_sleeper.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex14_work_stealing.rs"]
+    pub mod spec;
+    pub const TESTS: crate::Tests = spec::with_tests!(as_table);
+}
+
+#[path = "../wrong/ex09"]
+mod wrong_ex09_second_try_drops_its_item {
+    #[path = "second_try_drops_its_item.rs"]
+    pub mod answer;
+    #[path = "../../tests/specs/ex09_bug_lost_wakeup.rs"]
     pub mod spec;
     pub const TESTS: crate::Tests = spec::with_tests!(as_table);
 }

@@ -64,12 +64,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = &mut *self;
-        // Leave our waker *before* trying. A producer may add an item and notify at any
-        // moment on its own thread; if that lands after our try found nothing, the
-        // notify must find the waker, or no one will ever wake us. Stored first, the
-        // worst case is a wake we did not need (the try below already took the item),
-        // which costs one spurious poll. Stored after, a notify in between is lost for
-        // good. (tokio closes the same window with a readiness "tick" in ScheduledIo.)
+        // Try first: an item already there is taken without touching the waker.
         if let Some(item) = (this.try_take)() {
             return Poll::Ready(item);
         }

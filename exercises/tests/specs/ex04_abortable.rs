@@ -111,6 +111,35 @@ pub fn an_aborted_future_lets_go_of_what_it_holds_when_it_ends() {
     });
 }
 
+pub fn an_abortable_moved_to_another_task_wakes_the_task_that_polled_it_last() {
+    virtual_runtime().block_on(async {
+        let (abort, mut future) = abortable(sleep(HOUR));
+        // Polled once by main under a timeout that gives up (main's waker is left),
+        // then moved into a task of its own: the abort must wake that task.
+        assert!(
+            timeout(Duration::from_millis(1), &mut future)
+                .await
+                .is_err()
+        );
+        let handle = looplab::spawn(future);
+        sleep(Duration::from_secs(1)).await;
+        abort.abort();
+        let result = within(
+            Duration::from_secs(10),
+            "the moved abortable's task",
+            handle,
+        )
+        .await;
+        assert_eq!(result, Ok(Err(Aborted)));
+        assert_eq!(
+            Instant::now().since_start(),
+            Duration::from_millis(1001),
+            "the abort woke the task that polled the future first (main), not the one \
+             awaiting it now: keep the waker of the latest poll"
+        );
+    });
+}
+
 pub fn abort_from_another_thread_wakes_the_parked_loop() {
     let _watchdog = watchdog(Duration::from_secs(20), "abort_from_another_thread");
     let rt = real_runtime();
@@ -144,6 +173,7 @@ macro_rules! with_tests {
             a_task_aborted_before_its_first_poll_never_runs,
             a_task_never_aborted_returns_its_output_and_a_late_abort_changes_nothing,
             an_aborted_future_lets_go_of_what_it_holds_when_it_ends,
+            an_abortable_moved_to_another_task_wakes_the_task_that_polled_it_last,
             abort_from_another_thread_wakes_the_parked_loop,
         }
     };

@@ -131,6 +131,28 @@ pub fn when_both_are_ready_at_once_the_left_one_wins() {
 /// exercise's own spec target makes each a `#[test]` (`with_tests!(as_tests)`), and
 /// `wrong_solutions.rs`, which has no test harness, a table it calls in turn
 /// (`with_tests!(as_table)`). Both macros are in `common/mod.rs`.
+pub fn a_loser_that_is_never_needed_is_never_polled() {
+    // `b` takes an item from a queue when polled (as a channel's `recv` or a
+    // semaphore's `acquire` would). `a` is ready at once: the select is decided
+    // without `b`, and the item must still be in the queue, not dropped with `b`.
+    let queue = Arc::new(std::sync::Mutex::new(vec!["message"]));
+    let taker = {
+        let queue = queue.clone();
+        std::future::poll_fn(move |_| match queue.lock().unwrap().pop() {
+            Some(item) => Poll::Ready(item),
+            None => Poll::Pending,
+        })
+    };
+    let winner = virtual_runtime().block_on(select(ready(1), taker));
+    assert_eq!(winner, Either::Left(1));
+    assert_eq!(
+        *queue.lock().unwrap(),
+        ["message"],
+        "`a` won on the first poll, yet `b` was polled and took its item, which was \
+         then dropped with it: poll `b` only when `a` is not ready"
+    );
+}
+
 macro_rules! with_tests {
     ($then:ident) => {
         $then! {
@@ -138,6 +160,7 @@ macro_rules! with_tests {
             the_left_future_can_win_with_its_own_output,
             a_branch_woken_by_another_task_wins,
             when_both_are_ready_at_once_the_left_one_wins,
+            a_loser_that_is_never_needed_is_never_polled,
         }
     };
 }

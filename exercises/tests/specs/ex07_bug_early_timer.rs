@@ -58,6 +58,28 @@ pub fn a_deadline_inside_the_tick_just_processed_does_not_fire_early_either() {
     assert_eq!(fire(&mut wheel, ms(6)), ["5.7 ms"]);
 }
 
+pub fn deadlines_are_rounded_up_in_whole_nanoseconds() {
+    let _watchdog = watchdog(Duration::from_secs(10), "deadlines in nanoseconds");
+    let mut wheel = TimerWheel::new();
+    // `Instant::now() + delay` has nanoseconds in it: 1 ns past a tick is not that tick.
+    wheel.insert(ms(1) + Duration::from_nanos(1), "1 ms + 1 ns");
+    assert_eq!(
+        fire(&mut wheel, ms(1)),
+        Vec::<&str>::new(),
+        "a timer due at 1 ms + 1 ns fired at 1 ms, 1 ns before its deadline"
+    );
+    assert_eq!(fire(&mut wheel, ms(2)), ["1 ms + 1 ns"]);
+    // 4.001 s in floating point, divided by 1 ms, is a hair over 4001.
+    wheel.insert(ms(4_001), "4001 ms");
+    assert!(fire(&mut wheel, us(4_000_999)).is_empty());
+    assert_eq!(
+        fire(&mut wheel, ms(4_001)),
+        ["4001 ms"],
+        "a timer due at 4001 ms must fire on tick 4001, not a tick later: round in \
+         exact integers"
+    );
+}
+
 pub fn timers_on_whole_ticks_fire_on_their_tick_not_later() {
     let _watchdog = watchdog(Duration::from_secs(10), "timers on whole ticks");
     let mut wheel = TimerWheel::new();
@@ -222,6 +244,7 @@ macro_rules! with_tests {
         $then! {
             a_deadline_between_two_ticks_never_fires_before_it,
             a_deadline_inside_the_tick_just_processed_does_not_fire_early_either,
+            deadlines_are_rounded_up_in_whole_nanoseconds,
             timers_on_whole_ticks_fire_on_their_tick_not_later,
             a_timer_a_turn_ahead_waits_for_its_turn,
             a_jump_of_many_turns_fires_what_is_due_and_keeps_the_rest,

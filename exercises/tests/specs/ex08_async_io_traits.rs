@@ -85,6 +85,52 @@ pub fn a_full_pipe_takes_only_what_fits_and_a_reader_makes_room() {
     });
 }
 
+pub fn a_read_that_makes_room_wakes_the_writer_that_waits_now() {
+    virtual_runtime().block_on(async {
+        let (mut writer, mut reader) = pipe(4);
+        assert_eq!(writer.write(&[1; 4]).await.unwrap(), 4);
+        // A write given up on in main leaves main's waker; then the writer moves to a
+        // task of its own, which waits for room.
+        assert!(
+            looplab::time::timeout(Duration::from_millis(1), writer.write(&[2]))
+                .await
+                .is_err()
+        );
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let task = {
+            let written = written.clone();
+            looplab::spawn(async move {
+                for _ in 0..4 {
+                    match writer.write(&[2]).await {
+                        Ok(n) => written.fetch_add(n, std::sync::atomic::Ordering::SeqCst),
+                        Err(_) => break,
+                    };
+                }
+            })
+        };
+        looplab::time::sleep(Duration::from_millis(10)).await;
+        let mut two = [0u8; 2];
+        assert_eq!(
+            within(LIMIT, "a read of a full pipe", reader.read(&mut two))
+                .await
+                .unwrap(),
+            2
+        );
+        looplab::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            written.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "a read made room for 2 bytes (2 still in the pipe), and the writer waiting in \
+             its own task must be woken to fill it: wake the writer whenever room is \
+             made, with the waker of its latest poll"
+        );
+        drop(reader);
+        within(LIMIT, "the writer after its reader is gone", task)
+            .await
+            .expect("the writer's task");
+    });
+}
+
 pub fn the_reader_sees_the_end_when_the_writer_shuts_down_or_is_dropped() {
     virtual_runtime().block_on(async {
         let (mut writer, mut reader) = pipe(64);
@@ -193,6 +239,7 @@ macro_rules! with_tests {
         $then! {
             a_small_pipe_carries_a_mebibyte_in_order,
             a_full_pipe_takes_only_what_fits_and_a_reader_makes_room,
+            a_read_that_makes_room_wakes_the_writer_that_waits_now,
             the_reader_sees_the_end_when_the_writer_shuts_down_or_is_dropped,
             a_writer_whose_reader_is_gone_gets_broken_pipe_even_while_waiting,
             copy_moves_a_mebibyte_from_a_pipe_through_tcp_into_a_pipe,

@@ -133,6 +133,35 @@ pub fn a_waiter_that_gives_up_leaves_no_permit_behind() {
         .await;
         drop(again);
         assert_eq!(semaphore.available_permits(), 1);
+
+        // ...to the next in the queue, when there is one: that one is woken at once.
+        let start = Instant::now();
+        let held = semaphore.acquire().await;
+        let mut first = Box::pin(semaphore.acquire());
+        let mut second = Box::pin(semaphore.acquire());
+        let both_wait = std::future::poll_fn(|cx| {
+            Poll::Ready(
+                first.as_mut().poll(cx).is_pending() && second.as_mut().poll(cx).is_pending(),
+            )
+        })
+        .await;
+        assert!(both_wait, "one permit, held: both waiters must wait");
+        drop(held); // the permit goes to the first waiter...
+        drop(first); // ...which gives up: it must go on to the second
+        let permit = within(
+            Duration::from_secs(10),
+            "the second waiter, after the first gave up the permit it was handed",
+            second,
+        )
+        .await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the permit went back to the count and the second waiter was never woken: \
+             a permit a waiter gives up goes on to the next one"
+        );
+        drop(permit);
+        assert_eq!(semaphore.available_permits(), 1);
     });
 }
 

@@ -206,6 +206,44 @@ pub fn a_client_that_hangs_up_midway_does_not_stop_the_server() {
     });
 }
 
+pub fn a_request_that_arrives_in_two_pieces_is_answered() {
+    // TCP carries bytes in order, not in the pieces they were written in: a request
+    // may come in several reads.
+    virtual_runtime().block_on(async {
+        with_servers(None, |server| async move {
+            let mut stream = TcpStream::connect(server).await.unwrap();
+            stream.write_all(b"GET /lookup?users=1 HT").await.unwrap();
+            looplab::time::sleep(Duration::from_millis(100)).await;
+            let rest = format!("TP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n");
+            stream.write_all(rest.as_bytes()).await.unwrap();
+            let answer = within(LIMIT, "the answer to a request in two pieces", async {
+                let mut answer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match stream.read(&mut chunk).await.expect("read the answer") {
+                        0 => return answer,
+                        n => answer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            })
+            .await;
+            match http::parse_response(&answer) {
+                ResponseParse::Complete { status, .. } => assert_eq!(
+                    status, 200,
+                    "a request written in two pieces, 100 ms apart: read until the \
+                     request is whole before answering"
+                ),
+                _ => panic!(
+                    "not a whole HTTP answer: {:?}",
+                    String::from_utf8_lossy(&answer)
+                ),
+            }
+            assert_eq!(Instant::now().since_start(), Duration::from_millis(1100));
+        })
+        .await;
+    });
+}
+
 /// The tests above, listed once for the two kinds of target that run them: the
 /// exercise's own spec target makes each a `#[test]` (`with_tests!(as_tests)`), and
 /// `wrong_solutions.rs`, which has no test harness, a table it calls in turn
@@ -217,6 +255,7 @@ macro_rules! with_tests {
             bad_requests_are_answered_at_once_with_the_right_4xx,
             a_directory_that_cannot_be_reached_is_a_502_not_a_hang,
             a_client_that_hangs_up_midway_does_not_stop_the_server,
+            a_request_that_arrives_in_two_pieces_is_answered,
         }
     };
 }

@@ -117,6 +117,88 @@ pub fn the_pool_thread_wakes_the_parked_loop_instead_of_the_loop_polling_again_a
 /// kills its thread never does.
 const SHORT: Duration = Duration::from_secs(1);
 
+/// A waker that reports each wake on a channel and then, still inside `wake`, waits
+/// (at most a second) for the test to say go: the test polls while the pool thread is
+/// held right after its wake.
+struct HeldWaker {
+    woken: std::sync::mpsc::Sender<()>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl futures::task::ArcWake for HeldWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        let _ = arc_self.woken.send(());
+        let _ = arc_self.go.lock().unwrap().recv_timeout(SHORT);
+    }
+}
+
+pub fn the_result_is_in_before_the_wake_or_a_second_wake_follows() {
+    let _watchdog = watchdog(Duration::from_secs(20), "a wake and its result");
+    let pool = BlockingPool::new(1);
+    let (start, started) = std::sync::mpsc::channel::<()>();
+    let mut job = Box::pin(pool.spawn_blocking(move || {
+        let _ = started.recv_timeout(Duration::from_secs(5));
+        7
+    }));
+    let (woken_tx, woken) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let waker = futures::task::waker(Arc::new(HeldWaker {
+        woken: woken_tx,
+        go: std::sync::Mutex::new(go_rx),
+    }));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(
+        job.as_mut().poll(&mut cx).is_pending(),
+        "the job has not run yet"
+    );
+    start.send(()).unwrap();
+    woken
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the finished job woke no one");
+    // The pool thread is inside its wake: poll now, as a loop may.
+    let polled = job.as_mut().poll(&mut cx);
+    let _ = go.send(());
+    if polled.is_pending() {
+        // A wake before the result is in is spurious, and allowed, but then the
+        // result must come with a wake of its own.
+        assert!(
+            woken.recv_timeout(SHORT).is_ok(),
+            "the pool thread woke the task before the job's result was in, and the poll \
+             in between left a waker that no one woke: store the result, then wake"
+        );
+        let _ = go.send(());
+        assert!(matches!(
+            job.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Ok(7))
+        ));
+    } else {
+        assert!(matches!(polled, std::task::Poll::Ready(Ok(7))));
+    }
+}
+
+pub fn a_blocking_task_moved_to_another_task_wakes_the_task_that_polled_it_last() {
+    let _watchdog = watchdog(Duration::from_secs(20), "a moved blocking task");
+    let pool = BlockingPool::new(1);
+    let answer = real_runtime().block_on(async {
+        let mut job = pool.spawn_blocking(|| {
+            std::thread::sleep(ms(200));
+            42
+        });
+        // Polled once by main under a timeout that gives up, then awaited by a task of
+        // its own: the pool thread must wake that task.
+        assert!(looplab::time::timeout(ms(10), &mut job).await.is_err());
+        let handle = looplab::spawn(job);
+        within(
+            Duration::from_secs(3),
+            "the moved blocking task (does the pool thread wake the waker of the \
+             latest poll?)",
+            handle,
+        )
+        .await
+    });
+    assert_eq!(answer.expect("the task failed"), Ok(42));
+}
+
 pub fn a_job_that_panics_is_an_error_and_the_pool_goes_on() {
     let _watchdog = watchdog(Duration::from_secs(20), "a panicking job");
     let pool = BlockingPool::new(1);
@@ -159,6 +241,8 @@ macro_rules! with_tests {
         $then! {
             blocking_jobs_run_two_at_a_time_on_the_pool_while_the_loop_keeps_ticking,
             the_pool_thread_wakes_the_parked_loop_instead_of_the_loop_polling_again_and_again,
+            the_result_is_in_before_the_wake_or_a_second_wake_follows,
+            a_blocking_task_moved_to_another_task_wakes_the_task_that_polled_it_last,
             a_job_that_panics_is_an_error_and_the_pool_goes_on,
             dropping_the_pool_runs_the_queued_jobs_and_joins_its_threads,
         }

@@ -132,7 +132,7 @@ const TASKS: u64 = 100_000;
 const YIELDS: u64 = 2;
 
 pub fn a_hundred_thousand_tasks_on_two_workers_none_lost_none_polled_twice_at_once() {
-    let _watchdog = watchdog(Duration::from_secs(60), "100,000 tasks on two workers");
+    let _watchdog = watchdog(Duration::from_secs(20), "100,000 tasks on two workers");
     let seen = Arc::new(Seen::default());
     let root_seen = seen.clone();
     let pool = Pool::new(2);
@@ -161,7 +161,7 @@ pub fn a_hundred_thousand_tasks_on_two_workers_none_lost_none_polled_twice_at_on
 }
 
 pub fn tasks_spawned_by_tasks_on_both_workers_all_finish() {
-    let _watchdog = watchdog(Duration::from_secs(60), "a tree of tasks");
+    let _watchdog = watchdog(Duration::from_secs(20), "a tree of tasks");
     let seen = Arc::new(Seen::default());
     let pool = Pool::new(2);
     // A binary tree of tasks 14 levels deep: 2^15 - 1 tasks, spawned from both
@@ -215,7 +215,7 @@ impl Gate {
 }
 
 pub fn tasks_woken_from_a_thread_outside_the_pool_are_not_lost() {
-    let _watchdog = watchdog(Duration::from_secs(60), "tasks woken from outside");
+    let _watchdog = watchdog(Duration::from_secs(20), "tasks woken from outside");
     let seen = Arc::new(Seen::default());
     let pool = Pool::new(2);
     let waiting = 1_000;
@@ -251,7 +251,7 @@ pub fn tasks_woken_from_a_thread_outside_the_pool_are_not_lost() {
 
 pub fn a_task_woken_during_its_last_poll_is_not_polled_again() {
     let _watchdog = watchdog(
-        Duration::from_secs(60),
+        Duration::from_secs(20),
         "tasks that wake themselves and end",
     );
     let seen = Arc::new(Seen::default());
@@ -278,7 +278,7 @@ const SLOW_POLL: Duration = Duration::from_millis(600);
 const WAKE_AT: Duration = Duration::from_millis(150);
 
 pub fn a_task_that_wakes_itself_in_a_long_poll_does_not_hold_the_other_worker() {
-    let _watchdog = watchdog(Duration::from_secs(60), "a long poll beside an idle worker");
+    let _watchdog = watchdog(Duration::from_secs(20), "a long poll beside an idle worker");
     let gate = Arc::new(Gate::default());
     // When the slow poll ends, and when the gated task ran, since the run began.
     let slow_poll_ended = Arc::new(Mutex::new(None));
@@ -332,7 +332,7 @@ pub fn a_task_that_wakes_itself_in_a_long_poll_does_not_hold_the_other_worker() 
 }
 
 pub fn a_lone_worker_never_sleeps_through_a_wake() {
-    let _watchdog = watchdog(Duration::from_secs(60), "a lone worker woken from outside");
+    let _watchdog = watchdog(Duration::from_secs(20), "a lone worker woken from outside");
     // One worker, so no second one can cover for a wake it sleeps through. A thread
     // outside the pool wakes the tasks one at a time, each right when the worker has
     // run the one before and is going back to sleep: the moment a wake can be lost.
