@@ -13,7 +13,8 @@
 //!    polls a zero-timeout peek at I/O, so busy tasks cannot starve the sockets),
 //!    else until the next timer's deadline, else until something happens.
 //! 4. **Park** for that long: wait in the reactor for sockets (and for wakes from
-//!    other threads), and under virtual time jump the clock instead of waiting.
+//!    other threads), and under virtual time jump the clock instead of waiting
+//!    (`park.rs`).
 //! 5. **Fire the due timers**: wake the tasks whose deadlines passed.
 //!
 //! Steps 4 and 5 need the timer wheel (chapter 6) and the reactor (chapter 7). This
@@ -129,6 +130,9 @@ pub struct IoView {
     pub reader: Option<TaskId>,
     /// The task waiting to write.
     pub writer: Option<TaskId>,
+    /// A socket of the runtime's simulated network (virtual time, `sim_net/`), not a
+    /// real one on the reactor.
+    pub simulated: bool,
 }
 
 /// How step 4 of a turn went.
@@ -140,12 +144,6 @@ pub enum ParkReport {
     /// Tasks were ready, so only a zero-timeout look at the reactor (the I/O check
     /// every 64 polls): it found this many I/O events.
     Peeked {
-        /// Readiness events found.
-        events: usize,
-    },
-    /// Virtual time: the reactor settled (everything the runtime's sockets owed each
-    /// other landed) and found this many I/O events, so the clock did not move.
-    Settled {
         /// Readiness events found.
         events: usize,
     },

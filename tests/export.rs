@@ -201,27 +201,25 @@ fn the_page_has_a_lane_per_task_and_a_turn_per_turn_of_the_loop() {
     assert_eq!(task_lanes, 8);
     assert_eq!(data["limits"], serde_json::json!([]));
 
-    // Turn 1, as `--step` shows it: all four requests and the directory queued, four
-    // sockets registered, nobody waiting on them yet; and its trace lines.
+    // Turn 1, as `--step` shows it: main and the four tasks it spawned ran; the three
+    // requests connected on the simulated network (a listener and three pairs of
+    // stream ends), which woke the directory, the one task queued for turn 2.
     let first = &turns[0]["detail"];
-    assert_eq!(
-        first["queue"],
-        serde_json::json!([
-            "task 1 directory",
-            "task 2 find_users(3)",
-            "task 3 find_users(2)",
-            "task 4 find_users(1)"
-        ])
-    );
-    assert_eq!(first["io"].as_array().unwrap().len(), 4);
+    assert_eq!(first["queue"], serde_json::json!(["task 1 directory"]));
+    let io = first["io"].as_array().unwrap();
+    assert_eq!(io.len(), 7);
+    assert_eq!(io[0][1], "sim listener");
+    assert_eq!(io[1][1], "sim client");
+    assert_eq!(io[2][1], "sim stream");
     assert_eq!(first["lines"][0][2], "block_on: start");
-    // Turn 4 had nothing to poll: it parked, the clock jumped to 1 s and the three
-    // timers fired. After it the wheel is empty and the three connections are queued.
-    let fourth = &turns[3]["detail"];
-    assert_eq!(turns[3]["steps"], "iiaaa");
-    assert_eq!(fourth["notes"][3], "virtual clock jumps to 1.000s");
-    assert_eq!(fourth["timers"], serde_json::json!([]));
-    assert_eq!(fourth["queue"].as_array().unwrap().len(), 3);
+    // Turn 3 polled the three connections, which armed their timers; then nothing was
+    // ready: it parked, the clock jumped to 1 s and the three timers fired. After it
+    // the wheel is empty and the three connections are queued.
+    let third = &turns[2]["detail"];
+    assert_eq!(turns[2]["steps"], "aiaaa");
+    assert_eq!(third["notes"][3], "virtual clock jumps to 1.000s");
+    assert_eq!(third["timers"], serde_json::json!([]));
+    assert_eq!(third["queue"].as_array().unwrap().len(), 3);
 }
 
 /// One task that sleeps 1 ms `turns` times, under virtual time: a turn per sleep.

@@ -112,7 +112,6 @@ fn describe_park(park: &ParkReport) -> String {
         ParkReport::Skipped => "no park (tasks ready)".to_string(),
         ParkReport::Peeked { events: 0 } => "peeked at I/O: nothing".to_string(),
         ParkReport::Peeked { events } => format!("peeked at I/O: {events} events"),
-        ParkReport::Settled { events } => format!("settled: {events} I/O, no wait"),
         ParkReport::Waited { waited, ended_by } => {
             let why = match ended_by {
                 UnparkReason::Deadline => "deadline".to_string(),

@@ -501,9 +501,7 @@ impl Builder {
             | Event::IoDeregistered { .. }
             | Event::SlowPoll { .. }
             | Event::IoDone { .. }
-            | Event::IoWait { .. }
-            | Event::JumpPastOutsideSockets { .. }
-            | Event::SettleGaveUp => {}
+            | Event::IoWait { .. } => {}
         }
         // Whatever happens while a poll is open happens inside it.
         if let Some(poll) = self.open_poll {
