@@ -205,8 +205,16 @@ pub fn run_event_loop(
         let addr = match directory {
             Some(addr) => addr,
             None => {
-                let server =
-                    Directory::bind("127.0.0.1:0", DirectoryConfig::with_delay(options.delay))?;
+                // The runtime's own clients are the directory's only clients: it serves
+                // every one of them at once, however many there are.
+                let config = DirectoryConfig {
+                    max_connections: options
+                        .requests
+                        .len()
+                        .max(DirectoryConfig::default().max_connections),
+                    ..DirectoryConfig::with_delay(options.delay)
+                };
+                let server = Directory::bind("127.0.0.1:0", config)?;
                 let addr = server.local_addr()?;
                 let stop = stop.clone();
                 crate::spawn_named("directory", async move {
