@@ -668,6 +668,17 @@ mod tests {
     const LONG_ENOUGH: Option<Duration> = Some(Duration::from_secs(2));
 
     #[test]
+    fn a_token_holds_index_and_generation_in_its_halves_and_is_never_the_remote_wake() {
+        for (index, generation) in [(0, 0), (3, 7), (HALF_MAX - 1, HALF_MAX), (1, HALF_MAX)] {
+            let key = IoKey { index, generation };
+            assert_eq!(IoKey::from_token(key.token()), key);
+            assert_ne!(key.token(), REMOTE_WAKE_TOKEN);
+        }
+        // Half a usize each, whatever the target's width.
+        assert_eq!(HALF_MAX as u64, (1u64 << (usize::BITS / 2)) - 1);
+    }
+
+    #[test]
     fn readiness_between_a_would_block_and_the_storing_of_the_waker_is_not_lost() {
         let (reactor, _remote) = Reactor::new().unwrap();
         let (mut a, mut b) = UnixStream::pair().unwrap();
