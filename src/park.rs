@@ -227,6 +227,9 @@ impl Parker {
                 waiter.waker.wake();
             }
         }
+        // Dropped here, with the reactor released: a waker may be a task's last
+        // reference, and the task's sockets deregister themselves when it goes.
+        drop(wakeup.leftover_waiters);
         reason
     }
 

@@ -241,6 +241,8 @@ impl Builder {
 
     /// A poll that holds the loop longer than this is reported in the trace as a
     /// warning (default 100 ms, as asyncio's debug mode warns about slow callbacks).
+    /// Real time only: the warning measures wall time, and a virtual-time trace must
+    /// not depend on it (on a busy machine any poll may be descheduled for 100 ms).
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
         self.slow_poll_threshold = threshold;
         self
@@ -284,7 +286,11 @@ impl Builder {
                 run_queue,
                 scheduler,
                 tracer.clone(),
-                self.slow_poll_threshold,
+                if self.virtual_time {
+                    Duration::MAX
+                } else {
+                    self.slow_poll_threshold
+                },
             ),
             park: Parker::new(clock, reactor, tracer.clone()),
             tracer,

@@ -267,3 +267,28 @@ fn per_task_poll_counts_stay_bounded_while_tracing_and_nothing_is_lost() {
         "{stats}"
     );
 }
+
+/// A slow poll is measured on the wall clock, so a virtual-time trace leaves it out:
+/// otherwise a descheduled poll on a busy machine would change the trace.
+#[test]
+fn under_virtual_time_no_poll_is_reported_slow() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder()
+        .virtual_time(true)
+        .record(recorder.clone())
+        .slow_poll_threshold(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        looplab::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
+            .await
+            .unwrap();
+    });
+    let events = recorder.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Poll { task } if *task == TaskId(1)))
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::SlowPoll { .. })));
+}

@@ -60,9 +60,15 @@ pub(crate) mod socket;
 /// its reader once the reply is large.
 pub(crate) const BUFFER_SIZE: usize = 64 * 1024;
 
+/// A writer waiting for room is woken once this much of the peer's buffer is free,
+/// not for every byte its reader takes: a kernel, too, wakes a blocked writer only
+/// when a useful amount of room has opened. An empty buffer is always past it, so a
+/// reader that drains the buffer always wakes the writer.
+const WAKE_WRITER_AT: usize = BUFFER_SIZE / 2;
+
 /// Connections a listener holds before `accept` takes them, mirroring Linux's
 /// `net.core.somaxconn` default (4,096 since Linux 5.4), which also caps the larger
-/// backlog real listeners ask for (`net.rs`).
+/// backlog real listeners ask for (`net/real.rs`).
 pub(crate) const LISTEN_BACKLOG: usize = 4096;
 
 /// The ports handed out for `bind` to port 0 and for the local end of a connect:
@@ -601,10 +607,8 @@ impl SimNet {
             for (to, from) in buf.iter_mut().zip(stream.incoming.drain(..n)) {
                 *to = from;
             }
-            // The writer waits for room; wake it once a useful amount is free, as a
-            // kernel does, not for every byte read.
             let room = BUFFER_SIZE - stream.incoming.len();
-            if let (Peer::Connected(peer), true) = (stream.peer, room >= BUFFER_SIZE / 2) {
+            if let (Peer::Connected(peer), true) = (stream.peer, room >= WAKE_WRITER_AT) {
                 wakes.extend(net.stream(peer).ok().and_then(|peer| peer.writer.take()));
             }
             Ok::<_, io::Error>(Some(n))
