@@ -7,9 +7,10 @@
 //! anywhere in this file.
 //!
 //! Under virtual time ([`EventLoopOptions::virtual_time`]) the directory runs inside
-//! the same runtime, so the whole exchange — sockets included — happens on one loop
-//! whose clock jumps over the server's one-second waits: the run reports exactly
-//! 1.000, 2.000 and 3.000 s, in milliseconds of wall time.
+//! the same runtime, so the whole exchange — sockets included, on the runtime's
+//! simulated network — happens on one loop whose clock jumps over the server's
+//! one-second waits: the run reports exactly 1.000, 2.000 and 3.000 s, in milliseconds
+//! of wall time.
 
 use std::io;
 use std::net::SocketAddr;
