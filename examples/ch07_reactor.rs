@@ -1,8 +1,8 @@
 //! Chapter 7: the reactor — one `poll` waits for every socket at once.
 //!
 //! ```text
-//! cargo run --example ch07_reactor
-//! cargo run --example ch07_reactor -- --real-time    # the same on the wall clock
+//! cargo run --example ch07_reactor                     # real sockets on the reactor
+//! cargo run --example ch07_reactor -- --virtual-time   # the same program, simulated network
 //! ```
 //!
 //! An echo server and three clients, all in **one runtime on one thread**, with real
@@ -37,11 +37,15 @@
 //! **The park timeout comes from the timer wheel.** While the clients think, every
 //! task is waiting: three for a timer, three for a socket. The loop parks once for all
 //! of them, in `poll` with the nearest deadline (10 ms) as the timeout: "wake me for
-//! any socket, or when the first timer is due". Under virtual time (the default here)
-//! the loop asks `poll` without waiting and, when it has nothing to report, moves the
-//! clock straight to the deadline: the trace is the same on every run and can be
-//! diffed. With `--real-time` the `poll` really sleeps those 10 ms, and the unpark line
-//! says `deadline reached`.
+//! any socket, or when the first timer is due". The `poll` really sleeps those 10 ms,
+//! and the unpark line says `deadline reached`.
+//!
+//! **With `--virtual-time`** the same program runs on the runtime's simulated network
+//! (`src/sim_net/`): no file descriptor, no `epoll`, no `would block`. A write lands in
+//! the peer's buffer and the writing task wakes the reader itself (`task 2 client-1
+//! wakes task 5 conn-1`), so when no task is ready nothing can happen before the next
+//! deadline, and the clock jumps there. Compare the two traces: the reactor's lesson
+//! is in the first, the virtual clock's in the second.
 //!
 //! The trace prints a socket's token but not the interest it registered with; it is
 //! fixed by the socket's kind: the listener registers `READABLE` (a connection waiting
@@ -80,11 +84,11 @@ struct Echo {
 type Conn = io::Result<(usize, ThreadId)>;
 
 fn main() {
-    let real_time = std::env::args().any(|arg| arg == "--real-time");
-    let clock = if real_time {
-        "real time"
+    let virtual_time = std::env::args().any(|arg| arg == "--virtual-time");
+    let clock = if virtual_time {
+        "virtual time, simulated network"
     } else {
-        "virtual time"
+        "real time, real sockets"
     };
     println!("== an echo server and {CLIENTS} clients, one runtime, one thread ({clock}) ==\n");
     println!("Look for:");
@@ -97,7 +101,7 @@ fn main() {
 
     let recorder = Recorder::new();
     let runtime = Runtime::builder()
-        .virtual_time(!real_time)
+        .virtual_time(virtual_time)
         .trace(TraceOutput::Stdout)
         .record(recorder.clone())
         .build()
@@ -128,7 +132,7 @@ fn main() {
             .collect();
         (echoes, conns)
     });
-    check_and_claim(&runtime, &recorder, &echoes, &conns);
+    check_and_claim(&runtime, &recorder, &echoes, &conns, virtual_time);
 }
 
 /// Accepts `CLIENTS` connections, one `conn-k` task each, then returns: the listener
@@ -197,6 +201,7 @@ fn check_and_claim(
     recorder: &Recorder,
     echoes: &[Echo],
     conns: &[(usize, ThreadId)],
+    virtual_time: bool,
 ) {
     for echo in echoes {
         assert_eq!(echo.got, echo.sent, "an echo came back different");
@@ -261,13 +266,21 @@ fn check_and_claim(
         .map(|(i, e)| format!("client-{} {}/{} bytes", i + 1, e.got.len(), e.sent.len()))
         .collect();
     println!("\nechoed back intact: {}", lines.join(", "));
-    println!(
-        "reactor: {registered} sockets registered and {deregistered} deregistered, \
-         {would_block} would-blocks, {} I/O unparks brought {} readiness events \
-         ({woke_nobody} woke no task: readiness kept for later)",
-        io_unparks.len(),
-        io_unparks.iter().sum::<usize>()
-    );
+    if virtual_time {
+        assert_eq!(would_block + io_unparks.len(), 0, "no kernel was asked");
+        println!(
+            "simulated network: {registered} sockets opened and {deregistered} closed, no \
+             epoll and no would-block: each write woke its reader from the writer's poll"
+        );
+    } else {
+        println!(
+            "reactor: {registered} sockets registered and {deregistered} deregistered, \
+             {would_block} would-blocks, {} I/O unparks brought {} readiness events \
+             ({woke_nobody} woke no task: readiness kept for later)",
+            io_unparks.len(),
+            io_unparks.iter().sum::<usize>()
+        );
+    }
     println!(
         "\nproved: {sent} of {sent} bytes echoed back intact, {CLIENTS} clients and {CLIENTS} \
          server connections on one thread: {} tasks and main, {registered} sockets, {} turns \

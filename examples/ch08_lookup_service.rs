@@ -192,7 +192,9 @@ fn observe(
     let client_sockets = events
         .iter()
         .filter(
-            |event| matches!(event, Event::IoRegistered { what, .. } if *what == "client stream"),
+            // A real connect registers a "client stream"; under virtual time it is a
+            // "sim client" on the runtime's simulated network.
+            |event| matches!(event, Event::IoRegistered { what, .. } if *what == "client stream" || *what == "sim client"),
         )
         .count();
     Observed {

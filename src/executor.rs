@@ -13,7 +13,8 @@
 //!    polls a zero-timeout peek at I/O, so busy tasks cannot starve the sockets),
 //!    else until the next timer's deadline, else until something happens.
 //! 4. **Park** for that long: wait in the reactor for sockets (and for wakes from
-//!    other threads), and under virtual time jump the clock instead of waiting.
+//!    other threads), and under virtual time jump the clock instead of waiting
+//!    (`park.rs`).
 //! 5. **Fire the due timers**: wake the tasks whose deadlines passed.
 //!
 //! Steps 4 and 5 need the timer wheel (chapter 6) and the reactor (chapter 7). This
@@ -47,6 +48,11 @@ use crate::trace::{Event, Tracer};
 /// (with a zero timeout) after this many polls, so busy tasks cannot starve I/O. A
 /// syscall per turn would cost more than the polls themselves in a yield-heavy program.
 const POLLS_BETWEEN_IO_CHECKS: u64 = 64;
+
+/// While tracing, polls are counted task by task for the first this many tasks (main
+/// included); the polls of all later tasks are counted together, so a traced run of
+/// 20,000 tasks keeps 64 counters, not 20,000.
+const TASKS_COUNTED_ONE_BY_ONE: usize = 64;
 
 /// How long step 4 may wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +135,9 @@ pub struct IoView {
     pub reader: Option<TaskId>,
     /// The task waiting to write.
     pub writer: Option<TaskId>,
+    /// A socket of the runtime's simulated network (virtual time, `sim_net/`), not a
+    /// real one on the reactor.
+    pub simulated: bool,
 }
 
 /// How step 4 of a turn went.
@@ -140,12 +149,6 @@ pub enum ParkReport {
     /// Tasks were ready, so only a zero-timeout look at the reactor (the I/O check
     /// every 64 polls): it found this many I/O events.
     Peeked {
-        /// Readiness events found.
-        events: usize,
-    },
-    /// Virtual time: the reactor settled (everything the runtime's sockets owed each
-    /// other landed) and found this many I/O events, so the clock did not move.
-    Settled {
         /// Readiness events found.
         events: usize,
     },
@@ -176,8 +179,13 @@ struct ExecutorCounters {
     panicked: Counter,
     turns: Counter,
     busy: TimeCounter,
-    /// Only filled while tracing (a map update per poll is too dear otherwise).
+    /// Only filled while tracing (a map update per poll is too dear otherwise), and
+    /// for at most `TASKS_COUNTED_ONE_BY_ONE` tasks.
     polls_per_task: std::cell::RefCell<std::collections::BTreeMap<TaskId, u64>>,
+    /// Polls of the tasks past that limit (only while tracing).
+    polls_of_other_tasks: Counter,
+    /// Whether main has been polled yet (only while tracing).
+    main_polled: Cell<bool>,
 }
 
 /// The loop and what it owns: every live task, the run queue, the task being polled,
@@ -315,8 +323,9 @@ impl Executor {
         let mut cx = Context::from_waker(waker);
         self.before_poll(TaskId(0));
         let started = self.tracer.enabled().then(std::time::Instant::now);
+        let first = started.is_some() && !self.counters.main_polled.replace(true);
         let result = main.poll(&mut cx);
-        self.after_poll(TaskId(0), started, result.is_pending());
+        self.after_poll(TaskId(0), started, first, result.is_pending());
         if result.is_ready() {
             self.tracer.emit(Event::Ready { task: TaskId(0) });
         }
@@ -339,17 +348,18 @@ impl Executor {
         }
         self.before_poll(id);
         let started = self.tracer.enabled().then(std::time::Instant::now);
+        let first = started.is_some() && task.header().first_poll();
         let Some(result) = task.poll() else {
             self.current_task.set(None);
             return;
         };
         match result {
-            Poll::Pending => self.after_poll(id, started, true),
+            Poll::Pending => self.after_poll(id, started, first, true),
             Poll::Ready(outcome) => {
                 // The future is dropped already: its own trace lines (sockets closed,
                 // timers cancelled) come before "Ready".
                 self.tasks.remove(key);
-                self.after_poll(id, started, false);
+                self.after_poll(id, started, first, false);
                 match outcome {
                     TaskOutcome::Completed => {
                         self.counters.completed.bump();
@@ -371,22 +381,33 @@ impl Executor {
     }
 
     /// Bookkeeping after a poll. `started` is the wall-clock start, taken only while
-    /// tracing (reading the clock twice per poll is not free). `Ready` and `Panicked`
-    /// are traced by the caller.
-    fn after_poll(&self, task: TaskId, started: Option<std::time::Instant>, pending: bool) {
+    /// tracing (reading the clock twice per poll is not free); `first` says whether it
+    /// was the task's first poll. `Ready` and `Panicked` are traced by the caller.
+    fn after_poll(
+        &self,
+        task: TaskId,
+        started: Option<std::time::Instant>,
+        first: bool,
+        pending: bool,
+    ) {
         self.current_task.set(None);
         let Some(started) = started else {
             return;
         };
         let took = started.elapsed();
         self.counters.busy.add(took);
-        let polls = {
+        {
             let mut per_task = self.counters.polls_per_task.borrow_mut();
-            let n = per_task.entry(task).or_insert(0);
-            *n += 1;
-            *n
-        };
-        if pending && polls > 1 {
+            let room = per_task.len() < TASKS_COUNTED_ONE_BY_ONE;
+            match per_task.get_mut(&task) {
+                Some(n) => *n += 1,
+                None if room => {
+                    per_task.insert(task, 1);
+                }
+                None => self.counters.polls_of_other_tasks.bump(),
+            }
+        }
+        if pending && !first {
             self.counters.later_polls_pending.bump();
         }
         if took >= self.slow_poll_threshold {
@@ -498,5 +519,6 @@ impl Executor {
         report.turns = c.turns.get();
         report.busy = c.busy.get();
         report.polls_per_task = c.polls_per_task.borrow().clone();
+        report.polls_of_other_tasks = c.polls_of_other_tasks.get();
     }
 }

@@ -19,6 +19,12 @@
 //!   long after its task finished still gets the value. If the runtime is dropped
 //!   first, an unfinished task is abandoned: its future is dropped, and its handle
 //!   never becomes ready.
+//! - **A task that awaits its own handle gets an error, not a hang.** It would wait for
+//!   itself forever (tokio's handle simply never becomes ready). The handle sees that its task is being polled right now with
+//!   its own waker in hand, so the poll asking is the task's own, and resolves to a
+//!   [`JoinError`] that says so ([`JoinError::is_self_await`]). A task that reaches
+//!   its own handle through a combinator with wakers of its own is not recognised, and
+//!   keeps its task busy asking.
 //!
 //! [`join_all`] waits for many futures and returns their outputs in input order,
 //! whatever order they finish in, like asyncio's `gather`.
@@ -28,6 +34,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use futures_task::waker_ref;
 
 pub use crate::task::panic_message_of;
 use crate::task::{Task, TaskId};
@@ -62,12 +70,24 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.task.poll_output(cx).map(|output| {
-            output.map_err(|message| JoinError {
-                task: self.task.id(),
-                panic_message: message.into(),
-            })
-        })
+        let error = |cause| JoinError {
+            task: self.task.id(),
+            cause,
+        };
+        match self.task.poll_output(cx) {
+            Some(poll) => poll.map(|output| output.map_err(|m| error(Cause::Panicked(m.into())))),
+            // The task is being polled right now. If this poll is that poll (the
+            // waker in `cx` is the task's own), it awaits itself. Otherwise (its loop
+            // runs on another thread) it is simply not done yet: ask again soon rather
+            // than wait for it here.
+            None if cx.waker().will_wake(&waker_ref(&self.task)) => {
+                Poll::Ready(Err(error(Cause::AwaitedItself)))
+            }
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -79,11 +99,18 @@ impl<T: Send + 'static> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a task gave no result: it panicked.
+/// Why a handle gave no result: the task panicked, or it was awaited by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinError {
     task: TaskId,
-    panic_message: String,
+    cause: Cause,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cause {
+    Panicked(String),
+    /// The task awaited its own `JoinHandle`.
+    AwaitedItself,
 }
 
 impl JoinError {
@@ -92,21 +119,38 @@ impl JoinError {
         self.task
     }
 
-    /// Whether the task panicked (the only way a task fails today; an exercise adds
-    /// cancellation).
+    /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
-        true
+        matches!(self.cause, Cause::Panicked(_))
     }
 
-    /// The panic's message (`"<non-string panic payload>"` if it was not a string).
+    /// Whether the task awaited its own handle: it would have waited for itself
+    /// forever, so the handle gave up at once. The task itself goes on.
+    pub fn is_self_await(&self) -> bool {
+        self.cause == Cause::AwaitedItself
+    }
+
+    /// The panic's message (`"<non-string panic payload>"` if it was not a string);
+    /// empty if the task did not panic (see [`is_panic`](Self::is_panic)).
     pub fn panic_message(&self) -> &str {
-        &self.panic_message
+        match &self.cause {
+            Cause::Panicked(message) => message,
+            Cause::AwaitedItself => "",
+        }
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} panicked: {}", self.task, self.panic_message)
+        match &self.cause {
+            Cause::Panicked(message) => write!(f, "{} panicked: {message}", self.task),
+            Cause::AwaitedItself => write!(
+                f,
+                "{} awaited its own JoinHandle: a task cannot wait for itself to finish \
+                 (it would wait forever)",
+                self.task
+            ),
+        }
     }
 }
 

@@ -32,9 +32,11 @@
 //! | 5 | [`join`] | `JoinHandle`, `JoinError`, `join_all` |
 //! | 5 | [`executor`] | the loop: one turn is five named steps; the park timeout is chosen here |
 //! | 5 | `context.rs` | the current runtime on this thread (the thread-local) |
-//! | 6 | [`time`] | `wheel.rs` (a slot, a level), `clock.rs`, `driver.rs` (the timer driver), `sleep`, `timeout`, `Instant` |
-//! | 7 | [`reactor`], [`net`] | `mio::Poll` and its tokens, a socket's registration, async `TcpListener`/`TcpStream` |
-//! | 7 | `driver.rs` | the one park: reactor and timers together, and the virtual clock's jump |
+//! | 6 | [`time`] | `wheel.rs` (a slot, a level), `clock.rs`, `timers.rs` (arm, cancel, fire), `sleep`, `timeout`, `Instant` |
+//! | 7 | [`reactor`] | `mio::Poll` and its tokens, a socket's registration, the edge-triggered rule |
+//! | 7 | `sim_net/` | the simulated network of a virtual-time runtime: in-memory listeners and streams |
+//! | 7 | [`net`] | async `TcpListener`/`TcpStream`: real sockets on the reactor (`net/real.rs`), simulated ones under virtual time |
+//! | 7 | `park.rs` | step 4, the one park: reactor, timers and the virtual clock's jump |
 //! | 7 | [`runtime`] | the core that holds the parts of chapters 5 to 7; `Builder`, `block_on`, `spawn` |
 //! | 8 | [`lookup`] | the user-directory API, the three clients, the report |
 //! | 8 | [`signal`] | Ctrl-C and SIGTERM as a future, through the reactor (the directory's shutdown) |
@@ -47,10 +49,11 @@
 //! | run queue | `run_queue.rs` |
 //! | waker | `task.rs` (`impl ArcWake for Task`) |
 //! | wheel slot | `time/wheel.rs` |
-//! | timer driver | `time/driver.rs` |
+//! | timers (arm, cancel, fire) | `time/timers.rs` |
 //! | reactor token | `reactor/mod.rs` (`IoKey`) |
 //! | park timeout | `executor.rs` (`choose_park_timeout`) |
-//! | virtual clock's jump | `driver.rs` (`park_virtual`) |
+//! | virtual clock's jump | `park.rs` (`peek_or_jump`) |
+//! | simulated socket buffer, backlog | `sim_net/mod.rs` |
 //!
 //! The runtime never depends on [`lookup`]; data flows one way through the loop:
 //! tasks -> wakers -> run queue -> poll.
@@ -87,17 +90,18 @@
 
 // The reading order is the map above (rustfmt sorts this list).
 mod context;
-mod driver;
 pub mod executor;
 pub mod export;
 pub mod join;
 pub mod lookup;
 pub mod net;
+mod park;
 pub mod reactor;
 pub mod recording;
 mod run_queue;
 pub mod runtime;
 pub mod signal;
+mod sim_net;
 pub mod stats;
 pub mod task;
 mod task_table;

@@ -1,10 +1,16 @@
-//! Async TCP on the reactor (chapter 7).
+//! Async TCP (chapter 7): [`TcpListener`] and [`TcpStream`].
 //!
-//! [`TcpListener`] and [`TcpStream`] wrap mio's non-blocking sockets. Each operation is
-//! a future that tries the syscall and, on `WouldBlock`, leaves its task's waker with
-//! the reactor and returns `Pending`; the loop wakes the task when `epoll` says the
-//! socket is ready, and the task tries again. The rules that make this correct with
-//! edge-triggered readiness are written down in [`reactor`](crate::reactor)'s docs.
+//! A socket here is one of two kinds, chosen by the runtime it is created in, and
+//! the rest of the program cannot tell which:
+//!
+//! - **real** (`net/real.rs`), on a runtime with a real clock: mio's non-blocking
+//!   sockets on the reactor. An operation tries the syscall and, on `WouldBlock`,
+//!   leaves its waker with the reactor until `epoll` says the socket is ready.
+//! - **simulated** (`sim_net/`), on a virtual-time runtime: in-memory sockets owned
+//!   by the runtime, with no file descriptor. A virtual clock can only jump when
+//!   nothing can happen before the next deadline, and the kernel cannot promise that
+//!   about a byte in flight; the runtime's own network can. `sim_net/mod.rs` says why
+//!   and how, and which real behaviours it keeps.
 //!
 //! The API is tokio's, trimmed to what the lookup service needs:
 //!
@@ -16,75 +22,47 @@
 //! | `stream.read(&mut buf).await` (0 = peer closed) | `reader.read(n)` | `AsyncReadExt::read` |
 //! | `stream.write_all(&buf).await` | `writer.write` + `drain` | `AsyncWriteExt::write_all` |
 //!
-//! Errors are `std::io::Error` with the OS's reason (connection refused, reset by
-//! peer), never a panic. Binding never waits: a few syscalls (socket, bind, listen)
-//! that either work or fail at once, so it is a plain function, not a future.
+//! Errors are `std::io::Error` with the reason (connection refused, reset by peer,
+//! broken pipe), never a panic. Binding never waits: it either works or fails at once,
+//! so it is a plain function, not a future.
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
-use std::sync::Arc;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 
-use mio::Interest;
-use mio::unix::SourceFd;
+use crate::sim_net::socket::SimSocket;
 
-use crate::reactor::Direction;
-use crate::reactor::registration::Registration;
+mod real;
 
-/// A TCP socket listening for connections, registered with the runtime's reactor.
+use real::{RealListener, RealStream};
+
+/// A TCP socket listening for connections.
 pub struct TcpListener {
-    /// Shared with the reactor's books (`reactor/ledger.rs`), which, under virtual
-    /// time, take the runtime's own connections out of its queue.
-    socket: Arc<mio::net::TcpListener>,
-    registration: Registration,
+    socket: Listener,
 }
 
-/// How many connections the kernel may hold for a listener before `accept` takes them.
-/// std and mio listen with 128: a burst of more connects than that at once (the
-/// lookup benchmark opens 10,000) overflows the queue, the kernel drops the excess,
-/// and their clients retry a whole second later (TCP's first retransmission). Linux
-/// caps the value at `net.core.somaxconn` (4,096 on current kernels), so asking for
-/// more simply means "as many as the system allows".
-const LISTEN_BACKLOG: i32 = 65_535;
-
-/// A non-blocking listening socket on `addr` with [`LISTEN_BACKLOG`]. Built with
-/// socket2, because neither std nor mio lets the backlog be chosen.
-fn listening_socket(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // As std and mio do on Unix: a restarted server can bind its port again at once,
-    // without waiting for the old connections' TIME_WAIT to end.
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    socket.set_nonblocking(true)?;
-    Ok(mio::net::TcpListener::from_std(socket.into()))
+enum Listener {
+    Real(RealListener),
+    Sim(SimSocket),
 }
 
 impl TcpListener {
     /// Binds to `addr` (e.g. `"127.0.0.1:0"` for any free port) and starts listening.
+    /// Under virtual time the address is on the runtime's simulated network.
     ///
     /// # Panics
-    /// Outside a runtime: the listener must be registered with a running loop.
+    /// Outside a runtime: the listener belongs to a running loop.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let simulated = SimSocket::simulated_here("TcpListener::bind");
         let mut last_error = None;
         for addr in addr.to_socket_addrs()? {
-            match listening_socket(addr) {
-                Ok(mut socket) => {
-                    let registration =
-                        Registration::new("listener", &mut socket, Interest::READABLE, true)?;
-                    let local = socket.local_addr()?;
-                    let socket = Arc::new(socket);
-                    registration.ledger(|ledger, key| {
-                        ledger.open_listener(key, Arc::downgrade(&socket), local)
-                    });
-                    return Ok(TcpListener {
-                        socket,
-                        registration,
-                    });
-                }
+            let socket = if simulated {
+                SimSocket::bind(addr).map(Listener::Sim)
+            } else {
+                RealListener::bind(addr).map(Listener::Real)
+            };
+            match socket {
+                Ok(socket) => return Ok(TcpListener { socket }),
                 Err(e) => last_error = Some(e),
             }
         }
@@ -95,159 +73,83 @@ impl TcpListener {
 
     /// The address the listener is bound to (with the real port after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        match &self.socket {
+            Listener::Real(socket) => socket.local_addr(),
+            Listener::Sim(socket) => socket.local_addr(),
+        }
     }
 
-    /// Waits for the next incoming connection.
+    /// Waits for the next incoming connection; connections come in the order they
+    /// were made.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (socket, peer, from_kernel) = std::future::poll_fn(|cx| {
-            self.registration
-                .poll_io(cx, Direction::Read, "accept", || {
-                    // Under virtual time the reactor may have taken connections out of
-                    // the kernel's queue for this listener already: those come first.
-                    match self.registration.take_accepted() {
-                        Some((socket, peer)) => Ok((socket, peer, false)),
-                        None => self.socket.accept().map(|(s, p)| (s, p, true)),
-                    }
-                })
-        })
-        .await?;
-        // An accepted socket is connected already: its first read or write is tried
-        // straight away.
-        let stream = TcpStream::from_connected(socket, "stream")?;
-        let listener = self.registration.key();
-        let ends = (stream.socket.local_addr()?, peer);
-        stream.registration.ledger(|ledger, key| {
-            ledger.open_accepted(
-                listener,
-                key,
-                Arc::downgrade(&stream.socket),
-                ends,
-                from_kernel,
-            )
-        });
-        Ok((stream, peer))
-    }
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        self.registration
-            .deregister(&mut SourceFd(&self.socket.as_raw_fd()));
+        let (socket, peer) = match &self.socket {
+            Listener::Real(socket) => {
+                let (stream, peer) = socket.accept().await?;
+                (Stream::Real(stream), peer)
+            }
+            Listener::Sim(socket) => {
+                let (stream, peer) = socket.accept().await?;
+                (Stream::Sim(stream), peer)
+            }
+        };
+        Ok((TcpStream { socket }, peer))
     }
 }
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
-            .field("local_addr", &self.socket.local_addr().ok())
+            .field("local_addr", &self.local_addr().ok())
+            .field("simulated", &matches!(self.socket, Listener::Sim(_)))
             .finish()
     }
 }
 
-/// A TCP connection registered with the runtime's reactor.
+/// A TCP connection.
 pub struct TcpStream {
-    /// Shared with the reactor's books (`reactor/ledger.rs`), which, under virtual
-    /// time, ask the kernel how much of what is owed to it has landed.
-    socket: Arc<mio::net::TcpStream>,
-    registration: Registration,
+    socket: Stream,
+}
+
+enum Stream {
+    Real(RealStream),
+    Sim(SimSocket),
 }
 
 impl TcpStream {
-    fn from_connected(
-        mut socket: mio::net::TcpStream,
-        what: &'static str,
-    ) -> io::Result<TcpStream> {
-        let registration = Registration::new(
-            what,
-            &mut socket,
-            Interest::READABLE | Interest::WRITABLE,
-            true,
-        )?;
-        Ok(TcpStream {
-            socket: Arc::new(socket),
-            registration,
-        })
-    }
-
-    /// Opens a connection to `addr`.
-    ///
-    /// A non-blocking connect returns at once with the handshake still under way; the
-    /// socket becomes *writable* when it is done, either way. Then the outcome is read
-    /// from the socket: `take_error` has the failure (e.g. connection refused), and a
-    /// working socket has a peer address.
+    /// Opens a connection to `addr`. Under virtual time only the runtime's own
+    /// listeners can be reached: any other address is refused at once.
     ///
     /// # Panics
     /// Outside a runtime.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-        let mut socket = mio::net::TcpStream::connect(addr)?;
-        // Not ready to start with: the first writable event means "handshake done".
-        let registration = Registration::new(
-            "client stream",
-            &mut socket,
-            Interest::READABLE | Interest::WRITABLE,
-            false,
-        )?;
-        let local = socket.local_addr()?;
-        let stream = TcpStream {
-            socket: Arc::new(socket),
-            registration,
+        let socket = if SimSocket::simulated_here("TcpStream::connect") {
+            Stream::Sim(SimSocket::connect(addr).await?)
+        } else {
+            Stream::Real(RealStream::connect(addr).await?)
         };
-        stream.registration.ledger(|ledger, key| {
-            ledger.open_connecting(key, Arc::downgrade(&stream.socket), local, addr)
-        });
-        std::future::poll_fn(|cx| {
-            stream
-                .registration
-                .poll_io(cx, Direction::Write, "connect", || {
-                    if let Some(error) = stream.socket.take_error()? {
-                        return Err(error);
-                    }
-                    match stream.socket.peer_addr() {
-                        Ok(_) => Ok(()),
-                        // Woken before the handshake finished: wait for the next edge.
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                            Err(io::ErrorKind::WouldBlock.into())
-                        }
-                        Err(e) => Err(e),
-                    }
-                })
-        })
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
-        Ok(stream)
+        Ok(TcpStream { socket })
     }
 
     /// Reads what is available (at least one byte) into `buf`, waiting if nothing is.
     /// Returns the number of bytes read; **0 means the peer closed the connection**.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Self {
-            socket,
-            registration,
-        } = self;
-        let capacity = buf.len();
-        std::future::poll_fn(|cx| {
-            registration.poll_bytes(cx, Direction::Read, capacity, || (&**socket).read(buf))
-        })
-        .await
+        match &mut self.socket {
+            Stream::Real(socket) => socket.read(buf).await,
+            Stream::Sim(socket) => socket.read(buf).await,
+        }
     }
 
     /// Writes some of `buf`, waiting until the socket can take at least one byte.
     /// Returns how many bytes were written.
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Self {
-            socket,
-            registration,
-        } = self;
-        std::future::poll_fn(|cx| {
-            registration.poll_bytes(cx, Direction::Write, buf.len(), || (&**socket).write(buf))
-        })
-        .await
+        match &mut self.socket {
+            Stream::Real(socket) => socket.write(buf).await,
+            Stream::Sim(socket) => socket.write(buf).await,
+        }
     }
 
     /// Writes all of `buf`, waiting for the socket as often as needed. A large buffer
-    /// goes out in several writes: the kernel takes what fits in its send buffer each
-    /// time.
+    /// goes out in several writes: each takes what fits in the send buffer.
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(buf).await? {
@@ -273,42 +175,56 @@ impl TcpStream {
         }
     }
 
-    /// Closes the writing half: the peer reads 0 (end of stream) and can still answer.
+    /// Closes the writing half: the peer reads 0 (end of stream) after what was sent,
+    /// and can still answer. Writing afterwards fails (`BrokenPipe`).
     pub fn shutdown_write(&self) -> io::Result<()> {
-        self.socket.shutdown(Shutdown::Write)?;
-        self.registration
-            .ledger(|ledger, key| ledger.shut_write(key));
-        Ok(())
+        match &self.socket {
+            Stream::Real(socket) => socket.shutdown_write(),
+            Stream::Sim(socket) => socket.shutdown_write(),
+        }
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.peer_addr()
+        match &self.socket {
+            Stream::Real(socket) => socket.peer_addr(),
+            Stream::Sim(socket) => socket.peer_addr(),
+        }
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        match &self.socket {
+            Stream::Real(socket) => socket.local_addr(),
+            Stream::Sim(socket) => socket.local_addr(),
+        }
     }
 
-    /// Turns Nagle's algorithm off (`true`): small writes go out at once.
+    /// Turns Nagle's algorithm off (`true`): small writes go out at once. A simulated
+    /// stream sends every write at once anyway; it keeps the setting for
+    /// [`nodelay`](Self::nodelay).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.socket.set_nodelay(nodelay)
+        match &self.socket {
+            Stream::Real(socket) => socket.set_nodelay(nodelay),
+            Stream::Sim(socket) => socket.set_nodelay(nodelay),
+        }
     }
-}
 
-impl Drop for TcpStream {
-    fn drop(&mut self) {
-        self.registration
-            .deregister(&mut SourceFd(&self.socket.as_raw_fd()));
+    /// Whether Nagle's algorithm is off (see [`set_nodelay`](Self::set_nodelay)).
+    pub fn nodelay(&self) -> io::Result<bool> {
+        match &self.socket {
+            Stream::Real(socket) => socket.nodelay(),
+            Stream::Sim(socket) => socket.nodelay(),
+        }
     }
 }
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
-            .field("local_addr", &self.socket.local_addr().ok())
-            .field("peer_addr", &self.socket.peer_addr().ok())
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .field("simulated", &matches!(self.socket, Stream::Sim(_)))
             .finish()
     }
 }

@@ -7,7 +7,7 @@
 //! | part | file | what it owns |
 //! |---|---|---|
 //! | the executor | `executor.rs` | the run queue (`run_queue.rs`), the task being polled, the loop |
-//! | the driver | `driver.rs` | the park: the timer driver (`time/driver.rs`: clock and wheel) and the reactor (`reactor/`) |
+//! | the parker | `park.rs` | step 4: the timers (`time/timers.rs`: clock and wheel), the reactor (`reactor/`) and, under virtual time, the simulated network (`sim_net/`) |
 //! | the tracer | `trace/` | where events go, stamped with the clock |
 //!
 //! The core is what the thread-local of `context.rs` points at while
@@ -31,23 +31,24 @@ use std::time::Duration;
 use futures_task::ArcWake;
 
 use crate::context::{self, Entered};
-use crate::driver::Driver;
 use crate::executor::{Executor, Park, ParkReport, ParkTimeout, TurnView};
 use crate::join::JoinHandle;
+use crate::park::Parker;
 use crate::reactor::Reactor;
 use crate::recording::{Capture, Clock as RecordedClock, EnvRecording};
 use crate::run_queue::{Injector, RunQueue};
+use crate::sim_net::SimNet;
 use crate::stats::StatsReport;
 use crate::task::{Header, Schedule};
 use crate::time::clock::Clock;
-use crate::time::driver::TimeDriver;
+use crate::time::timers::Timers;
 use crate::trace::{Recorder, TraceOutput, Tracer};
 
 /// Everything one runtime owns. Used only on the thread running the loop.
 pub(crate) struct Core {
     id: u64,
     executor: Executor,
-    driver: Driver,
+    park: Parker,
     tracer: Rc<Tracer>,
     /// Called after each turn of the loop (the `--step` view).
     on_turn: RefCell<Option<TurnHook>>,
@@ -66,12 +67,17 @@ impl Core {
         &self.executor
     }
 
-    pub(crate) fn time(&self) -> &TimeDriver {
-        self.driver.time()
+    pub(crate) fn timers(&self) -> &Timers {
+        self.park.timers()
     }
 
     pub(crate) fn reactor(&self) -> &Reactor {
-        self.driver.reactor()
+        self.park.reactor()
+    }
+
+    /// The simulated network: `Some` exactly under virtual time.
+    pub(crate) fn sim_net(&self) -> Option<&SimNet> {
+        self.park.sim_net()
     }
 
     pub(crate) fn tracer(&self) -> &Tracer {
@@ -82,15 +88,15 @@ impl Core {
 /// The loop's steps 3 to 5, as the executor sees them.
 impl Park for Core {
     fn next_deadline(&self) -> Option<Duration> {
-        self.driver.time().next_deadline()
+        self.park.timers().next_deadline()
     }
 
     fn park(&self, timeout: ParkTimeout) -> ParkReport {
-        self.driver.park(timeout)
+        self.park.park(timeout)
     }
 
     fn fire_due_timers(&self) {
-        self.driver.time().fire_due();
+        self.park.timers().fire_due();
     }
 
     fn turn_ended(&self, park: ParkReport) {
@@ -100,13 +106,17 @@ impl Park for Core {
         }
         let view = TurnView {
             turn: self.executor.turns(),
-            now: self.time().now(),
+            now: self.timers().now(),
             main_woken: self.executor.main_is_woken(),
             run_queue: self.executor.queued_task_ids(),
             park,
-            wheel_tick: self.time().wheel_tick(),
-            timers: self.time().timers_view(),
-            io: self.reactor().registrations(),
+            wheel_tick: self.timers().wheel_tick(),
+            timers: self.timers().timers_view(),
+            io: {
+                let mut io = self.reactor().registrations();
+                io.extend(self.sim_net().map(SimNet::sockets).unwrap_or_default());
+                io
+            },
         };
         if let Some(capture) = &self.capture {
             capture.turn_ended(&view);
@@ -248,6 +258,8 @@ impl Builder {
 
     /// A poll that holds the loop longer than this is reported in the trace as a
     /// warning (default 100 ms, as asyncio's debug mode warns about slow callbacks).
+    /// Real time only: the warning measures wall time, and a virtual-time trace must
+    /// not depend on it (on a busy machine any poll may be descheduled for 100 ms).
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
         self.slow_poll_threshold = threshold;
         self
@@ -304,13 +316,13 @@ impl Builder {
                 run_queue,
                 scheduler,
                 tracer.clone(),
-                self.slow_poll_threshold,
+                if self.virtual_time {
+                    Duration::MAX
+                } else {
+                    self.slow_poll_threshold
+                },
             ),
-            driver: Driver::new(
-                TimeDriver::new(clock, tracer.clone()),
-                reactor,
-                tracer.clone(),
-            ),
+            park: Parker::new(clock, reactor, tracer.clone()),
             tracer,
             on_turn: RefCell::new(self.on_turn),
             capture,
@@ -368,14 +380,15 @@ impl Runtime {
             ..StatsReport::default()
         };
         self.core.executor.report_into(&mut report);
-        self.core.driver.report_into(&mut report);
+        self.core.park.report_into(&mut report);
         report
     }
 
-    /// How many timers are in the wheel and how many I/O sources the reactor holds:
-    /// both are zero once every sleep and socket is gone.
+    /// How many timers are in the wheel and how many I/O sources the runtime holds
+    /// (the reactor's, and the simulated network's under virtual time): both are zero
+    /// once every sleep and socket is gone.
     pub fn pending_resources(&self) -> (usize, usize) {
-        (self.core.time().len(), self.core.reactor().source_count())
+        (self.core.timers().len(), self.core.park.source_count())
     }
 }
 
@@ -392,9 +405,12 @@ impl Drop for Runtime {
         // reactor (a `Sleep` or a `TcpStream` cancelling itself): harmless, no runtime
         // is current here, so they leave them alone.
         self.core.executor.abandon_all_tasks();
-        let timers = self.core.time().take_all();
+        let timers = self.core.timers().take_all();
         drop(timers);
         let waiters = self.core.reactor().take_all_waiters();
         drop(waiters);
+        if let Some(net) = self.core.sim_net() {
+            net.clear();
+        }
     }
 }

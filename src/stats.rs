@@ -95,8 +95,10 @@ pub struct StatsReport {
     pub parked: Duration,
     /// Wall time spent polling tasks (only while tracing).
     pub busy: Duration,
-    /// Polls per task (filled only while tracing).
+    /// Polls per task (filled only while tracing), for the first 64 tasks polled.
     pub polls_per_task: BTreeMap<TaskId, u64>,
+    /// Polls of the tasks past those 64, all together (only while tracing).
+    pub polls_of_other_tasks: u64,
     /// Whether the per-poll measurements above were taken (the runtime was tracing or
     /// recording); when `false`, `busy` and `later_polls_pending` stay zero.
     pub per_poll_measured: bool,
@@ -133,6 +135,13 @@ impl fmt::Display for StatsReport {
             for (i, chunk) in per_task.chunks(4).enumerate() {
                 let label = if i == 0 { "per task" } else { "" };
                 writeln!(f, "  {label:<11} {}", chunk.join(", "))?;
+            }
+            if self.polls_of_other_tasks > 0 {
+                writeln!(
+                    f,
+                    "  {:<11} and {} polls of later tasks",
+                    "", self.polls_of_other_tasks
+                )?;
             }
         }
         writeln!(

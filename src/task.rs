@@ -106,6 +106,9 @@ pub(crate) struct Header {
     /// Set by a wake from another OS thread, so the loop can trace who woke the task
     /// when it picks it up (the waking thread has no access to the loop's trace).
     woken_remotely: AtomicBool,
+    /// Set at the task's first poll (counted only while tracing: the counters tell a
+    /// first poll from a later one that ends `Pending` again).
+    polled: AtomicBool,
     /// Where a wake sends the task.
     scheduler: Arc<dyn Schedule>,
 }
@@ -143,6 +146,11 @@ impl Header {
     pub(crate) fn take_woken_remotely(&self) -> bool {
         self.woken_remotely.load(Ordering::Acquire)
             && self.woken_remotely.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether this is the task's first poll (`true` once).
+    pub(crate) fn first_poll(&self) -> bool {
+        !self.polled.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -202,6 +210,7 @@ impl<T: Send + 'static> Task<T> {
                 scheduled: AtomicBool::new(false),
                 completed: AtomicBool::new(false),
                 woken_remotely: AtomicBool::new(false),
+                polled: AtomicBool::new(false),
                 scheduler,
             },
             cell: Mutex::new(Cell {
@@ -213,23 +222,19 @@ impl<T: Send + 'static> Task<T> {
 
     /// The `JoinHandle`'s poll: the output if the task is done, else the waiter's
     /// waker is kept (only the newest: the handle may have moved to another task).
+    /// `None`: the task is being polled at this very moment, so it cannot be looked
+    /// at (the caller decides what that means: `join.rs`).
     ///
     /// # Panics
     /// If the output was taken already: a handle polled again after `Ready`.
-    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, Box<str>>> {
+    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Option<Poll<Result<T, Box<str>>>> {
         let mut cell = match self.cell.try_lock() {
             Ok(cell) => cell,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            // The task is being polled at this very moment (by the loop, maybe on
-            // another thread, or it is awaiting its own handle): not done yet, so ask
-            // again soon rather than wait for the lock here.
-            Err(TryLockError::WouldBlock) => {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
+            Err(TryLockError::WouldBlock) => return None,
         };
         match std::mem::replace(&mut cell.stage, Stage::Taken) {
-            Stage::Finished(output) => return Poll::Ready(output),
+            Stage::Finished(output) => return Some(Poll::Ready(output)),
             Stage::Taken => panic!("a JoinHandle was polled again after it returned its result"),
             unfinished => cell.stage = unfinished,
         }
@@ -237,7 +242,7 @@ impl<T: Send + 'static> Task<T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => cell.join_waiter = Some(cx.waker().clone()),
         }
-        Poll::Pending
+        Some(Poll::Pending)
     }
 
     /// Whether the task has finished (completed or panicked).

@@ -1,8 +1,9 @@
-//! Virtual time is deterministic by construction (`src/reactor/ledger.rs`): the trace
-//! of a run over real sockets does not depend on how busy the machine is. Here the
-//! post's scenario (client and directory in one runtime, over TCP) runs 20 times in a
-//! row while other threads burn every core, and every trace must be the golden one,
-//! byte for byte. A wall-clock grace (the old design) passed this only by luck.
+//! Virtual time is deterministic by construction (`src/sim_net/`, `src/park.rs`): the
+//! trace of a run does not depend on how busy the machine is. Here the post's scenario
+//! (client and directory in one runtime, over the runtime's simulated network) runs 20
+//! times in a row while other threads burn every core, and every trace must be the
+//! golden one, byte for byte. Anything in the trace measured on the wall clock (a slow
+//! poll, a settle waiting for the kernel) would fail it.
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -91,3 +91,51 @@ fn unfinished_tasks_wait_for_the_next_block_on_of_the_same_runtime() {
     });
     assert_eq!(rt.block_on(handle), Ok("later"));
 }
+
+/// A task that awaits its own `JoinHandle` would wait for itself forever; the handle
+/// resolves at once to an error that says so, and the task goes on.
+#[test]
+fn a_task_awaiting_its_own_handle_gets_an_error_instead_of_spinning() {
+    use std::sync::{Arc, Mutex};
+    let rt = Runtime::builder().virtual_time(true).build().unwrap();
+    let slot: Arc<Mutex<Option<looplab::JoinHandle<&'static str>>>> = Arc::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.block_on({
+        let slot = slot.clone();
+        async move {
+            let its_slot = slot.clone();
+            let handle = looplab::spawn(async move {
+                // Wait a turn, so main has put the handle in the slot.
+                sleep(Duration::from_millis(1)).await;
+                let own = its_slot.lock().unwrap().take().expect("the handle");
+                let error = own.await.expect_err("a task cannot finish before itself");
+                tx.send(error).unwrap();
+                "went on"
+            });
+            let id = handle.id();
+            *slot.lock().unwrap() = Some(handle);
+            sleep(Duration::from_secs(1)).await;
+            id
+        }
+    });
+    let error = rx.try_recv().expect("the self-await returned");
+    assert!(error.is_self_await());
+    assert!(!error.is_panic());
+    assert_eq!(error.panic_message(), "");
+    let message = error.to_string();
+    assert!(
+        message.contains("awaited its own JoinHandle") && message.contains("task 1"),
+        "{message}"
+    );
+    // No spinning: a handful of turns, not thousands.
+    assert!(rt.stats().turns < 10, "{} turns", rt.stats().turns);
+}
+
+#[test]
+fn a_panic_is_a_panic_and_not_a_self_await() {
+    let rt = Runtime::builder().virtual_time(true).build().unwrap();
+    let error = rt.block_on(async { looplab::spawn(async { panic!("boom") }).await.unwrap_err() });
+    assert!(error.is_panic());
+    assert!(!error.is_self_await());
+    assert_eq!(error.panic_message(), "boom");
+}

@@ -236,3 +236,59 @@ fn busy_time_is_measured_while_recording_and_says_so_when_not() {
         "{stats}"
     );
 }
+
+/// While tracing, the counters keep polls per task for the first 64 tasks only, and
+/// the rest together: a traced run of many tasks does not grow a counter per task.
+#[test]
+fn per_task_poll_counts_stay_bounded_while_tracing_and_nothing_is_lost() {
+    const TASKS: u64 = 1000;
+    let rt = Runtime::builder()
+        .virtual_time(true)
+        .record(Recorder::new())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| looplab::spawn(looplab::time::sleep(Duration::from_millis(1))))
+            .collect();
+        looplab::join_all(handles).await;
+    });
+    let stats = rt.stats();
+    assert_eq!(stats.polls_per_task.len(), 64);
+    let counted: u64 = stats.polls_per_task.values().sum();
+    assert_eq!(counted + stats.polls_of_other_tasks, stats.polls);
+    // Each task: a first poll that arms its timer (Pending), a second that ends it.
+    // Main: a first poll, then one more Pending per wake before the last.
+    assert_eq!(stats.polls_per_task[&looplab::task::TaskId(5)], 2);
+    let main_polls = stats.polls_per_task[&looplab::task::TaskId(0)];
+    assert_eq!(stats.later_polls_pending, main_polls - 2);
+    assert!(
+        stats.to_string().contains("polls of later tasks"),
+        "{stats}"
+    );
+}
+
+/// A slow poll is measured on the wall clock, so a virtual-time trace leaves it out:
+/// otherwise a descheduled poll on a busy machine would change the trace.
+#[test]
+fn under_virtual_time_no_poll_is_reported_slow() {
+    let recorder = Recorder::new();
+    let rt = Runtime::builder()
+        .virtual_time(true)
+        .record(recorder.clone())
+        .slow_poll_threshold(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        looplab::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
+            .await
+            .unwrap();
+    });
+    let events = recorder.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Poll { task } if *task == TaskId(1)))
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::SlowPoll { .. })));
+}

@@ -1,5 +1,5 @@
-//! Virtual time with real sockets (chapters 6 and 7): a client and a server on
-//! loopback, in one runtime under `Runtime::builder().virtual_time(true)`, talk as
+//! Virtual time with sockets (chapters 6 and 7): a client and a server in one runtime
+//! under `Runtime::builder().virtual_time(true)`, on its simulated network, talk as
 //! they would in real time, and the clock does not jump past bytes in flight. A
 //! server that sleeps one virtual second before answering is answered at exactly
 //! 1.000 s, even with the client's own timeout pending further on: the clock jumps
@@ -151,11 +151,11 @@ fn the_posts_three_requests_over_real_sockets_end_at_exactly_3_2_and_1_seconds()
 
 #[test]
 fn a_large_reply_in_flight_is_not_overtaken_by_a_clock_jump() {
-    // 16 MiB do not fit in the sockets' buffers: the transfer takes rounds of
-    // "writer blocks, reader drains, writer goes on", and between them the loop has
-    // no task ready, only bytes in flight, while the client's timeout is pending half
-    // a second further on. A clock that jumped whenever no task was ready would reach
-    // it in the middle of the transfer.
+    // 16 MiB do not fit in the simulated stream's 64 KiB buffer: the transfer takes
+    // rounds of "writer waits, reader drains, writer goes on", while the client's
+    // timeout is pending half a second further on. Each round's wake lands in the
+    // run queue within the poll that makes room, so the loop never finds "no task
+    // ready" in the middle of the transfer, and the clock never jumps there.
     const SIZE: usize = 16 << 20;
     let recorder = Recorder::new();
     let (elapsed, wall) = run_virtual_recorded(&recorder, async {
@@ -183,7 +183,7 @@ fn a_large_reply_in_flight_is_not_overtaken_by_a_clock_jump() {
     let events = recorder.events();
     let writer_waits = events
         .iter()
-        .filter(|e| matches!(e, Event::IoWouldBlock { op: "write", .. }))
+        .filter(|e| matches!(e, Event::IoWait { op: "write", .. }))
         .count();
     assert!(writer_waits >= 3, "only {writer_waits} rounds");
     let jumps: Vec<Duration> = recorder
@@ -200,34 +200,31 @@ fn a_large_reply_in_flight_is_not_overtaken_by_a_clock_jump() {
     assert_eq!(jumps, [Duration::from_secs(1)]);
 }
 
-/// A socket whose peer is outside the runtime owes nothing the runtime can count: the
-/// clock may jump while a task waits on it, and the trace says so.
+/// A virtual-time runtime's network is its own: an address where only the real
+/// world listens is refused at once, and the message says why.
 #[test]
-fn a_jump_while_a_task_waits_on_the_outside_world_is_named_in_the_trace() {
-    // A server in a plain thread: outside the runtime. It accepts and says nothing
-    // until the test is over.
+fn a_connect_to_an_address_the_runtime_does_not_hold_is_refused_with_the_reason() {
+    // A real listener, in the real world: the simulated network cannot reach it.
     let outside = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = outside.local_addr().unwrap();
-    let (done, until_done) = std::sync::mpsc::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let (_connection, _) = outside.accept().unwrap();
-        let _ = until_done.recv_timeout(Duration::from_secs(10));
-    });
-    let recorder = Recorder::new();
-    let (waited, _) = run_virtual_recorded(&recorder, async move {
+    let (error, wall) = run_virtual(async move {
         let start = Instant::now();
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let mut buf = [0u8; 1];
-        let read = timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
-        assert!(read.is_err(), "the outside server never answers");
-        start.elapsed()
+        let error = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::ZERO, "a refusal does not wait");
+        error
     });
-    done.send(()).unwrap();
-    server.join().unwrap();
-    assert_eq!(waited, Duration::from_secs(2));
-    let warned = recorder
-        .events()
-        .into_iter()
-        .any(|e| matches!(e, Event::JumpPastOutsideSockets { ref tokens } if !tokens.is_empty()));
-    assert!(warned, "{:#?}", recorder.lines());
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+    let message = error.to_string();
+    assert!(message.contains(&addr.to_string()), "{message}");
+    assert!(
+        message.contains("a virtual-time runtime reaches only its own listeners"),
+        "{message}"
+    );
+    assert!(wall < Duration::from_secs(1));
+    // Nothing reached the real listener.
+    outside.set_nonblocking(true).unwrap();
+    assert_eq!(
+        outside.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
 }

@@ -1,7 +1,7 @@
-//! The exercises that run over real sockets under virtual time (8, 10 and 11) give the
-//! same trace on every run, however busy the machine is: looplab's virtual clock
-//! counts what its sockets owe each other instead of waiting a little
-//! (`src/reactor/ledger.rs`). Each scenario runs 20 times in a row while other threads
+//! The exercises that run over sockets under virtual time (8, 10 and 11) give the same
+//! trace on every run, however busy the machine is: a virtual-time runtime's sockets
+//! are simulated in its own memory (`src/sim_net/`), so nothing is ever in flight where
+//! the loop cannot see it. Each scenario runs 20 times in a row while other threads
 //! burn every core; every trace must equal the first, line for line.
 //!
 //! ```text

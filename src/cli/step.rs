@@ -250,10 +250,6 @@ fn describe_park_end(park: &ParkReport) -> String {
         ParkReport::Peeked { events } => {
             format!("no park (tasks ready), peeked at I/O: {events} events")
         }
-        ParkReport::Settled { events } => format!(
-            "{events} I/O event{} at once, no wait",
-            if *events == 1 { "" } else { "s" }
-        ),
         ParkReport::Waited { waited, ended_by } => {
             let why = match ended_by {
                 UnparkReason::Deadline => "deadline".to_string(),
@@ -364,7 +360,6 @@ pub fn render_recorded_turn(
         ParkOutcome::Skipped => "no park (tasks ready)".to_string(),
         ParkOutcome::Peeked { events: 0 } => "peeked at I/O: nothing".to_string(),
         ParkOutcome::Peeked { events } => format!("peeked at I/O: {events} events"),
-        ParkOutcome::Settled { events } => format!("settled: {events} I/O, no wait"),
         ParkOutcome::Waited {
             waited_ns,
             ended_by,

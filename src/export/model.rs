@@ -594,8 +594,6 @@ impl Builder {
             | Kind::IoWait { .. }
             | Kind::IoDone { .. }
             | Kind::IoDeregistered { .. }
-            | Kind::JumpPastOutside { .. }
-            | Kind::SettleGaveUp
             | Kind::SlowPoll { .. } => {}
         }
         // Whatever happens while a poll is open happens inside it.
@@ -915,21 +913,6 @@ fn describe(model: &Model, kind: &Kind) -> (String, String) {
         Kind::IoDeregistered { key } => (
             "io".into(),
             format!("{} {key} deregistered", key_word(model)),
-        ),
-        Kind::JumpPastOutside { keys } => {
-            let keys: Vec<String> = keys.iter().map(u64::to_string).collect();
-            (
-                "loop".into(),
-                format!(
-                    "warning: the clock jumped while {} {} waited on peers outside the runtime",
-                    key_word(model),
-                    keys.join(", ")
-                ),
-            )
-        }
-        Kind::SettleGaveUp => (
-            "loop".into(),
-            "warning: owed I/O did not come; runs may differ from here".into(),
         ),
         Kind::SlowPoll { who, took_ns } => (
             model.label(who),

@@ -7,9 +7,10 @@
 //! anywhere in this file.
 //!
 //! Under virtual time ([`EventLoopOptions::virtual_time`]) the directory runs inside
-//! the same runtime, so the whole exchange — sockets included — happens on one loop
-//! whose clock jumps over the server's one-second waits: the run reports exactly
-//! 1.000, 2.000 and 3.000 s, in milliseconds of wall time.
+//! the same runtime, so the whole exchange — sockets included, on the runtime's
+//! simulated network — happens on one loop whose clock jumps over the server's
+//! one-second waits: the run reports exactly 1.000, 2.000 and 3.000 s, in milliseconds
+//! of wall time.
 
 use std::io;
 use std::net::SocketAddr;
@@ -205,8 +206,16 @@ pub fn run_event_loop(
         let addr = match directory {
             Some(addr) => addr,
             None => {
-                let server =
-                    Directory::bind("127.0.0.1:0", DirectoryConfig::with_delay(options.delay))?;
+                // The runtime's own clients are the directory's only clients: it serves
+                // every one of them at once, however many there are.
+                let config = DirectoryConfig {
+                    max_connections: options
+                        .requests
+                        .len()
+                        .max(DirectoryConfig::default().max_connections),
+                    ..DirectoryConfig::with_delay(options.delay)
+                };
+                let server = Directory::bind("127.0.0.1:0", config)?;
                 let addr = server.local_addr()?;
                 let stop = stop.clone();
                 crate::spawn_named("directory", async move {

@@ -57,10 +57,7 @@ use mio::{Events, Interest, Token};
 use crate::executor::IoView;
 use crate::task::TaskId;
 
-pub(crate) mod ledger;
 pub(crate) mod registration;
-
-pub(crate) use ledger::Ledger;
 
 /// The token of the `mio::Waker` that other threads ring to unpark the loop.
 const REMOTE_WAKE_TOKEN: Token = Token(usize::MAX);
@@ -68,19 +65,20 @@ const REMOTE_WAKE_TOKEN: Token = Token(usize::MAX);
 /// How many events one `poll` may return; more simply wait for the next turn.
 const EVENTS_PER_POLL: usize = 1024;
 
-/// A settle waits for what the ledger says is owed, and the kernel delivers it in
-/// microseconds (or, past a full accept queue, when a SYN is sent again, a second
-/// later). This limit is not part of the rule, and no jump depends on it: it only
-/// keeps a bug in the accounts from hanging the program, and the trace then says the
-/// settle gave up, so the run is known to be no longer deterministic.
-const GIVE_UP_SETTLING: Duration = Duration::from_secs(5);
-
 /// Which half of a socket an operation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
     Read,
     Write,
 }
+
+/// A token is one `usize`: the slot index in its low half, the generation in its
+/// high half (32 bits each on a 64-bit target, 16 on a 32-bit one).
+const HALF: u32 = usize::BITS / 2;
+
+/// The largest index or generation a half holds. A slot index stays below it, so no
+/// token is ever `REMOTE_WAKE_TOKEN` (both halves full); a generation wraps at it.
+const HALF_MAX: u32 = u32::MAX >> (u32::BITS - HALF);
 
 /// A registered source: which slot, and which generation of that slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,13 +89,13 @@ pub(crate) struct IoKey {
 
 impl IoKey {
     fn token(self) -> Token {
-        Token(((self.generation as usize) << 32) | self.index as usize)
+        Token(((self.generation as usize) << HALF) | self.index as usize)
     }
 
     fn from_token(token: Token) -> IoKey {
         IoKey {
-            index: (token.0 & 0xFFFF_FFFF) as u32,
-            generation: (token.0 >> 32) as u32,
+            index: (token.0 & HALF_MAX as usize) as u32,
+            generation: (token.0 >> HALF) as u32,
         }
     }
 
@@ -127,8 +125,7 @@ struct Half {
     /// after it. Only a `WouldBlock` can.
     closed: bool,
     /// The tasks waiting for the next event in this direction. A list, not one slot:
-    /// tasks sharing a listener all wait in `accept`, and a single slot kept only the
-    /// last one's waker, so the others were never woken again. A waiter whose
+    /// tasks sharing a listener all wait in `accept`, and each must be woken. A waiter whose
     /// operation was cancelled (a timeout) stays until the next event wakes it once,
     /// which is harmless; a task waiting again keeps its one entry (`will_wake`).
     waiters: Vec<Waiter>,
@@ -189,42 +186,14 @@ pub(crate) struct Ready {
     pub(crate) waiters: Vec<Waiter>,
 }
 
-/// What one `wait` (or one settle) brought.
+/// What one `wait` brought.
 pub(crate) struct Wakeup {
     pub(crate) ready: Vec<Ready>,
     pub(crate) remote_wake: bool,
-    /// A settle stopped waiting for what the ledger said was owed (it never came).
-    pub(crate) settle_gave_up: bool,
-    /// Stale wakers of sockets dropped out of the reactor's reach; nothing to wake,
-    /// only to drop once the reactor is no longer borrowed (see `reclaim_released`).
-    pub(crate) _orphans: Vec<Waiter>,
-}
-
-impl Wakeup {
-    /// Adds what a later `wait` brought.
-    fn absorb(&mut self, more: Wakeup) {
-        self.ready.extend(more.ready);
-        self.remote_wake |= more.remote_wake;
-        self._orphans.extend(more._orphans);
-    }
-
-    /// One entry per token, in token order: the order the kernel listed events in
-    /// is its own business, and must not decide the trace.
-    fn merge_by_token(&mut self) {
-        self.ready.sort_by_key(|ready| ready.token);
-        let mut merged: Vec<Ready> = Vec::with_capacity(self.ready.len());
-        for ready in self.ready.drain(..) {
-            match merged.last_mut() {
-                Some(last) if last.token == ready.token => {
-                    last.readable |= ready.readable;
-                    last.writable |= ready.writable;
-                    last.waiters.extend(ready.waiters);
-                }
-                _ => merged.push(ready),
-            }
-        }
-        self.ready = merged;
-    }
+    /// Wakers left behind by sockets dropped out of the reactor's reach (of operations
+    /// cancelled earlier): nothing to wake, only to drop once the reactor is no longer
+    /// borrowed (see `reclaim_released`).
+    pub(crate) leftover_waiters: Vec<Waiter>,
 }
 
 /// The reactor's state behind its `RefCell`: mio's `Poll` plus the table of
@@ -232,17 +201,14 @@ impl Wakeup {
 struct ReactorState {
     poll: mio::Poll,
     events: Events,
-    /// What the runtime's own sockets owe each other (virtual time's settle).
-    ledger: Ledger,
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
     /// Keys of sockets dropped where this reactor could not be reached: outside its
     /// runtime's `block_on` (a socket returned from `block_on` and dropped later), in
     /// another runtime, or on another thread. Their slots are freed at the next
-    /// `wait`; without this list they stayed taken for good, a leak per
-    /// such socket, and `pending_resources` counted them forever. (The kernel side
-    /// needs nothing: closing the socket removes it from epoll.)
+    /// `wait`. (The kernel side needs nothing: closing the socket removes it from
+    /// epoll.)
     released: Arc<Mutex<Vec<IoKey>>>,
 }
 
@@ -254,7 +220,6 @@ impl ReactorState {
             ReactorState {
                 poll,
                 events: Events::with_capacity(EVENTS_PER_POLL),
-                ledger: Ledger::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
                 live: 0,
@@ -276,6 +241,12 @@ impl ReactorState {
     ) -> io::Result<IoKey> {
         let index = match self.free.pop() {
             Some(index) => index,
+            None if self.slots.len() >= HALF_MAX as usize => {
+                return Err(io::Error::other(format!(
+                    "the reactor holds {} sources already, as many as its tokens can name",
+                    self.slots.len()
+                )));
+            }
             None => {
                 self.slots.push(Slot {
                     generation: 0,
@@ -331,10 +302,13 @@ impl ReactorState {
             return Vec::new();
         };
         // The next socket in this slot gets a new generation: stale tokens stay stale.
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = if slot.generation == HALF_MAX {
+            0
+        } else {
+            slot.generation + 1
+        };
         self.free.push(key.index);
         self.live -= 1;
-        self.ledger.forget(key);
         state
             .read
             .waiters
@@ -439,8 +413,7 @@ impl ReactorState {
         let mut wakeup = Wakeup {
             ready: Vec::new(),
             remote_wake: false,
-            settle_gave_up: false,
-            _orphans: Vec::new(),
+            leftover_waiters: Vec::new(),
         };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -449,7 +422,7 @@ impl ReactorState {
         }
         // Before the events: a reclaimed slot has a new generation, so an event for
         // the dropped socket is ignored below.
-        wakeup._orphans = self.reclaim_released();
+        wakeup.leftover_waiters = self.reclaim_released();
         for event in self.events.iter() {
             if event.token() == REMOTE_WAKE_TOKEN {
                 wakeup.remote_wake = true;
@@ -474,8 +447,6 @@ impl ReactorState {
             if event.is_read_closed() || event.is_error() {
                 state.read.closed = true;
             }
-            self.ledger
-                .saw_event(key, writable, event.is_read_closed(), event.is_error());
             wakeup.ready.push(Ready {
                 token: key.number(),
                 readable,
@@ -484,57 +455,6 @@ impl ReactorState {
             });
         }
         Ok(wakeup)
-    }
-
-    /// Virtual time's settle (see `ledger.rs`): collects what the reactor has now, and
-    /// goes on collecting until nothing the runtime's own sockets owe each other is
-    /// still on its way. Connections owed to a listener are taken out of the kernel's
-    /// queue on the way, and reported as the listener being readable. The result is
-    /// in token order, one entry per socket.
-    fn settle(&mut self) -> io::Result<Wakeup> {
-        let mut wakeup = self.wait(Some(Duration::ZERO))?;
-        let started = std::time::Instant::now();
-        loop {
-            for listener in self.ledger.take_owed_connections() {
-                if let Some(state) = self.state_mut(listener) {
-                    let waiters = state.mark_ready(true, false);
-                    wakeup.ready.push(Ready {
-                        token: listener.number(),
-                        readable: true,
-                        writable: false,
-                        waiters,
-                    });
-                }
-            }
-            if !self.ledger.anything_owed() {
-                break;
-            }
-            if started.elapsed() > GIVE_UP_SETTLING {
-                wakeup.settle_gave_up = true;
-                break;
-            }
-            // The kernel is still carrying what a task sent: give it the CPU (on a busy
-            // machine its work runs in a kernel thread that needs a core), then look.
-            std::thread::yield_now();
-            let more = self.wait(Some(Duration::ZERO))?;
-            wakeup.absorb(more);
-        }
-        wakeup.merge_by_token();
-        Ok(wakeup)
-    }
-
-    /// Virtual time, before an operation on `key`: waits until what is owed to it has
-    /// landed, so the operation's result does not depend on how fast the kernel is.
-    /// `false` if it gave up waiting (see `GIVE_UP_SETTLING`).
-    fn land(&mut self, key: IoKey, direction: Direction) -> bool {
-        let started = std::time::Instant::now();
-        while self.ledger.owed_before_op(key, direction) {
-            if started.elapsed() > GIVE_UP_SETTLING {
-                return false;
-            }
-            std::thread::yield_now();
-        }
-        true
     }
 
     /// Registered sources (not counting those dropped already and waiting to be
@@ -568,6 +488,7 @@ impl ReactorState {
                     writable: state.write.ready,
                     reader: state.read.waiters.first().and_then(|w| w.task),
                     writer: state.write.waiters.first().and_then(|w| w.task),
+                    simulated: false,
                 })
             })
             .collect()
@@ -690,39 +611,6 @@ impl Reactor {
         self.state.borrow_mut().wait(timeout)
     }
 
-    /// Virtual time's settle: what the reactor has now, once nothing the runtime's own
-    /// sockets owe each other is on its way (`ledger.rs`). In token order.
-    pub(crate) fn settle(&self) -> io::Result<Wakeup> {
-        self.state.borrow_mut().settle()
-    }
-
-    /// Virtual time: waits until what is owed to `key` has landed, before an
-    /// operation in `direction` runs.
-    pub(crate) fn land(&self, key: IoKey, direction: Direction) -> bool {
-        self.state.borrow_mut().land(key, direction)
-    }
-
-    /// The runtime's books on its sockets (`ledger.rs`).
-    pub(crate) fn with_ledger<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
-        f(&mut self.state.borrow_mut().ledger)
-    }
-
-    /// The tokens of the streams whose peer is outside the runtime and on which a
-    /// task waits to read: virtual time cannot see what they are owed.
-    pub(crate) fn outside_readers(&self) -> Vec<usize> {
-        let mut state = self.state.borrow_mut();
-        let outside = state.ledger.outside_streams();
-        outside
-            .into_iter()
-            .filter(|&key| {
-                state
-                    .state_mut(key)
-                    .is_some_and(|s| !s.read.waiters.is_empty())
-            })
-            .map(IoKey::number)
-            .collect()
-    }
-
     /// Registered sources (not counting those dropped already and waiting to be
     /// reclaimed).
     pub(crate) fn source_count(&self) -> usize {
@@ -748,7 +636,7 @@ impl Reactor {
 }
 
 /// The reactor driven by hand, without the loop: each test sets up the exact order of
-/// events that the loop would only produce by chance (or, today, not at all).
+/// events that the loop would only produce by chance.
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -778,6 +666,17 @@ mod tests {
     }
 
     const LONG_ENOUGH: Option<Duration> = Some(Duration::from_secs(2));
+
+    #[test]
+    fn a_token_holds_index_and_generation_in_its_halves_and_is_never_the_remote_wake() {
+        for (index, generation) in [(0, 0), (3, 7), (HALF_MAX - 1, HALF_MAX), (1, HALF_MAX)] {
+            let key = IoKey { index, generation };
+            assert_eq!(IoKey::from_token(key.token()), key);
+            assert_ne!(key.token(), REMOTE_WAKE_TOKEN);
+        }
+        // Half a usize each, whatever the target's width.
+        assert_eq!(HALF_MAX as u64, (1u64 << (usize::BITS / 2)) - 1);
+    }
 
     #[test]
     fn readiness_between_a_would_block_and_the_storing_of_the_waker_is_not_lost() {

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::{Direction, IoKey, Ledger};
+use super::{Direction, IoKey};
 use crate::context;
 use crate::trace::Event;
 
@@ -86,34 +86,6 @@ impl Registration {
         }
     }
 
-    /// Writes in the runtime's books on its sockets (`ledger.rs`), if this thread runs
-    /// the socket's runtime and that runtime is on virtual time (the only one that
-    /// reads them: a real-time runtime keeps no books).
-    pub(crate) fn ledger(&self, note: impl FnOnce(&mut Ledger, IoKey)) {
-        context::try_with_core(|core| {
-            if core.id() == self.runtime_id && core.time().is_virtual() {
-                core.reactor().with_ledger(|ledger| note(ledger, self.key));
-            }
-        });
-    }
-
-    /// A connection the settle took out of the kernel's queue for this listener.
-    pub(crate) fn take_accepted(&self) -> Option<(mio::net::TcpStream, std::net::SocketAddr)> {
-        context::try_with_core(|core| {
-            if core.id() != self.runtime_id {
-                return None;
-            }
-            core.reactor()
-                .with_ledger(|ledger| ledger.take_accepted(self.key))
-        })
-        .flatten()
-    }
-
-    /// This registration's key in the reactor.
-    pub(crate) fn key(&self) -> IoKey {
-        self.key
-    }
-
     /// Runs a non-blocking operation the edge-triggered way; see [`poll_io`].
     pub(crate) fn poll_io<R>(
         &self,
@@ -134,8 +106,7 @@ impl Registration {
     }
 
     /// A read or write of at most `capacity` bytes, the edge-triggered way, counted:
-    /// the bytes it moved go into the trace (`IoDone`) and, under virtual time, into
-    /// the runtime's books (`ledger.rs`). A read that returns fewer bytes than
+    /// the bytes it moved go into the trace (`IoDone`). A read that returns fewer bytes than
     /// `capacity` (and more than none) emptied the socket, so the next one waits for
     /// an edge, as tokio's does: without this, every short read is followed by a read
     /// that only hears `WouldBlock`.
@@ -179,10 +150,8 @@ pub(crate) struct Counted {
 ///   again. `Interrupted` is simply tried again.
 ///
 /// A socket used inside another runtime's `block_on` than the one it was registered
-/// with gets an error: its key means nothing in that runtime's table. (Looked up
-/// there, it named some other socket's slot, parked the task on that socket and
-/// cleared *its* readiness flag, while the socket's own events went to a `mio::Poll`
-/// that no one was polling.)
+/// with gets an error: its key means nothing in that runtime's table, and its events
+/// go to a `mio::Poll` that this loop does not poll.
 pub(crate) fn poll_io<R>(
     key: IoKey,
     runtime_id: u64,
@@ -213,12 +182,6 @@ pub(crate) fn poll_io<R>(
                 }
                 return Poll::Pending;
             };
-            // Under virtual time an operation sees only what has landed: what the
-            // runtime's own sockets owe this one arrives first (`ledger.rs`), so its
-            // result is the same on every run.
-            if core.time().is_virtual() && !reactor.land(key, direction) {
-                core.tracer().emit(Event::SettleGaveUp);
-            }
             // The reactor is not borrowed while the syscall runs.
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -226,9 +189,6 @@ pub(crate) fn poll_io<R>(
                     if !waiting {
                         // Readiness arrived while the operation ran: try again.
                         continue;
-                    }
-                    if core.time().is_virtual() {
-                        reactor.with_ledger(|ledger| ledger.would_block(key, direction));
                     }
                     if core.tracer().enabled() {
                         core.tracer().emit(Event::IoWouldBlock {
@@ -244,12 +204,6 @@ pub(crate) fn poll_io<R>(
                     if let Some(Counted { bytes, capacity }) = counted(&done) {
                         if direction == Direction::Read && bytes > 0 && bytes < capacity {
                             reactor.drained(key, direction, tick);
-                        }
-                        if core.time().is_virtual() {
-                            reactor.with_ledger(|ledger| match direction {
-                                Direction::Read => ledger.read(key, bytes),
-                                Direction::Write => ledger.wrote(key, bytes),
-                            });
                         }
                         if core.tracer().enabled() {
                             core.tracer().emit(Event::IoDone {

@@ -243,10 +243,6 @@ fn lines_of(
             bytes: *bytes as u64,
         },
         Event::IoDeregistered { token } => Kind::IoDeregistered { key: *token as u64 },
-        Event::JumpPastOutsideSockets { tokens } => Kind::JumpPastOutside {
-            keys: tokens.iter().map(|t| *t as u64).collect(),
-        },
-        Event::SettleGaveUp => Kind::SettleGaveUp,
         Event::TurnEnded { turn } => {
             let mut state = state_of(*turn);
             for source in state.iter_mut().flat_map(|s| s.io.iter_mut()) {

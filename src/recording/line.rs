@@ -366,15 +366,6 @@ pub enum Kind {
         /// Its key.
         key: u64,
     },
-    /// looplab, virtual time: the clock jumped while tasks waited on sockets whose peer
-    /// is outside the runtime.
-    JumpPastOutside {
-        /// The keys waited on.
-        keys: Vec<u64>,
-    },
-    /// looplab, virtual time: a settle stopped waiting for owed I/O; from here runs may
-    /// differ.
-    SettleGaveUp,
     /// One poll held the loop too long.
     SlowPoll {
         /// The task.
@@ -439,11 +430,6 @@ pub enum ParkOutcome {
     Skipped,
     /// Tasks were ready, so only a zero-timeout look at I/O.
     Peeked {
-        /// Readiness events found.
-        events: u64,
-    },
-    /// looplab, virtual time: the sockets settled without the clock moving.
-    Settled {
         /// Readiness events found.
         events: u64,
     },
@@ -535,8 +521,6 @@ impl Kind {
         "io_wait",
         "io_done",
         "io_deregistered",
-        "jump_past_outside",
-        "settle_gave_up",
         "slow_poll",
         "lookup_run",
         "turn",

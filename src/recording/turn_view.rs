@@ -56,9 +56,6 @@ fn park_outcome(park: &ParkReport) -> ParkOutcome {
         ParkReport::Peeked { events } => ParkOutcome::Peeked {
             events: *events as u64,
         },
-        ParkReport::Settled { events } => ParkOutcome::Settled {
-            events: *events as u64,
-        },
         ParkReport::Waited { waited, ended_by } => {
             let (ended_by, events) = unpark_reason(ended_by);
             ParkOutcome::Waited {

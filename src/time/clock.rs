@@ -1,7 +1,7 @@
 //! The runtime's clock: real or virtual (chapter 6).
 //!
-//! Every runtime reads time through one `Clock`, owned by its timer driver
-//! (`driver.rs`); [`Instant`](super::Instant) is a reading of it: the time since the
+//! Every runtime reads time through one `Clock`, owned by its timers
+//! (`timers.rs`); [`Instant`](super::Instant) is a reading of it: the time since the
 //! runtime started. Two kinds of clock:
 //!
 //! - **Real**: wall time (`std::time::Instant`). Sleeping one second takes one second.
@@ -13,8 +13,11 @@
 //!   makes traces diffable and timing tests fast.
 //!
 //! Virtual time is honest only because the loop moves the clock *when nothing else can
-//! happen*: if a task were ready, or a socket had data in flight, jumping would reorder
-//! events. tokio has the same thing as `time::pause()`; asyncio leaves it to test
+//! happen*: if a task were ready, jumping would reorder events. A virtual-time
+//! runtime's sockets are simulated in memory (`sim_net/`), so no byte is ever in
+//! flight where the loop cannot see it; the park (`park.rs`) is the one place that
+//! moves this clock. tokio has a paused clock too (`time::pause()`), which advances
+//! whenever its runtime is idle, real sockets or not; asyncio leaves it to test
 //! libraries that swap `loop.time()`.
 
 use std::cell::Cell;
@@ -52,7 +55,7 @@ impl Clock {
     }
 
     /// Moves virtual time forward to `to`. Never backwards; a no-op on a real clock.
-    pub(crate) fn jump_to(&self, to: Duration) {
+    pub(crate) fn advance_to(&self, to: Duration) {
         if let Clock::Virtual { now } = self
             && to > now.get()
         {
@@ -88,8 +91,8 @@ mod tests {
     #[test]
     fn virtual_clock_only_moves_forward() {
         let clock = Clock::virtual_();
-        clock.jump_to(Duration::from_secs(2));
-        clock.jump_to(Duration::from_secs(1));
+        clock.advance_to(Duration::from_secs(2));
+        clock.advance_to(Duration::from_secs(1));
         assert_eq!(clock.now(), Duration::from_secs(2));
     }
 }

@@ -26,7 +26,7 @@ impl Instant {
     /// `looplab::block_on(...)`.
     pub fn now() -> Instant {
         Instant(context::with_core("looplab::time::Instant::now", |core| {
-            core.time().now()
+            core.timers().now()
         }))
     }
 

@@ -8,8 +8,8 @@
 //!
 //! - [`wheel`]: a hierarchical timing wheel, the data structure (no futures in it).
 //! - [`clock`]: the runtime's clock, real or virtual; [`Instant`] is a reading of it.
-//! - `driver.rs`: the timer driver: arms, cancels and fires the runtime's timers,
-//!   and moves the virtual clock.
+//! - `timers.rs`: the runtime's timers: arms, cancels and fires them, on the
+//!   runtime's clock.
 //! - [`sleep`](mod@sleep) and [`timeout`](mod@timeout): the futures a task awaits.
 //!
 //! | looplab | asyncio | tokio |
@@ -20,10 +20,10 @@
 //! | the wheel | the `_scheduled` heap of `call_later` | `runtime::time::wheel` |
 
 pub mod clock;
-pub(crate) mod driver;
 mod instant;
 pub mod sleep;
 pub mod timeout;
+pub(crate) mod timers;
 pub mod wheel;
 
 pub use instant::Instant;
@@ -37,6 +37,6 @@ pub use timeout::{Elapsed, Timeout, timeout};
 /// Outside a runtime.
 pub fn timers_in_wheel() -> (usize, usize) {
     crate::context::with_core("looplab::time::timers_in_wheel", |core| {
-        core.time().len_and_due()
+        core.timers().len_and_due()
     })
 }

@@ -90,7 +90,7 @@ impl Future for Sleep {
                 "a looplab Sleep was polled in another runtime than the one it was made \
                  in. Create the sleep inside the runtime that awaits it."
             );
-            let time = core.time();
+            let time = core.timers();
             if time.now() >= this.deadline.since_start() {
                 // Done. If the timer has not fired (the task was polled for another
                 // reason at the right moment), take it out now.
@@ -123,7 +123,7 @@ impl Drop for Sleep {
         // another thread) there is no wheel to clean up.
         context::try_with_core(|core| {
             if core.id() == self.runtime_id {
-                core.time().cancel(key);
+                core.timers().cancel(key);
             }
         });
     }

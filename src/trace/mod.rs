@@ -220,17 +220,6 @@ pub enum Event {
         /// How many bytes.
         bytes: usize,
     },
-    /// Under virtual time the clock jumped while tasks waited on sockets whose peer is
-    /// outside the runtime: what those peers send is not counted, so the jump may pass
-    /// a reply that was on its way.
-    JumpPastOutsideSockets {
-        /// The tokens waited on.
-        tokens: Vec<usize>,
-    },
-    /// Under virtual time a settle stopped waiting for what the runtime's accounts said
-    /// its sockets owed each other (it did not come within seconds): from here the
-    /// trace may differ between runs.
-    SettleGaveUp,
     /// A turn of the loop ended (after step 5, timers fired). Recorded for the
     /// pictures (the stepper counts turns by it), never printed: a line per turn would
     /// drown the trace.
@@ -630,14 +619,6 @@ impl Event {
                     ("read", n) => format!("io: read {n} bytes on token {token}"),
                     (_, n) => format!("io: wrote {n} bytes on token {token}"),
                 },
-            ),
-            Event::JumpPastOutsideSockets { tokens } => (
-                "loop".into(),
-                format!("warning: clock jumps while tokens {tokens:?} wait on the outside world"),
-            ),
-            Event::SettleGaveUp => (
-                "loop".into(),
-                "warning: owed I/O did not arrive; the trace may differ between runs".into(),
             ),
             Event::TurnEnded { turn } => ("loop".into(), format!("turn {turn} ends")),
             Event::SlowPoll { task, took } => (

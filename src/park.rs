@@ -1,8 +1,8 @@
-//! The driver: what the loop parks in, the reactor and the timers together
-//! (chapter 7, after the reactor).
+//! The park: step 4 of the loop, where it waits for the world (chapter 7, after the
+//! reactor).
 //!
-//! Step 4 of the loop has one entry point, [`Driver::park`], and it always says what
-//! ended the park ([`UnparkReason`]):
+//! Step 4 has one entry point, [`Parker::park`], and it always says what ended the
+//! park ([`UnparkReason`]):
 //!
 //! | the loop asked for | real time | virtual time |
 //! |---|---|---|
@@ -13,16 +13,16 @@
 //! A peek that finds nothing leaves no line in the trace; every real park does, with
 //! its reason.
 //!
-//! **Why a jump is safe.** Under virtual time the loop moves the clock only when
-//! nothing could happen before the next deadline. A reply on its way from one of the
-//! runtime's sockets to another (written by one task, not yet readable by the other)
-//! is the one thing that could. So under virtual time every look at the reactor is a
-//! *settle* (`reactor/ledger.rs`): the runtime counts what its sockets owe each other
-//! (bytes, ends of stream, handshakes, connections) and collects events until all of
-//! it has landed; only an empty settle lets the clock jump. No wall-clock grace is
-//! involved, so the trace does not depend on how busy the machine is. Sockets to the
-//! outside world are the limit: the trace warns when the clock jumps while a task
-//! waits on one.
+//! **Why the jump is correct.** The loop parks only when no task is ready. Under
+//! virtual time every socket is simulated (`sim_net/`): a write lands in its peer's
+//! buffer and wakes the reader's task within the writer's poll, so no byte, end of
+//! stream or connection is ever on its way anywhere the loop cannot see. One thread,
+//! no kernel in between, wakes in program order: when no task is ready, nothing can
+//! happen before the next deadline, and the clock may go straight there. The only
+//! things outside the simulation are wakes from other threads and OS sources such as
+//! signals; the peek collects those that have come. It is exact by construction, with
+//! no wall-clock grace, so the trace is the same on every run however busy the
+//! machine is.
 //!
 //! A real error from `epoll_wait` means the loop can no longer see its sockets: it
 //! panics with the OS's reason, as tokio's driver does, rather than spin on a broken
@@ -33,12 +33,13 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::reactor::{Reactor, Wakeup};
-use crate::stats::{Counter, StatsReport, TimeCounter};
-use crate::time::driver::TimeDriver;
-use crate::trace::{Event, Tracer, UnparkReason};
-
 use crate::executor::{ParkReport, ParkTimeout};
+use crate::reactor::{Reactor, Wakeup};
+use crate::sim_net::SimNet;
+use crate::stats::{Counter, StatsReport, TimeCounter};
+use crate::time::clock::Clock;
+use crate::time::timers::Timers;
+use crate::trace::{Event, Tracer, UnparkReason};
 
 #[derive(Default)]
 struct ParkCounters {
@@ -49,27 +50,34 @@ struct ParkCounters {
     parked: TimeCounter,
 }
 
-/// The reactor and the timer driver, behind the loop's one park.
-pub(crate) struct Driver {
-    time: TimeDriver,
+/// What the loop parks in: the reactor, the timers and their clock, and under
+/// virtual time the simulated network.
+pub(crate) struct Parker {
+    clock: Rc<Clock>,
+    timers: Timers,
     reactor: Reactor,
+    /// `Some` exactly when the clock is virtual.
+    sim_net: Option<SimNet>,
     tracer: Rc<Tracer>,
     counters: ParkCounters,
 }
 
-impl Driver {
-    pub(crate) fn new(time: TimeDriver, reactor: Reactor, tracer: Rc<Tracer>) -> Driver {
-        Driver {
-            time,
+impl Parker {
+    pub(crate) fn new(clock: Rc<Clock>, reactor: Reactor, tracer: Rc<Tracer>) -> Parker {
+        let sim_net = clock.is_virtual().then(|| SimNet::new(tracer.clone()));
+        Parker {
+            timers: Timers::new(clock.clone(), tracer.clone()),
+            clock,
             reactor,
+            sim_net,
             tracer,
             counters: ParkCounters::default(),
         }
     }
 
     /// The runtime's timers and clock.
-    pub(crate) fn time(&self) -> &TimeDriver {
-        &self.time
+    pub(crate) fn timers(&self) -> &Timers {
+        &self.timers
     }
 
     /// The runtime's reactor.
@@ -77,17 +85,26 @@ impl Driver {
         &self.reactor
     }
 
+    /// The simulated network, under virtual time.
+    pub(crate) fn sim_net(&self) -> Option<&SimNet> {
+        self.sim_net.as_ref()
+    }
+
+    /// Sockets and other sources: the reactor's and the simulated network's.
+    pub(crate) fn source_count(&self) -> usize {
+        let simulated = self.sim_net.as_ref().map_or(0, |net| {
+            net.reclaim_released();
+            net.len()
+        });
+        self.reactor.source_count() + simulated
+    }
+
     /// Step 4: waits as `timeout` says, wakes the tasks whose sockets became ready, and
     /// says what ended the wait.
     pub(crate) fn park(&self, timeout: ParkTimeout) -> ParkReport {
         let deadline = match timeout {
             ParkTimeout::Zero => {
-                let peeked = if self.time.is_virtual() {
-                    self.settle()
-                } else {
-                    self.poll_reactor(Some(Duration::ZERO), Quiet::IfNothing)
-                };
-                let events = match peeked {
+                let events = match self.poll_reactor(Some(Duration::ZERO)) {
                     UnparkReason::Io(n) => n,
                     _ => 0,
                 };
@@ -96,46 +113,48 @@ impl Driver {
             ParkTimeout::Until(deadline) => Some(deadline),
             ParkTimeout::Forever => None,
         };
-        let until_deadline = deadline.map(|d| d.saturating_sub(self.time.now()));
+        if let Some(net) = &self.sim_net {
+            // Sockets dropped away from the loop close now: their peers' wakes count.
+            net.reclaim_released();
+        }
+        let until_deadline = deadline.map(|d| d.saturating_sub(self.clock.now()));
         if self.tracer.enabled() {
             self.tracer.emit(Event::Park {
                 timeout: until_deadline,
-                timers: self.time.len(),
-                sources: self.reactor.source_count(),
+                timers: self.timers.len(),
+                sources: self.source_count(),
             });
         }
         let started = std::time::Instant::now();
-        let clock_before = self.time.now();
-        let ended_by = if self.time.is_virtual() {
-            self.park_virtual(deadline)
-        } else {
-            self.park_real(until_deadline)
+        let clock_before = self.clock.now();
+        let ended_by = match (self.clock.is_virtual(), deadline) {
+            (true, Some(deadline)) => self.peek_or_jump(deadline),
+            _ => self.wait(until_deadline),
         };
         let waited = started.elapsed();
         self.counters.parked.add(waited);
         match ended_by {
             UnparkReason::ClockJump => ParkReport::Jumped {
                 from: clock_before,
-                to: self.time.now(),
+                to: self.clock.now(),
             },
-            UnparkReason::Io(events) if self.time.is_virtual() => ParkReport::Settled { events },
             ended_by => ParkReport::Waited { waited, ended_by },
         }
     }
 
-    /// A real-time park: `epoll_wait` until I/O, another thread, or the deadline.
-    fn park_real(&self, until_deadline: Option<Duration>) -> UnparkReason {
-        // Quiet: when the wait comes back empty, the one line to print is "deadline
-        // reached" (the timeout ran out), not "nothing happened".
-        let reason = self.poll_reactor(until_deadline, Quiet::IfNothing);
+    /// A park that waits: `epoll_wait` until I/O, another thread, or the deadline (a
+    /// virtual-time park without a deadline waits here too: only the world outside can
+    /// move it on).
+    fn wait(&self, until_deadline: Option<Duration>) -> UnparkReason {
+        let reason = self.poll_reactor(until_deadline);
         if reason != UnparkReason::Nothing {
             return reason;
         }
         // An empty wait ended by its timeout, or by a signal (EINTR) before it.
         let deadline_came = until_deadline.is_some_and(|_| {
-            self.time
+            self.timers
                 .next_deadline()
-                .is_none_or(|deadline| self.time.now() >= deadline)
+                .is_none_or(|deadline| self.clock.now() >= deadline)
         });
         let reason = if deadline_came {
             self.counters.unparks_deadline.bump();
@@ -149,59 +168,36 @@ impl Driver {
         reason
     }
 
-    /// A virtual-time park: the reactor settles (everything the runtime's own
-    /// sockets owe each other lands first, `reactor/ledger.rs`), and if that brought
-    /// nothing, nothing can happen before the deadline: the clock jumps there.
-    fn park_virtual(&self, deadline: Option<Duration>) -> UnparkReason {
-        let reason = self.settle();
+    /// Virtual time with a deadline: no task is ready, so nothing can happen before
+    /// the deadline but what the world outside has sent already (a wake from another
+    /// thread, a signal). A peek collects that; if there is none, the clock jumps.
+    fn peek_or_jump(&self, deadline: Duration) -> UnparkReason {
+        let reason = self.poll_reactor(Some(Duration::ZERO));
         if reason != UnparkReason::Nothing {
             return reason;
         }
-        match deadline {
-            Some(deadline) => {
-                let outside = self.reactor.outside_readers();
-                if !outside.is_empty() {
-                    self.tracer
-                        .emit(Event::JumpPastOutsideSockets { tokens: outside });
-                }
-                self.time.jump_to(deadline);
-                self.counters.clock_jumps.bump();
-                self.tracer.emit(Event::Unpark {
-                    reason: UnparkReason::ClockJump,
-                });
-                UnparkReason::ClockJump
-            }
-            // No timer to jump to: only I/O from outside or another thread can move
-            // things on.
-            None => self.poll_reactor(None, Quiet::Never),
-        }
-    }
-
-    /// Virtual time's look at the reactor: settled first, then reported in token
-    /// order. An empty result prints nothing (what follows it matters).
-    fn settle(&self) -> UnparkReason {
-        let wakeup = match self.reactor.settle() {
-            Ok(wakeup) => wakeup,
-            Err(e) => reactor_failed(e),
-        };
-        if wakeup.settle_gave_up {
-            self.tracer.emit(Event::SettleGaveUp);
-        }
-        self.report_and_wake(wakeup, Quiet::IfNothing)
+        self.clock.advance_to(deadline);
+        self.counters.clock_jumps.bump();
+        self.tracer.emit(Event::Unpark {
+            reason: UnparkReason::ClockJump,
+        });
+        UnparkReason::ClockJump
     }
 
     /// One `epoll_wait` of at most `timeout`; wakes the tasks it reports and says what
     /// it found (`Nothing` if nothing).
-    fn poll_reactor(&self, timeout: Option<Duration>, quiet: Quiet) -> UnparkReason {
+    fn poll_reactor(&self, timeout: Option<Duration>) -> UnparkReason {
         let wakeup = match self.reactor.wait(timeout) {
             Ok(wakeup) => wakeup,
             Err(e) => reactor_failed(e),
         };
-        self.report_and_wake(wakeup, quiet)
+        self.report_and_wake(wakeup)
     }
 
-    /// Traces what a wait brought and wakes the tasks it names.
-    fn report_and_wake(&self, wakeup: Wakeup, quiet: Quiet) -> UnparkReason {
+    /// Traces what a wait brought and wakes the tasks it names. An empty wait prints
+    /// nothing here: what follows it is the line that matters (a peek goes on, a
+    /// wait says "deadline reached", a jump says so).
+    fn report_and_wake(&self, wakeup: Wakeup) -> UnparkReason {
         let reason = if !wakeup.ready.is_empty() {
             self.counters.unparks_io.bump();
             UnparkReason::Io(wakeup.ready.len())
@@ -211,7 +207,7 @@ impl Driver {
         } else {
             UnparkReason::Nothing
         };
-        if !(quiet == Quiet::IfNothing && reason == UnparkReason::Nothing) {
+        if reason != UnparkReason::Nothing {
             self.tracer.emit(Event::Unpark {
                 reason: reason.clone(),
             });
@@ -231,6 +227,9 @@ impl Driver {
                 waiter.waker.wake();
             }
         }
+        // Dropped here, with the reactor released: a waker may be a task's last
+        // reference, and the task's sockets deregister themselves when it goes.
+        drop(wakeup.leftover_waiters);
         reason
     }
 
@@ -242,7 +241,7 @@ impl Driver {
         report.unparks_remote = c.unparks_remote.get();
         report.clock_jumps = c.clock_jumps.get();
         report.parked = c.parked.get();
-        self.time.report_into(report);
+        self.timers.report_into(report);
     }
 }
 
@@ -252,12 +251,4 @@ fn reactor_failed(e: std::io::Error) -> ! {
         "looplab's reactor failed: epoll_wait returned an error ({e}). The loop cannot \
          see its sockets any more, so it stops here."
     )
-}
-
-/// Whether an empty `epoll_wait` prints an "unpark: nothing happened" line.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quiet {
-    /// A peek or a settle: its "nothing" is followed by the line that matters.
-    IfNothing,
-    Never,
 }

@@ -1,8 +1,8 @@
-//! The timer driver: the runtime's timers, between the wheel and the loop (chapter 6).
+//! The runtime's timers, between the wheel and the loop (chapter 6).
 //!
 //! The wheel (`wheel.rs`) is a plain data structure: it stores values by deadline and
-//! hands them back when its hand passes them. The driver is what makes it a *timer*
-//! service for tasks:
+//! hands them back when its hand passes them. This file is what makes it a *timer*
+//! service for tasks (tokio calls this part the time driver):
 //!
 //! - it owns the runtime's **clock** (`clock.rs`), real or virtual;
 //! - **arm**: a `Sleep`'s first poll puts an entry in the wheel, holding the task's
@@ -11,10 +11,10 @@
 //!   in its entry, so the right task is woken;
 //! - **cancel**: a `Sleep` dropped before its deadline takes its entry out, O(1);
 //! - **fire** (the loop's step 5): move the wheel's hand to now and wake the tasks of
-//!   every expired entry;
-//! - **jump** (virtual time only): set the clock to the next deadline when the loop
-//!   has decided that nothing else can happen before it (`driver.rs` at the crate
-//!   root decides; this file only moves the clock).
+//!   every expired entry.
+//!
+//! The clock is the runtime's (`clock.rs`); only the park (`park.rs`) moves a virtual
+//! one.
 //!
 //! Times are `Duration`s since the runtime started; the wheel counts 1 ms ticks.
 //! Deadlines round *up* to a tick and "now" rounds *down*, so a timer may fire up
@@ -64,16 +64,16 @@ struct TimerCounters {
 }
 
 /// The runtime's clock and timers.
-pub(crate) struct TimeDriver {
+pub(crate) struct Timers {
     clock: Rc<Clock>,
     wheel: RefCell<TimerWheel<TimerEntry>>,
     tracer: Rc<Tracer>,
     counters: TimerCounters,
 }
 
-impl TimeDriver {
-    pub(crate) fn new(clock: Rc<Clock>, tracer: Rc<Tracer>) -> TimeDriver {
-        TimeDriver {
+impl Timers {
+    pub(crate) fn new(clock: Rc<Clock>, tracer: Rc<Tracer>) -> Timers {
+        Timers {
             clock,
             wheel: RefCell::new(TimerWheel::new()),
             tracer,
@@ -84,10 +84,6 @@ impl TimeDriver {
     /// Time since the runtime started, on its clock.
     pub(crate) fn now(&self) -> Duration {
         self.clock.now()
-    }
-
-    pub(crate) fn is_virtual(&self) -> bool {
-        self.clock.is_virtual()
     }
 
     /// Puts a timer in the wheel for `deadline` (time since start), to wake `waker`,
@@ -151,12 +147,6 @@ impl TimeDriver {
             .borrow()
             .next_deadline()
             .map(Duration::from_millis)
-    }
-
-    /// Virtual time: sets the clock to `deadline`. The loop calls it only when it
-    /// has made sure nothing can happen before then.
-    pub(crate) fn jump_to(&self, deadline: Duration) {
-        self.clock.jump_to(deadline);
     }
 
     /// Step 5: moves the wheel's hand to now and wakes the tasks of expired timers.
