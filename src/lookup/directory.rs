@@ -152,7 +152,7 @@ struct ServerState {
     /// connection, so a client is not left on a connection about to go away.
     stopping: AtomicBool,
     /// Fired when the grace is over: the answers still waiting give up and say `503`.
-    cut: StopSignal,
+    cut: Cut,
     /// User lookups waiting out their delay right now.
     lookups_in_flight: AtomicUsize,
     /// Requests read whole and not yet answered, and the task waiting for that count
@@ -314,7 +314,7 @@ impl Directory {
             state: Arc::new(ServerState {
                 open_connections: Arc::new(AtomicUsize::new(0)),
                 stopping: AtomicBool::new(false),
-                cut: StopSignal::new(),
+                cut: Cut::default(),
                 lookups_in_flight: AtomicUsize::new(0),
                 answers_in_flight: Mutex::new((0, None)),
                 served: Mutex::new(BTreeMap::new()),
@@ -463,6 +463,89 @@ impl Directory {
     }
 }
 
+/// The end of the grace, which every answer waiting out its delay listens for.
+///
+/// Unlike a [`StopSignal`], whose waiters stay listed until it fires, a waiter here
+/// leaves the list when its wait ends: thousands of answers a second wait on it, and
+/// each must cost the same small amount, not add to a list that only grows.
+#[derive(Default)]
+struct Cut {
+    state: Mutex<CutState>,
+}
+
+#[derive(Default)]
+struct CutState {
+    fired: bool,
+    /// One slot per waiting answer; freed slots are reused.
+    waiting: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+impl Cut {
+    fn fire(&self) {
+        let waiting = {
+            let mut state = self.state.lock().unwrap();
+            state.fired = true;
+            std::mem::take(&mut state.waiting)
+        };
+        for waker in waiting.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
+    /// Completes once the grace is over.
+    fn wait(&self) -> CutWait<'_> {
+        CutWait {
+            cut: self,
+            slot: None,
+        }
+    }
+}
+
+/// A wait for the [`Cut`]; its slot is given back when it is dropped.
+struct CutWait<'a> {
+    cut: &'a Cut,
+    slot: Option<usize>,
+}
+
+impl Future for CutWait<'_> {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut state = self.cut.state.lock().unwrap();
+        if state.fired {
+            return Poll::Ready(());
+        }
+        let waker = Some(cx.waker().clone());
+        let slot = match self.slot {
+            Some(slot) => slot,
+            None => match state.free.pop() {
+                Some(slot) => slot,
+                None => {
+                    state.waiting.push(None);
+                    state.waiting.len() - 1
+                }
+            },
+        };
+        state.waiting[slot] = waker;
+        drop(state);
+        self.slot = Some(slot);
+        Poll::Pending
+    }
+}
+
+impl Drop for CutWait<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            let mut state = self.cut.state.lock().unwrap();
+            if !state.fired {
+                state.waiting[slot] = None;
+                state.free.push(slot);
+            }
+        }
+    }
+}
+
 /// Waits for `work`, unless `cut` completes first (then `None`).
 async fn unless<F: Future>(work: F, cut: impl Future<Output = ()>) -> Option<F::Output> {
     let (mut work, mut cut) = (pin!(work), pin!(cut));
@@ -522,7 +605,7 @@ async fn serve_connection(
                         out.clear();
                     }
                     state.lookups_in_flight.fetch_add(1, Ordering::Relaxed);
-                    let waited = unless(sleep(config.delay), state.cut.fired()).await;
+                    let waited = unless(sleep(config.delay), state.cut.wait()).await;
                     state.lookups_in_flight.fetch_sub(1, Ordering::Relaxed);
                     if waited.is_none() {
                         // The grace is over: say so rather than close without a word.
@@ -742,6 +825,43 @@ impl Drop for DirectoryThread {
         self.stop.fire();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Context;
+
+    #[test]
+    fn a_wait_for_the_cut_gives_its_slot_back_and_the_cut_wakes_those_still_waiting() {
+        let cut = Cut::default();
+        let woken = Arc::new(AtomicUsize::new(0));
+        let waker = futures_task::waker(Arc::new(CountWakes(woken.clone())));
+        let mut cx = Context::from_waker(&waker);
+        // A thousand answers that waited and were done: the list stays one slot long.
+        for _ in 0..1000 {
+            let mut wait = pin!(cut.wait());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(cut.state.lock().unwrap().waiting.len(), 1);
+        let mut still = pin!(cut.wait());
+        assert!(still.as_mut().poll(&mut cx).is_pending());
+        cut.fire();
+        assert_eq!(
+            woken.load(Ordering::Relaxed),
+            1,
+            "only the one still waiting"
+        );
+        assert!(still.as_mut().poll(&mut cx).is_ready());
+    }
+
+    struct CountWakes(Arc<AtomicUsize>);
+
+    impl futures_task::ArcWake for CountWakes {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
