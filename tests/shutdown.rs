@@ -350,3 +350,21 @@ fn every_answer_is_in_the_log_when_sigterm_stops_the_server() {
     // The log comes before the summary, which is the last line.
     assert!(lines.last().unwrap().starts_with("served "), "{stderr}");
 }
+
+#[test]
+fn the_help_says_how_the_directory_stops_and_with_which_exit_status() {
+    let help = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["directory", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for said in [
+        "A second Ctrl-C or SIGTERM stops at once",
+        "get 503",
+        "130 (SIGINT) or 143 (SIGTERM)",
+        "exit status is 1",
+        "--header-timeout",
+    ] {
+        assert!(help.contains(said), "no {said:?} in:\n{help}");
+    }
+}

@@ -572,7 +572,7 @@ async fn serve_connection(
     config: &DirectoryConfig,
     state: &Arc<ServerState>,
 ) -> io::Result<()> {
-    let mut buffer = Vec::with_capacity(4096);
+    let mut buffer = Vec::with_capacity(1024);
     // Where the bytes not yet answered start in `buffer`.
     let mut start = 0;
     let mut reader = RequestReader::new(config.max_request_head);
