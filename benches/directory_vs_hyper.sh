@@ -10,12 +10,14 @@
 #
 # Rounds alternate (looplab first in odd rounds, hyper first in even ones) and each
 # figure is the best of the rounds; the ratio is looplab / hyper (above 1: looplab
-# serves more). The hyper peer writes no log, so "default" and "slow-log" compare a
+# serves more). Beside it, the server's CPU time per request (from /proc, the least of
+# the rounds; below 1: looplab spends less), which other work on the machine moves less. The hyper peer writes no log, so "default" and "slow-log" compare a
 # logging looplab with a silent hyper, as the issue's table does.
 #
 #   benches/directory_vs_hyper.sh                 # 2 rounds of 10 s per run
 #   ROUNDS=3 DURATION=20s benches/directory_vs_hyper.sh
 #   SHAPES="quiet pipelined" benches/directory_vs_hyper.sh
+#   LOOPLAB_BIN=/tmp/looplab-before benches/directory_vs_hyper.sh   # another build
 #
 # CI builds the peer (`cargo build --examples`) but never runs this: figures from a
 # shared machine mean little. Run it on a quiet machine.
@@ -41,7 +43,8 @@ if [ "$(ulimit -n)" -lt "$need_fds" ]; then
 fi
 
 cargo build --release --quiet --bin looplab --example directory_hyper
-looplab=target/release/looplab
+# LOOPLAB_BIN measures another build (an older commit's, for a before/after).
+looplab=${LOOPLAB_BIN:-target/release/looplab}
 hyper=target/release/examples/directory_hyper
 work=$(mktemp -d)
 server_pid=""
@@ -90,7 +93,14 @@ stop_server() {
     server_pid=""
 }
 
-# measure SERVER SHAPE: prints requests per second (and notes errors on stderr).
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$server_pid/stat"
+}
+
+# measure SERVER SHAPE: prints requests per second and the server's CPU microseconds
+# per request (and notes errors on stderr). CPU per request moves less than req/s when
+# other work shares the machine: it counts what the server spent, not what it got.
 measure() {
     local server=$1 shape=$2 connections=50 script=()
     case $shape in
@@ -98,16 +108,25 @@ measure() {
         pipelined) script=(-s benches/peer/pipeline.lua) ;;
     esac
     start_server "$server" "$shape"
+    local before after
+    before=$(cpu_ticks)
     wrk -t"$WRK_THREADS" -c"$connections" -d"$DURATION" --timeout 5s "${script[@]}" \
         "http://$addr/users/7" >"$work/wrk" 2>&1 || true
+    after=$(cpu_ticks)
     stop_server
     if grep -q "Socket errors\|Non-2xx" "$work/wrk"; then
         echo "  ($server, $shape: $(grep 'Socket errors\|Non-2xx' "$work/wrk" | tr -s ' ' | tr '\n' ' '))" >&2
     fi
-    awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$work/wrk"
+    local ticks_per_s
+    ticks_per_s=$(getconf CLK_TCK)
+    awk -v ticks=$((after - before)) -v hz="$ticks_per_s" '
+        / requests in / { requests = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        END { if (requests > 0) printf "%.0f %.2f\n", rps, ticks / hz * 1e6 / requests }
+    ' "$work/wrk"
 }
 
-declare -A best
+declare -A best least
 echo "wrk -t$WRK_THREADS, $DURATION per run, $ROUNDS rounds; $(nproc) cores; $(uname -sr)" >&2
 for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) -eq 1 ]; then order="looplab hyper"; else order="hyper looplab"; fi
@@ -115,17 +134,20 @@ for round in $(seq "$ROUNDS"); do
         for server in $order; do
             # The hyper peer has no log: its slow-log run would repeat its slow one.
             if [ "$server" = hyper ] && [ "$shape" = slow-log ]; then continue; fi
-            rps=$(measure "$server" "$shape")
-            echo "round $round  $shape  $server  ${rps:-?} req/s" >&2
+            read -r rps cpu < <(measure "$server" "$shape") || true
+            echo "round $round  $shape  $server  ${rps:-?} req/s  ${cpu:-?} µs CPU per request" >&2
             key="$server/$shape"
             if [ -n "$rps" ] && [ "${best[$key]:-0}" -lt "$rps" ]; then best[$key]=$rps; fi
+            if [ -n "$cpu" ] && awk -v c="$cpu" -v b="${least[$key]:-}" 'BEGIN { exit !(b == "" || c < b) }'; then
+                least[$key]=$cpu
+            fi
         done
     done
 done
 
 echo
-echo "| shape | looplab req/s | hyper req/s | ratio |"
-echo "|---|---|---|---|"
+echo "| shape | looplab req/s | hyper req/s | ratio | looplab µs CPU/req | hyper µs CPU/req | ratio |"
+echo "|---|---|---|---|---|---|---|"
 for shape in $SHAPES; do
     l=${best[looplab/$shape]:-0}
     peer=$shape
@@ -136,5 +158,8 @@ for shape in $SHAPES; do
     case $shape in
         slow | slow-log) note=" ($(awk -v l="$l" 'BEGIN { printf "%.0f%%", l / 400 }') of the ideal 40,000)" ;;
     esac
-    echo "| $shape | $l$note | $h | $ratio |"
+    lc=${least[looplab/$shape]:-0}
+    hc=${least[hyper/$peer]:-0}
+    cpu_ratio=$(awk -v l="$lc" -v h="$hc" 'BEGIN { if (h > 0) printf "%.2f", l / h; else print "?" }')
+    echo "| $shape | $l$note | $h | **$ratio** | $lc | $hc | $cpu_ratio |"
 done
