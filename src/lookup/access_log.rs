@@ -166,6 +166,35 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_request_handler_or_a_panic_out_of_block_on_loses_no_line() {
+        let out = Counted::default();
+        let log = AccessLog::to(out.clone());
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            crate::Runtime::builder().build().unwrap().block_on(async move {
+                crate::spawn(log.clone().run());
+                let handler = crate::spawn({
+                    let log = log.clone();
+                    async move {
+                        log.line(format_args!("answered, then the handler panicked"));
+                        panic!("a handler's bug");
+                    }
+                });
+                assert!(handler.await.is_err(), "the panic fails its own handle");
+                // The loop goes on; this line is still in the buffer when the panic
+                // below unwinds out of block_on and drops the runtime with its tasks.
+                log.line(format_args!("the last line"));
+                panic!("out of block_on");
+            })
+        }));
+        assert!(unwound.is_err());
+        let text = String::from_utf8(out.0.lock().unwrap().0.clone()).unwrap();
+        assert_eq!(
+            text,
+            "answered, then the handler panicked\nthe last line\n"
+        );
+    }
+
+    #[test]
     fn lines_not_yet_written_are_written_when_the_log_is_dropped() {
         let out = Counted::default();
         let log = AccessLog::to(out.clone());
