@@ -8,8 +8,11 @@
 //!
 //! How, with nothing asked of the runtime:
 //!
-//! - [`AccessLog::line`] formats the line at the end of a shared buffer and, if the
-//!   buffer was empty, wakes the log's own task. Logging never waits and never writes.
+//! - A line is formatted once, in memory: the directory formats each answer's line
+//!   beside the answer, and once the answers are written (so that a line means the
+//!   answer went out) hands the lines over with [`AccessLog::lines`]; [`AccessLog::line`]
+//!   formats one in place. Either adds to a shared buffer and, if the buffer was empty,
+//!   wakes the log's own task. Logging never waits and never writes.
 //! - [`AccessLog::run`] is that task. Woken by the first line of a turn, it is queued
 //!   behind the tasks already ready in that turn, which add their lines meanwhile; when
 //!   it is polled it writes everything gathered with one `write_all` and waits again.
@@ -97,6 +100,22 @@ impl AccessLog {
         }
     }
 
+    /// Adds whole lines, formatted already (each ending in a newline), to the batch.
+    pub fn lines(&self, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
+        }
+        let waiting = {
+            let mut batch = self.shared.lock().unwrap();
+            let first = batch.lines.is_empty();
+            batch.lines.extend_from_slice(lines);
+            if first { batch.writer.take() } else { None }
+        };
+        if let Some(writer) = waiting {
+            writer.wake();
+        }
+    }
+
     /// Writes the lines gathered so far, now.
     pub fn flush(&self) {
         self.shared.lock().unwrap().write_out();
@@ -170,28 +189,28 @@ mod tests {
         let out = Counted::default();
         let log = AccessLog::to(out.clone());
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            crate::Runtime::builder().build().unwrap().block_on(async move {
-                crate::spawn(log.clone().run());
-                let handler = crate::spawn({
-                    let log = log.clone();
-                    async move {
-                        log.line(format_args!("answered, then the handler panicked"));
-                        panic!("a handler's bug");
-                    }
-                });
-                assert!(handler.await.is_err(), "the panic fails its own handle");
-                // The loop goes on; this line is still in the buffer when the panic
-                // below unwinds out of block_on and drops the runtime with its tasks.
-                log.line(format_args!("the last line"));
-                panic!("out of block_on");
-            })
+            crate::Runtime::builder()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    crate::spawn(log.clone().run());
+                    let handler = crate::spawn({
+                        let log = log.clone();
+                        async move {
+                            log.line(format_args!("answered, then the handler panicked"));
+                            panic!("a handler's bug");
+                        }
+                    });
+                    assert!(handler.await.is_err(), "the panic fails its own handle");
+                    // The loop goes on; this line is still in the buffer when the panic
+                    // below unwinds out of block_on and drops the runtime with its tasks.
+                    log.line(format_args!("the last line"));
+                    panic!("out of block_on");
+                })
         }));
         assert!(unwound.is_err());
         let text = String::from_utf8(out.0.lock().unwrap().0.clone()).unwrap();
-        assert_eq!(
-            text,
-            "answered, then the handler panicked\nthe last line\n"
-        );
+        assert_eq!(text, "answered, then the handler panicked\nthe last line\n");
     }
 
     #[test]

@@ -75,7 +75,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -214,8 +214,47 @@ impl ServerState {
         self.stopping.load(Ordering::Relaxed)
     }
 
-    /// Counts an answer sent and, if asked to, logs it:
+    /// Formats the log line of an answer at the end of `lines`, if the log is on:
     /// `    12.345s  127.0.0.1:50312  GET /users/7  200  1.001s`.
+    fn log_line(
+        &self,
+        lines: &mut Vec<u8>,
+        peer: SocketAddr,
+        request: Option<&http::Request>,
+        status: StatusCode,
+        took: Duration,
+    ) {
+        if self.log.is_none() {
+            return;
+        }
+        let (method, path) = request.map_or(("-", "-"), |r| (r.method.as_str(), r.path.as_str()));
+        // Whole seconds and milliseconds as integers: cheaper than a float's digits.
+        let at = self.started.elapsed();
+        // Writing to a Vec<u8> cannot fail.
+        let _ = writeln!(
+            lines,
+            "{:>6}.{:03}s  {peer}  {method} {path}  {}  {}.{:03}s",
+            at.as_secs(),
+            at.subsec_millis(),
+            status.as_u16(),
+            took.as_secs(),
+            took.subsec_millis()
+        );
+    }
+
+    /// Counts answers that went out, and hands their log lines to the log.
+    fn sent(&self, statuses: &[StatusCode], lines: &[u8]) {
+        let mut served = self.served.lock().unwrap();
+        for status in statuses {
+            *served.entry(status.as_u16()).or_default() += 1;
+        }
+        drop(served);
+        if let Some(log) = &self.log {
+            log.lines(lines);
+        }
+    }
+
+    /// Counts and logs one answer that went out on its own.
     fn answered(
         &self,
         peer: SocketAddr,
@@ -223,26 +262,9 @@ impl ServerState {
         status: StatusCode,
         took: Duration,
     ) {
-        *self
-            .served
-            .lock()
-            .unwrap()
-            .entry(status.as_u16())
-            .or_default() += 1;
-        if let Some(log) = &self.log {
-            let (method, path) =
-                request.map_or(("-", "-"), |r| (r.method.as_str(), r.path.as_str()));
-            // Whole seconds and milliseconds as integers: cheaper than a float's digits.
-            let at = self.started.elapsed();
-            log.line(format_args!(
-                "{:>6}.{:03}s  {peer}  {method} {path}  {}  {}.{:03}s",
-                at.as_secs(),
-                at.subsec_millis(),
-                status.as_u16(),
-                took.as_secs(),
-                took.subsec_millis()
-            ));
-        }
+        let mut line = Vec::new();
+        self.log_line(&mut line, peer, request, status, took);
+        self.sent(&[status], &line);
     }
 
     fn summary(&self, answers_cut_short: usize) -> ServeSummary {
@@ -558,6 +580,45 @@ async fn unless<F: Future>(work: F, cut: impl Future<Output = ()>) -> Option<F::
     .await
 }
 
+/// A connection's answers not written yet, in the order of their requests, with
+/// their statuses and log lines: an answer is counted and logged once it is written.
+#[derive(Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    statuses: Vec<StatusCode>,
+    lines: Vec<u8>,
+}
+
+impl Outbox {
+    /// Adds an answer after those already waiting.
+    fn push(
+        &mut self,
+        state: &ServerState,
+        answer: &[u8],
+        (peer, request): (SocketAddr, Option<&http::Request>),
+        status: StatusCode,
+        took: Duration,
+    ) {
+        self.bytes.extend_from_slice(answer);
+        self.statuses.push(status);
+        state.log_line(&mut self.lines, peer, request, status, took);
+    }
+
+    /// Writes every answer waiting, with one write (more only if the socket's buffer
+    /// is full), then counts and logs them.
+    async fn send(&mut self, stream: &mut TcpStream, state: &ServerState) -> io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        stream.write_all(&self.bytes).await?;
+        state.sent(&self.statuses, &self.lines);
+        self.bytes.clear();
+        self.statuses.clear();
+        self.lines.clear();
+        Ok(())
+    }
+}
+
 /// Serves one connection: requests in, answers out, until the client closes or asks
 /// to close, or the server is stopping.
 ///
@@ -576,8 +637,7 @@ async fn serve_connection(
     // Where the bytes not yet answered start in `buffer`.
     let mut start = 0;
     let mut reader = RequestReader::new(config.max_request_head);
-    // Answers not written yet, in the order of their requests.
-    let mut out = Vec::new();
+    let mut out = Outbox::default();
     let mut chunk = [0u8; 4096];
     // Whether the request being read was told `100 Continue` already.
     let mut continued = false;
@@ -600,19 +660,23 @@ async fn serve_connection(
                 {
                     // The slow external API: this task waits, the loop does not. The
                     // answers ready before this one do not wait with it.
-                    if !out.is_empty() {
-                        stream.write_all(&out).await?;
-                        out.clear();
-                    }
+                    out.send(&mut stream, state).await?;
                     state.lookups_in_flight.fetch_add(1, Ordering::Relaxed);
                     let waited = unless(sleep(config.delay), state.cut.wait()).await;
                     state.lookups_in_flight.fetch_sub(1, Ordering::Relaxed);
                     if waited.is_none() {
                         // The grace is over: say so rather than close without a word.
                         let stopping = http::Rejection::stopping();
-                        stream.write_all(&stopping.response_bytes(false)).await?;
-                        state.answered(peer, Some(&request), stopping.status, received.elapsed());
-                        return Ok(());
+                        let answer = stopping.response_bytes(false);
+                        let took = received.elapsed();
+                        out.push(
+                            state,
+                            &answer,
+                            (peer, Some(&request)),
+                            stopping.status,
+                            took,
+                        );
+                        return out.send(&mut stream, state).await;
                     }
                 }
                 // Decided after the wait: a stop that came meanwhile closes the
@@ -634,11 +698,11 @@ async fn serve_connection(
                 if !request.wants_body() {
                     http::strip_body(&mut answer);
                 }
-                out.extend_from_slice(&answer);
-                state.answered(peer, Some(&request), status, received.elapsed());
+                let took = received.elapsed();
+                out.push(state, &answer, (peer, Some(&request)), status, took);
                 drop(in_flight);
                 if !keep_alive {
-                    return stream.write_all(&out).await;
+                    return out.send(&mut stream, state).await;
                 }
             }
             RequestParse::Partial => {
@@ -650,18 +714,16 @@ async fn serve_connection(
                 // now: the final one if the request would be refused anyway.
                 if !continued && let Some(head) = reader.awaiting_continue(&buffer) {
                     if let Route::Reject(rejection) = http::route(head) {
-                        out.extend_from_slice(&rejection.response_bytes(false));
-                        stream.write_all(&out).await?;
-                        state.answered(peer, Some(head), rejection.status, Duration::ZERO);
-                        return Ok(());
+                        let answer = rejection.response_bytes(false);
+                        let status = rejection.status;
+                        out.push(state, &answer, (peer, Some(head)), status, Duration::ZERO);
+                        return out.send(&mut stream, state).await;
                     }
-                    out.extend_from_slice(http::CONTINUE);
+                    // An interim answer: not counted, not logged.
+                    out.bytes.extend_from_slice(http::CONTINUE);
                     continued = true;
                 }
-                if !out.is_empty() {
-                    stream.write_all(&out).await?;
-                    out.clear();
-                }
+                out.send(&mut stream, state).await?;
                 // Between requests the wait is the keep-alive limit; within a head,
                 // the head's own deadline, however the bytes trickle in; within a
                 // body, the keep-alive limit for each read.
@@ -679,8 +741,9 @@ async fn serve_connection(
                     Err(_) => {
                         if !buffer.is_empty() {
                             let timed_out = http::Rejection::timed_out(limit);
-                            stream.write_all(&timed_out.response_bytes(false)).await?;
-                            state.answered(peer, None, timed_out.status, limit);
+                            let answer = timed_out.response_bytes(false);
+                            out.push(state, &answer, (peer, None), timed_out.status, limit);
+                            return out.send(&mut stream, state).await;
                         }
                         return Ok(());
                     }
@@ -699,15 +762,27 @@ async fn serve_connection(
             }
             RequestParse::Invalid(reason) => {
                 let malformed = http::Rejection::malformed(&reason);
-                out.extend_from_slice(&malformed.response_bytes(false));
-                state.answered(peer, None, malformed.status, Duration::ZERO);
-                return stream.write_all(&out).await;
+                let answer = malformed.response_bytes(false);
+                out.push(
+                    state,
+                    &answer,
+                    (peer, None),
+                    malformed.status,
+                    Duration::ZERO,
+                );
+                return out.send(&mut stream, state).await;
             }
             RequestParse::TooLarge(reason) => {
                 let too_large = http::Rejection::too_large(&reason);
-                out.extend_from_slice(&too_large.response_bytes(false));
-                state.answered(peer, None, too_large.status, Duration::ZERO);
-                return stream.write_all(&out).await;
+                let answer = too_large.response_bytes(false);
+                out.push(
+                    state,
+                    &answer,
+                    (peer, None),
+                    too_large.status,
+                    Duration::ZERO,
+                );
+                return out.send(&mut stream, state).await;
             }
         }
     }
