@@ -25,6 +25,7 @@
 //! | 4 | [`task`] | a spawned future, its [`TaskId`](task::TaskId), how it ended, and its waker |
 //! | 5 | [`trace`] | the events the loop reports (every chapter prints them) |
 //! | 5 | [`export`] | the recorded events drawn: an HTML page (task lanes, a turn stepper) and a Chrome trace; every chapter from 5 on can be watched this way |
+//! | 5 | [`recording`] | a run saved as a versioned JSON Lines file (looplab's or asyncio's), read back with errors that name the line |
 //! | 5 (read in 8) | [`stats`] | the counters each part keeps, and the report they make |
 //! | 5 | `task_table.rs` | every live task, owned by the runtime: a slab, and a key per task |
 //! | 5 | `run_queue.rs` | the run queue and its rules: queued once, in wake order, which turn a task runs in |
@@ -93,6 +94,7 @@ pub mod join;
 pub mod lookup;
 pub mod net;
 pub mod reactor;
+pub mod recording;
 mod run_queue;
 pub mod runtime;
 pub mod signal;

@@ -2,15 +2,18 @@
 //!
 //! - `looplab` (so `cargo run --release`): the post's scenario in all three modes, with
 //!   a table and a timeline.
-//! - `looplab lookup [--mode ...] [--requests 3,2,1] [--delay 1s] [--virtual-time]
+//! - `looplab lookup [--mode ...] [--requests 3,2,1|100x1] [--delay 1s] [--virtual-time]
 //!   [--trace] [--step] [--json] [--lang ko] [--timeout 5s] [--directory HOST:PORT]
 //!   [--svg FILE] [--html FILE] [--chrome-trace FILE]`
 //! - `looplab directory [--addr 127.0.0.1:7878] [--delay 1s] [--quiet] [--grace 5s]`
 //! - `looplab chapters`, `looplab help [COMMAND]`, `looplab --version`
 //!
 //! Bad arguments get clap's whole message (what is wrong, what is allowed, the usage)
-//! and exit code 2; a failed run (nothing listening, a broken answer, a timeout, a
-//! file that cannot be written) prints one `error: ...` line and exits with code 1.
+//! and exit code 2, before anything runs: export files are checked then too. A failed
+//! run (nothing listening, a broken answer, a timeout, a file or standard output that
+//! cannot be written) prints one `error: ...` line and exits with code 1. A reader
+//! that goes away (`looplab | head`) is no failure: the program ends quietly, with 0.
+//! `looplab --help` lists the exit statuses, the directory's included.
 //!
 //! The command's parts live beside this file, under `src/cli/`: the arguments and
 //! their rules (`args.rs`), the lookup command (`lookup.rs`) and the directory
@@ -32,11 +35,13 @@ use clap::{CommandFactory, Parser};
 use args::{Cli, Command, LookupArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|error| args::with_tips(error).exit());
+    let cli = Cli::try_parse().unwrap_or_else(|error| refused(args::with_tips(error)));
     let result = match cli.command {
         None => lookup::run(LookupArgs::default()),
         Some(Command::Lookup(lookup_args)) => {
-            if let Err(error) = args::check_mode_rules(&lookup_args) {
+            if let Err(error) = args::check_mode_rules(&lookup_args)
+                .and_then(|()| args::check_exports(&lookup_args))
+            {
                 error.exit();
             }
             lookup::run(lookup_args)
@@ -48,20 +53,21 @@ fn main() -> ExitCode {
         }
         Some(Command::Help { command }) => {
             let mut cli = Cli::command();
-            let printed = match command {
-                None => cli.print_long_help(),
+            let help = match command {
+                None => cli.render_long_help(),
                 Some(name) => {
                     cli.build();
                     cli.find_subcommand_mut(&name)
                         .expect("clap only lets known commands through")
-                        .print_long_help()
+                        .render_long_help()
                 }
             };
-            // A closed stdout is no reason to fail a help request.
-            drop(printed);
+            lookup::write_out(format_args!("{help}"));
             Ok(())
         }
     };
+    // What is still buffered goes out now, so a failure to write it is seen.
+    lookup::flush_out();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -69,6 +75,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the program on what clap answered instead of arguments: bad usage (exit status
+/// 2), or the `--help` and `--version` asked for. Help written to a file or a pipe
+/// goes through [`lookup::write_out`], so a full disk is an error there too; clap's
+/// own printing would drop it.
+fn refused(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    use std::io::IsTerminal;
+    let asked_for = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    );
+    if asked_for && !std::io::stdout().is_terminal() {
+        lookup::write_out(format_args!("{}", error.render()));
+        lookup::flush_out();
+        std::process::exit(0);
+    }
+    error.exit()
 }
 
 /// The chapter list, with the command that runs each chapter's example.

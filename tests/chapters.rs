@@ -1,7 +1,9 @@
 //! CHAPTERS.md and README.md are the newcomer's path: every file they name must exist,
 //! every example they tell you to run must be there, and every `looplab` command they
 //! show must parse. The exercises keep one numbering in reading order, one statement
-//! each (in exercises/README.md, with folded hints), and spec commands that run.
+//! each (in exercises/README.md, hints apart in exercises/hints/), spec commands that
+//! run, and at least three wrong solutions each. Every trace line CHAPTERS.md quotes
+//! is one the command above it prints.
 
 use std::path::Path;
 use std::process::Command;
@@ -409,7 +411,7 @@ fn exercises_are_numbered_in_reading_order_with_one_numbering_everywhere() {
 }
 
 #[test]
-fn each_exercise_has_one_statement_with_folded_hints() {
+fn each_exercise_has_one_statement_and_its_hints_apart() {
     let names = exercise_names();
     let readme = read("exercises/README.md");
     let chapters = read("CHAPTERS.md");
@@ -424,21 +426,41 @@ fn each_exercise_has_one_statement_with_folded_hints() {
         let start = readme.find(&heading).unwrap() + heading.len();
         let rest = &readme[start..];
         let section = &rest[..rest.find("\n### ").unwrap_or(rest.len())];
-        let goal = section
-            .find("**Goal**")
-            .unwrap_or_else(|| panic!("the statement of {name} has no **Goal**"));
-        let first_hint = section
-            .find("<details>")
-            .unwrap_or_else(|| panic!("the statement of {name} has no folded hint"));
         assert!(
-            goal < first_hint,
-            "{name}: the hints must come after the statement and its goal"
+            section.contains("**Goal**"),
+            "the statement of {name} has no **Goal**"
         );
-        assert_eq!(
-            section.matches("<details>").count(),
-            section.matches("</details>").count(),
-            "{name}: a hint is not closed"
+        assert!(
+            section.contains(" minutes once you have read the chapter"),
+            "the statement of {name} does not say how long it should take"
         );
+        assert!(
+            section.contains("What it takes:"),
+            "the statement of {name} does not say what it takes to understand"
+        );
+        // The hints live apart: a statement read gives nothing away.
+        let number = &name[..4];
+        for giveaway in ["<details>", "Hint 1", "**Hint"] {
+            assert!(
+                !section.contains(giveaway),
+                "the statement of {name} carries its hints (`{giveaway}`): they belong in \
+                 exercises/hints/{number}.md"
+            );
+        }
+        let hints_path = format!("hints/{number}.md");
+        assert!(
+            section.contains(&format!("]({hints_path})")),
+            "the statement of {name} does not link to {hints_path}"
+        );
+        let hints = read(&format!("exercises/{hints_path}"));
+        let count = hints.matches("\n## Hint ").count();
+        assert!(count >= 2, "exercises/{hints_path} has {count} hints");
+        for k in 1..=count {
+            assert!(
+                hints.contains(&format!("\n## Hint {k}\n")),
+                "exercises/{hints_path}: the hints are not numbered 1 to {count}"
+            );
+        }
 
         // CHAPTERS.md: one short entry that links to it, not a second statement.
         let entry_start = chapters
@@ -536,6 +558,7 @@ fn every_spec_command_is_runnable() {
         "exercises/src/start",
         "exercises/src/solutions",
         "exercises/tests",
+        "exercises/tests/specs",
     ] {
         for entry in std::fs::read_dir(Path::new(ROOT).join(dir)).unwrap() {
             let path = entry.unwrap().path();
@@ -597,4 +620,297 @@ fn every_spec_command_is_runnable() {
         checked >= 3 * names.len(),
         "only {checked} spec commands found"
     );
+}
+
+#[test]
+fn each_exercise_has_at_least_three_wrong_solutions_that_say_what_is_wrong() {
+    for name in exercise_names() {
+        let number = &name[..4];
+        let dir = Path::new(ROOT).join("exercises/wrong").join(number);
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("exercises/wrong/{number}: {e}"))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        assert!(
+            files.len() >= 3,
+            "{name} has {} wrong solutions in exercises/wrong/{number}/: at least three",
+            files.len()
+        );
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("//! WRONG: ") && first.len() > 30,
+                "{}: the first line must say what is wrong (`//! WRONG: ...`), not {first:?}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// One ```text block of CHAPTERS.md that quotes a program's output, and the command
+/// that prints it.
+struct Excerpt {
+    /// The block's first line in CHAPTERS.md, counted from 1.
+    line: usize,
+    command: String,
+    quoted: Vec<String>,
+}
+
+/// Blocks that draw rather than quote: they are checked by no command. Each is named by
+/// its first line.
+const NOT_OUTPUT: &[&str] = &[
+    // Chapter 5's drawing of one turn.
+    "+--> 1. run ----> 2. stop?",
+    // Chapter 6's worked example of a cascade, built for the text: no example prints
+    // it (ch06_timers arms its timers at 0 s).
+    "1.000s  task 0 main              timer #2 armed: deadline 6.000s",
+];
+
+/// The first backticked `cargo run ...` in `text`.
+fn first_cargo_run(text: &str) -> Option<String> {
+    backticked(text)
+        .into_iter()
+        .find(|piece| piece.starts_with("cargo run "))
+}
+
+/// Every ```text block of CHAPTERS.md, with the command it quotes: a `cargo run` in
+/// the paragraph just before it, or else its chapter's **Run** (or `- Run:`) command.
+fn chapter_excerpts() -> Vec<Excerpt> {
+    let text = read("CHAPTERS.md");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut excerpts = Vec::new();
+    let mut run_command: Option<String> = None;
+    let mut paragraph = String::new();
+    // The paragraph before the current one: a block follows a blank line.
+    let mut last_paragraph = String::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let line = lines[at];
+        if line.starts_with("## ") {
+            run_command = None;
+        }
+        if line.starts_with("```") {
+            let info = line.trim_start_matches('`').trim();
+            let end = lines[at + 1..]
+                .iter()
+                .position(|l| l.starts_with("```"))
+                .map(|k| at + 1 + k)
+                .expect("a code block is not closed");
+            let body = &lines[at + 1..end];
+            let first = body.first().map_or("", |l| l.trim());
+            let drawn = NOT_OUTPUT.iter().any(|d| first.starts_with(d));
+            if info == "text" && !drawn {
+                let before = if paragraph.is_empty() {
+                    &last_paragraph
+                } else {
+                    &paragraph
+                };
+                let command = first_cargo_run(before)
+                    .or_else(|| run_command.clone())
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "CHAPTERS.md line {}: an output block with no command before it",
+                            at + 1
+                        )
+                    });
+                excerpts.push(Excerpt {
+                    line: at + 1,
+                    command,
+                    quoted: body.iter().map(|l| l.to_string()).collect(),
+                });
+            }
+            paragraph.clear();
+            last_paragraph.clear();
+            at = end + 1;
+            continue;
+        }
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                last_paragraph = std::mem::take(&mut paragraph);
+            }
+        } else {
+            paragraph.push_str(line);
+            paragraph.push('\n');
+            if line.starts_with("**Run**") || line.trim_start().starts_with("- Run:") {
+                // The command may sit on the paragraph's next lines.
+                let rest: String = lines[at..]
+                    .iter()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                run_command = first_cargo_run(&rest);
+            }
+        }
+        at += 1;
+    }
+    excerpts
+}
+
+/// The program and arguments of a `cargo run [--release] [--example NAME] [-- ARGS]`,
+/// run from the binaries this test build already has (debug: the output is the same).
+fn program_of(command: &str) -> (std::path::PathBuf, Vec<String>) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let (cargo_part, args) = match words.iter().position(|w| *w == "--") {
+        Some(at) => (&words[..at], words[at + 1..].to_vec()),
+        None => (&words[..], Vec::new()),
+    };
+    let args = args.into_iter().map(String::from).collect();
+    match cargo_part.iter().position(|w| *w == "--example") {
+        Some(at) => {
+            let name = cargo_part[at + 1];
+            // tests/chapters-<hash> sits in target/<profile>/deps; examples one up.
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let path = profile_dir.join("examples").join(name);
+            assert!(
+                path.exists(),
+                "{} is not built: `cargo test` builds the examples first (or run \
+                 `cargo build --examples`)",
+                path.display()
+            );
+            (path, args)
+        }
+        None => (env!("CARGO_BIN_EXE_looplab").into(), args),
+    }
+}
+
+/// Whitespace runs as one space, so that a quote re-wrapped or re-aligned still matches.
+fn squeeze(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every number as `#`, and every bar of `=` as one: lines of a real-time run vary in
+/// their milliseconds, and so do the bars drawn from them.
+fn without_numbers(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in line.chars() {
+        if c == '=' && out.ends_with('=') {
+            continue;
+        }
+        let digit = c.is_ascii_digit() || (in_number && (c == '.' || c == ','));
+        if digit {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs a quoted command; its stdout and stderr, or why it failed.
+fn run_quoted(command: &str) -> Result<String, String> {
+    let (program, args) = program_of(command);
+    let output = Command::new(&program)
+        .args(&args)
+        .env_remove("LOOPLAB_HTML")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn every_trace_line_chapters_md_quotes_is_in_its_commands_output() {
+    let excerpts = chapter_excerpts();
+    assert!(
+        excerpts.len() >= 10,
+        "only {} output blocks",
+        excerpts.len()
+    );
+    let mut commands: Vec<String> = excerpts.iter().map(|e| e.command.clone()).collect();
+    commands.sort();
+    commands.dedup();
+    // The real-time examples sleep more than they compute: run them side by side. One
+    // that fails is run again, alone: ch09's checks of lateness are in wall time, and
+    // a busy machine can make them miss.
+    let outputs: std::collections::HashMap<String, String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = commands
+            .iter()
+            .map(|command| scope.spawn(move || (command.clone(), run_quoted(command))))
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap())
+            .collect::<Vec<(String, Result<String, String>)>>()
+    })
+    .into_iter()
+    .map(|(command, output)| {
+        let output = output.unwrap_or_else(|_| {
+            run_quoted(&command).unwrap_or_else(|why| panic!("`{command}` failed twice: {why}"))
+        });
+        (command, output)
+    })
+    .collect();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for excerpt in &excerpts {
+        let printed: Vec<String> = outputs[&excerpt.command].lines().map(squeeze).collect();
+        let printed_loosely: Vec<String> = printed.iter().map(|l| without_numbers(l)).collect();
+        for (k, quoted) in excerpt.quoted.iter().enumerate() {
+            let quoted = squeeze(quoted);
+            if quoted.is_empty() || quoted == "..." {
+                continue;
+            }
+            checked += 1;
+            // Exact, or with its numbers aside: a real-time run's milliseconds vary.
+            let found = printed.iter().any(|l| l.contains(&quoted))
+                || printed_loosely
+                    .iter()
+                    .any(|l| l.contains(&without_numbers(&quoted)));
+            if !found {
+                missing.push(format!(
+                    "CHAPTERS.md line {}: `{}` does not print {quoted:?}",
+                    excerpt.line + 1 + k,
+                    excerpt.command
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {checked} quoted lines are not what the program prints:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn chapter_8_s_worksheet_keeps_its_answers_in_a_file_of_their_own() {
+    let chapters = read("CHAPTERS.md");
+    let questions = chapters
+        .find("| turn | the question |")
+        .expect("chapter 8's worksheet");
+    assert!(
+        !chapters.contains("| turn | the answer |"),
+        "CHAPTERS.md prints the worksheet's answers under its questions"
+    );
+    let link = "(docs/ch08_step_answers.md)";
+    let linked = chapters.find(link).expect("a link to the answers");
+    assert!(
+        linked > questions,
+        "the answers are linked after the questions"
+    );
+    let answers = read("docs/ch08_step_answers.md");
+    assert!(answers.contains("| turn | the answer |"), "{answers}");
+    // Every question has its answer.
+    for row in chapters[questions..].lines().skip(2) {
+        let Some(turn) = row.strip_prefix("| ").and_then(|r| r.split(' ').next()) else {
+            break;
+        };
+        assert!(
+            answers.contains(&format!("\n| {turn} |")),
+            "no answer for turn {turn}"
+        );
+    }
 }

@@ -1058,7 +1058,7 @@ fn one_path_for_two_exports_is_refused_before_the_run() {
     let output = looplab(&["lookup", "--virtual-time", "--svg", path, "--html", path]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("one path was given twice"),
+        stderr(&output).contains("are one file"),
         "{}",
         stderr(&output)
     );

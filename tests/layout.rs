@@ -27,6 +27,13 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("export/chrome_trace.rs", 5),
     ("export/env.rs", 5),
     ("export/file.rs", 5),
+    // A recording is the trace written down, read with it.
+    ("recording/mod.rs", 5),
+    ("recording/line.rs", 5),
+    ("recording/read.rs", 5),
+    ("recording/write.rs", 5),
+    ("recording/from_trace.rs", 5),
+    ("recording/turn_view.rs", 5),
     ("stats.rs", 5),
     ("task_table.rs", 5),
     ("run_queue.rs", 5),

@@ -8,8 +8,9 @@
 //!   their own to change.
 //! - [`solutions`]`::exNN_name`: the reference solution, with the same public items.
 //!
-//! Each spec test in `tests/exNN_name.rs` is written against [`under_test`], which is
-//! one of the two, chosen by the cargo feature `start`:
+//! Each spec's tests, in `tests/specs/exNN_name.rs`, are written against a module
+//! `answer`; its target `tests/exNN_name.rs` makes that [`under_test`], which is one
+//! of the two, chosen by the cargo feature `start`:
 //!
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex01_bug_polled_after_ready   # your work
@@ -22,8 +23,9 @@
 //! starting point can never break the default build or tests.
 //!
 //! The exercises are numbered in the reading order of `CHAPTERS.md`, which links each
-//! from the end of its chapter; their statements and hints are in
-//! `exercises/README.md`, one per exercise.
+//! from the end of its chapter; their statements are in `exercises/README.md`, their
+//! hints in `exercises/hints/`, and the wrong solutions each spec must reject in
+//! `exercises/wrong/` (`tests/wrong_solutions.rs` checks them all).
 
 pub mod solutions;
 pub mod start;

@@ -3,85 +3,17 @@
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex05_interval
 //! ```
+//!
+//! The tests are in `specs/ex05_interval.rs`, written against `answer`, here your file
+//! (with `--features start`) or the reference solution. `wrong_solutions.rs` runs the
+//! same tests against each wrong solution in `exercises/wrong/`, where they must fail.
 
+#[macro_use]
 mod common;
 
-use std::time::Duration;
+use looplab_exercises::under_test::ex05_interval as answer;
 
-use looplab::time::{Instant, sleep, timeout, timers_in_wheel};
-use looplab_exercises::under_test::ex05_interval::interval;
+#[path = "specs/ex05_interval.rs"]
+mod spec;
 
-use common::{ms, virtual_runtime, within};
-
-/// Ticks `n` times with `interval(period)`, doing `work(k)` (a sleep) after the k-th
-/// tick. Returns, per tick, (the instant it was due, the time it completed), both
-/// since the start.
-fn run_ticks(period: Duration, n: u32, work: fn(u32) -> Duration) -> Vec<(Duration, Duration)> {
-    virtual_runtime().block_on(async move {
-        let start = Instant::now();
-        let mut ticks = interval(period);
-        assert_eq!(ticks.period(), period);
-        let mut seen = Vec::new();
-        for k in 1..=n {
-            let due = within(Duration::from_secs(60), "a tick", ticks.tick()).await;
-            seen.push((due - start, start.elapsed()));
-            sleep(work(k)).await;
-        }
-        seen
-    })
-}
-
-#[test]
-fn ticks_land_on_exact_multiples_of_the_period_whatever_the_work_between_them() {
-    // 30 ms of work after each 100 ms tick. Sleeping a period after each tick would
-    // tick at 100, 230, 360, ...: the work adds up. An interval does not drift.
-    let seen = run_ticks(ms(100), 5, |_| ms(30));
-    let expected: Vec<_> = (1..=5).map(|k| (ms(100 * k), ms(100 * k))).collect();
-    assert_eq!(seen, expected, "(due, completed) for each tick");
-}
-
-#[test]
-fn a_late_tick_is_caught_up_at_once_and_the_schedule_does_not_shift() {
-    // After the first tick the task is busy for 250 ms: the ticks due at 200 and 300
-    // are late. They complete at once (at 350), and the next is at 400 as planned.
-    let seen = run_ticks(
-        ms(100),
-        5,
-        |k| if k == 1 { ms(250) } else { Duration::ZERO },
-    );
-    assert_eq!(
-        seen,
-        vec![
-            (ms(100), ms(100)),
-            (ms(200), ms(350)),
-            (ms(300), ms(350)),
-            (ms(400), ms(400)),
-            (ms(500), ms(500)),
-        ],
-        "(due, completed) for each tick"
-    );
-}
-
-#[test]
-fn the_first_tick_is_one_period_after_the_interval_was_made() {
-    let (first, at) = virtual_runtime().block_on(async {
-        sleep(Duration::from_secs(1)).await;
-        let mut ticks = interval(ms(250));
-        let due = within(Duration::from_secs(60), "the first tick", ticks.tick()).await;
-        (due.since_start(), Instant::now().since_start())
-    });
-    assert_eq!((first, at), (ms(1250), ms(1250)));
-}
-
-#[test]
-fn a_tick_given_up_on_leaves_no_timer_behind() {
-    let leftover = virtual_runtime().block_on(async {
-        let mut ticks = interval(Duration::from_secs(1));
-        assert!(
-            timeout(ms(300), ticks.tick()).await.is_err(),
-            "the tick is due at 1 s, the timeout is at 0.3 s"
-        );
-        timers_in_wheel().0
-    });
-    assert_eq!(leftover, 0, "the abandoned tick's timer must be cancelled");
-}
+spec::with_tests!(as_tests);

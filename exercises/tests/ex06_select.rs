@@ -3,129 +3,17 @@
 //! ```text
 //! cargo test -p looplab-exercises --features start --test ex06_select
 //! ```
+//!
+//! The tests are in `specs/ex06_select.rs`, written against `answer`, here your file
+//! (with `--features start`) or the reference solution. `wrong_solutions.rs` runs the
+//! same tests against each wrong solution in `exercises/wrong/`, where they must fail.
 
+#[macro_use]
 mod common;
 
-use std::future::{Future, pending, ready};
-use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use looplab_exercises::under_test::ex06_select as answer;
 
-use looplab::time::{Instant, sleep, timers_in_wheel};
-use looplab_exercises::under_test::ex06_select::{Either, select};
+#[path = "specs/ex06_select.rs"]
+mod spec;
 
-use common::{virtual_runtime, within};
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-/// Wraps a future and raises a flag when it is dropped.
-struct DropFlag<F> {
-    inner: Pin<Box<F>>,
-    dropped: Arc<AtomicBool>,
-}
-
-impl<F: Future> Future for DropFlag<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for DropFlag<F> {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
-fn flagged<F>(inner: F) -> (DropFlag<F>, Arc<AtomicBool>) {
-    let dropped = Arc::new(AtomicBool::new(false));
-    (
-        DropFlag {
-            inner: Box::pin(inner),
-            dropped: dropped.clone(),
-        },
-        dropped,
-    )
-}
-
-#[test]
-fn the_right_future_can_win_and_the_loser_is_dropped_as_soon_as_it_lost() {
-    let rt = virtual_runtime();
-    rt.block_on(async {
-        let (slow, slow_dropped) = flagged(sleep(Duration::from_secs(2)));
-        let mut race = pin!(select(slow, sleep(Duration::from_secs(1))));
-        // Poll the Select by hand, so that it is still alive when it returns Ready.
-        let winner = within(
-            LIMIT,
-            "the race",
-            std::future::poll_fn(|cx| race.as_mut().poll(cx)),
-        )
-        .await;
-        assert_eq!(winner, Either::Right(()));
-        assert_eq!(
-            Instant::now().since_start(),
-            Duration::from_secs(1),
-            "won at 1 s"
-        );
-        assert!(
-            slow_dropped.load(Ordering::SeqCst),
-            "the loser must be dropped when the Select returns Ready, not later"
-        );
-        assert_eq!(
-            timers_in_wheel().0,
-            0,
-            "the loser's 2 s timer must be cancelled"
-        );
-    });
-    assert_eq!(rt.pending_resources(), (0, 0));
-}
-
-#[test]
-fn the_left_future_can_win_with_its_own_output() {
-    virtual_runtime().block_on(async {
-        let fast = async {
-            sleep(Duration::from_secs(1)).await;
-            "left"
-        };
-        let slow = async {
-            sleep(Duration::from_secs(3)).await;
-            7
-        };
-        let winner = within(LIMIT, "the race", select(fast, slow)).await;
-        assert_eq!(winner, Either::Left("left"));
-        assert_eq!(Instant::now().since_start(), Duration::from_secs(1));
-        assert_eq!(timers_in_wheel().0, 0, "the 3 s timer must be cancelled");
-    });
-}
-
-#[test]
-fn a_branch_woken_by_another_task_wins() {
-    // The left branch waits for a task (woken through its JoinHandle), the right one for
-    // nothing at all: only the left one's wake can finish the race.
-    virtual_runtime().block_on(async {
-        let task = looplab::spawn(async {
-            sleep(Duration::from_millis(1500)).await;
-            42
-        });
-        let winner = within(LIMIT, "the race", select(task, pending::<()>())).await;
-        assert_eq!(winner, Either::Left(Ok(42)));
-        assert_eq!(Instant::now().since_start(), Duration::from_millis(1500));
-    });
-}
-
-#[test]
-fn when_both_are_ready_at_once_the_left_one_wins() {
-    virtual_runtime().block_on(async {
-        assert_eq!(select(ready(1), ready(2)).await, Either::Left(1));
-        // Two sleeps due at the same tick: a goes first.
-        let winner = within(
-            LIMIT,
-            "the race",
-            select(sleep(Duration::from_secs(1)), sleep(Duration::from_secs(1))),
-        )
-        .await;
-        assert_eq!(winner, Either::Left(()));
-    });
-}
+spec::with_tests!(as_tests);

@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use looplab::export::{FileId, file_id};
 use looplab::lookup::narrative::Lang;
 use looplab::lookup::report::{Mode, thousands};
 
@@ -38,13 +39,28 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
     disable_help_subcommand = true,
     about = "How one thread with an event loop does the work of many threads.\n\
              With no command: the post's scenario (3, 2 and 1 users, 1 s per user) in all three modes.",
-    after_help = "The scenario's flags (--mode, --requests, --delay, --json, --svg, ...) belong to \
-                  `looplab lookup`: see `looplab lookup --help`."
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// The end of `looplab --help`: where the scenario's flags are, and the exit statuses.
+const AFTER_HELP: &str = "\
+The scenario's flags (--mode, --requests, --delay, --json, --svg, ...) belong to
+`looplab lookup`: see `looplab lookup --help`.
+
+Exit status:
+  0    done. The directory: stopped by Ctrl-C or SIGTERM after every answer in flight
+       was sent.
+  1    the run failed, with one `error:` line on stderr: nothing listening, a broken
+       answer, a timeout, a thread that could not start, an export file or standard
+       output that could not be written. The directory: its --grace ran out and
+       answers in flight were cut short (or it could not start).
+  2    bad usage: the arguments were refused (the message says why) and nothing ran.
+  130  the directory: a second Ctrl-C stopped it at once, answers cut short.
+  143  the directory: a second SIGTERM stopped it at once, answers cut short.";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -75,8 +91,13 @@ Rules between flags:
     it and prints what it says).
 
 Limits: at most 100,000 requests and 1,000,000 users in all; durations at most 1h.
-    (A --requests list that long passes the shell's limit of 128 KiB for one argument:
-    about 60,000 one-digit requests fit.)";
+    Many requests fit in one argument with COUNTxUSERS: --requests 20000x1 is 20,000
+    one-user requests, and --requests 3,2,1,100x1 is 103 requests.
+    With --virtual-time, --delay and --timeout are whole milliseconds (the timer
+    wheel's resolution).
+
+Exit status: 0 done, 1 the run failed (one `error:` line says why), 2 bad usage
+    (nothing ran).";
 
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = LOOKUP_RULES)]
@@ -90,7 +111,8 @@ pub struct LookupArgs {
         default_value_ifs = [("virtual_time", "true", "event-loop"), ("step", "true", "event-loop")],
     )]
     pub mode: Modes,
-    /// Users per request, comma-separated; the requests arrive together.
+    /// Users per request, comma-separated; the requests arrive together. COUNTxUSERS
+    /// is COUNT requests of USERS users each: 3,2,1 or 20000x1 or 3,2,1,100x1.
     #[arg(long, value_name = "USERS,...", default_value = "3,2,1", value_parser = parse_requests)]
     pub requests: Requests,
     /// Time the directory takes per user (e.g. 1s, 100ms).
@@ -151,6 +173,9 @@ pub struct ExportArgs {
     /// Write the timeline as an SVG picture (fits a 16:9 slide) to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// The SVG's shape: `fit` (as tall as its rows need) or `16:9` (exactly a slide).
+    #[arg(long, value_name = "ASPECT", default_value = "fit")]
+    pub svg_aspect: SvgAspectArg,
     /// Write one self-contained page to FILE, to open in a browser: the table and the
     /// timeline, then the event-loop run's task lanes and a turn-by-turn stepper (the
     /// sequential and threads modes have no loop to show, and the page says so).
@@ -161,6 +186,17 @@ pub struct ExportArgs {
     /// threads no loop runs: the file is a valid trace with no events in it.
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
+}
+
+/// `--svg-aspect`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SvgAspectArg {
+    /// As tall as the rows need (at most a 16:9 slide's height).
+    #[default]
+    Fit,
+    /// Exactly a 16:9 slide.
+    #[value(name = "16:9")]
+    Slide,
 }
 
 /// What an export is drawn from.
@@ -187,6 +223,19 @@ impl ExportArgs {
             files.push((path, Export::ChromeTrace));
         }
         files
+    }
+
+    /// Every file asked for, with the flag that asked for it.
+    pub fn flags(&self) -> Vec<(&'static str, &PathBuf)> {
+        let flags = [
+            ("--svg", &self.svg),
+            ("--html", &self.html),
+            ("--chrome-trace", &self.chrome_trace),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+            .collect()
     }
 
     /// Whether an export draws the event loop's own events, so its run must record them.
@@ -260,40 +309,89 @@ fn modes_parser() -> impl TypedValueParser<Value = Modes> {
         .map(|name| Mode::from_str(&name, false).map_or(Modes::All, Modes::Only))
 }
 
-/// The rule clap cannot declare: `--virtual-time` and `--step` need the event-loop
-/// mode. Given alone they select it (`default_value_ifs`); with another `--mode` they
-/// are a clap error, with the lookup command's usage.
+/// The rules clap cannot declare, as clap errors with the lookup command's usage (exit
+/// status 2): `--virtual-time` and `--step` need the event-loop mode (given alone
+/// they select it, by `default_value_ifs`), and a virtual clock's durations are whole
+/// milliseconds.
 pub fn check_mode_rules(args: &LookupArgs) -> Result<(), clap::Error> {
-    let files = [
-        &args.exports.svg,
-        &args.exports.html,
-        &args.exports.chrome_trace,
-    ];
-    let named: Vec<&PathBuf> = files.iter().filter_map(|f| f.as_ref()).collect();
-    let twice = named
-        .iter()
-        .enumerate()
-        .any(|(i, a)| named[i + 1..].iter().any(|b| a == b));
-    let message = if twice {
-        "--svg, --html and --chrome-trace need a file each: one path was given twice, and \
-         the second file would replace the first"
-    } else if args.mode == Modes::Only(Mode::EventLoop) {
-        return Ok(());
+    let message = if args.mode == Modes::Only(Mode::EventLoop) {
+        None
     } else if args.virtual_time {
-        "--virtual-time needs --mode event-loop (or no --mode): the sequential and threads \
-         clients block real OS threads, and a virtual clock cannot skip a blocked thread's wait"
+        Some(
+            "--virtual-time needs --mode event-loop (or no --mode): the sequential and threads \
+             clients block real OS threads, and a virtual clock cannot skip a blocked thread's wait",
+        )
     } else if args.step {
-        "--step needs --mode event-loop (or no --mode): only the event loop has turns to step \
-         through"
+        Some(
+            "--step needs --mode event-loop (or no --mode): only the event loop has turns to step \
+             through",
+        )
     } else {
-        return Ok(());
+        None
     };
+    if let Some(message) = message {
+        return Err(lookup_error(ErrorKind::ArgumentConflict, message));
+    }
+    if args.virtual_time {
+        let durations = [("--delay", Some(args.delay)), ("--timeout", args.timeout)];
+        for (flag, duration) in durations {
+            if let Some(message) = duration.and_then(|d| not_whole_milliseconds(flag, d)) {
+                return Err(lookup_error(ErrorKind::ValueValidation, &message));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a virtual clock cannot wait `duration` exactly, if it cannot: its timer wheel
+/// counts whole milliseconds, and rounding in silence would change the times the run
+/// reports.
+fn not_whole_milliseconds(flag: &str, duration: Duration) -> Option<String> {
+    if duration.subsec_nanos().is_multiple_of(1_000_000) {
+        return None;
+    }
+    let below = duration.as_millis();
+    Some(format!(
+        "{flag} {duration:?} cannot be kept exactly with --virtual-time: the virtual clock's \
+         timer wheel counts whole milliseconds (its resolution is 1 ms); give {below}ms or {}ms",
+        below + 1
+    ))
+}
+
+/// Refuses two exports into one file under two spellings (`x.svg`, `./x.svg`, its
+/// absolute path, a symbolic or a hard link to it): the second would replace the
+/// first. A clap error, exit status 2. A path that cannot be resolved is left to the
+/// check that it can be written, which names it ([`looplab::export::check_writable`]).
+pub fn check_exports(args: &LookupArgs) -> Result<(), clap::Error> {
+    let mut seen: Vec<(&str, &PathBuf, FileId)> = Vec::new();
+    for (flag, path) in args.exports.flags() {
+        let Ok(id) = file_id(path) else {
+            continue;
+        };
+        if let Some((first_flag, first_path, _)) = seen.iter().find(|(_, _, seen)| *seen == id) {
+            return Err(lookup_error(
+                ErrorKind::ArgumentConflict,
+                &format!(
+                    "{first_flag} {} and {flag} {} are one file: each export needs a file of \
+                     its own, or the second would replace the first",
+                    first_path.display(),
+                    path.display()
+                ),
+            ));
+        }
+        seen.push((flag, path, id));
+    }
+    Ok(())
+}
+
+/// A clap error from the lookup command, so it shows that command's usage.
+fn lookup_error(kind: ErrorKind, message: &str) -> clap::Error {
     let mut command = Cli::command();
     command.build();
     let lookup = command
         .find_subcommand_mut("lookup")
         .expect("the lookup command exists");
-    Err(lookup.error(ErrorKind::ArgumentConflict, message))
+    lookup.error(kind, message)
 }
 
 /// Adds a tip to a clap error when the flag it did not know belongs to another
@@ -344,34 +442,46 @@ pub fn with_tips(mut error: clap::Error) -> clap::Error {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requests(pub Vec<u32>);
 
-/// `3,2,1` -> `[3, 2, 1]`. Each request needs at least one user; at most
-/// [`MAX_REQUESTS`] requests and [`MAX_USERS`] users in all.
+/// `3,2,1` -> `[3, 2, 1]`; `COUNTxUSERS` is COUNT requests of USERS users each, so
+/// `2x3,1` -> `[3, 3, 1]` and `20000x1` is 20,000 one-user requests in eight bytes.
+/// Each request needs at least one user; at most [`MAX_REQUESTS`] requests and
+/// [`MAX_USERS`] users in all.
 pub fn parse_requests(text: &str) -> Result<Requests, String> {
     let mut users = Vec::new();
     let mut total: u64 = 0;
     for part in text.split(',') {
         let part = part.trim();
-        if users.len() == MAX_REQUESTS {
+        let (count, each) = match part.split_once(['x', 'X']) {
+            Some((count, each)) => (
+                whole_number(count.trim(), part)?,
+                whole_number(each.trim(), part)?,
+            ),
+            None => (1, whole_number(part, part)?),
+        };
+        if count == 0 {
+            return Err(format!("{part:?}: a count of requests is at least 1"));
+        }
+        if count > (MAX_REQUESTS - users.len()) as u64 {
             return Err(format!(
                 "too many requests (at most {})",
                 thousands(MAX_REQUESTS as u64)
             ));
         }
-        if part.is_empty() || !part.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(format!(
-                "{part:?} is not a number of users (expected e.g. 3,2,1)"
-            ));
-        }
-        // Digits only, so the one way to fail is a number past u64: too large anyway.
-        let n: u64 = part.parse().unwrap_or(u64::MAX);
-        if n == 0 {
+        if each == 0 {
             return Err("each request needs at least 1 user".into());
         }
-        total = total.saturating_add(n);
+        let added = each.saturating_mul(count);
+        total = total.saturating_add(added);
         if total > MAX_USERS {
-            return Err(if n > MAX_USERS {
+            return Err(if added > MAX_USERS && count == 1 {
                 format!(
                     "{part} users in one request is too large (at most {} users in all)",
+                    thousands(MAX_USERS)
+                )
+            } else if added > MAX_USERS {
+                format!(
+                    "{part} is {} users, too many (at most {} users in all)",
+                    thousands(added),
                     thousands(MAX_USERS)
                 )
             } else {
@@ -382,41 +492,44 @@ pub fn parse_requests(text: &str) -> Result<Requests, String> {
                 )
             });
         }
-        users.push(n as u32);
+        // At most MAX_USERS, so it fits.
+        users.extend(iter::repeat_n(each as u32, count as usize));
     }
     Ok(Requests(users))
 }
 
-/// `1s`, `1.5s`, `250ms`, `2m`, `1h`: a number and a unit, at most [`MAX_DURATION`].
-/// Negative or unitless values are refused. These messages say more than a crate's
-/// would, and every duration flag uses them.
+/// One number of a `--requests` list: digits only (no sign, no spaces inside). Past
+/// `u64` it is too large anyway, so it saturates and the limits refuse it.
+fn whole_number(digits: &str, part: &str) -> Result<u64, String> {
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(format!(
+            "{part:?} is not a number of users (expected e.g. 3,2,1, or 100x1 for 100 \
+             requests of 1 user)"
+        ));
+    }
+    Ok(digits.parse().unwrap_or(u64::MAX))
+}
+
+/// `1s`, `1.5s`, `250ms`, `2m`, `1h`, `1m30s`: what the `humantime` crate reads, at
+/// most [`MAX_DURATION`]. A bare number and a negative one get a message that says
+/// what to give instead; every duration flag uses these messages.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(at) => text.split_at(at),
-        None => return Err(format!("{text:?} needs a unit: ms, s, m or h (e.g. 1s)")),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 1s, 250ms)"))?;
-    if value < 0.0 || !value.is_finite() {
-        return Err(format!("{text:?}: a duration cannot be negative"));
+    let example = "e.g. 1s, 250ms, 1.5s";
+    if text.starts_with('-') {
+        return Err(format!(
+            "{text:?}: a duration cannot be negative ({example})"
+        ));
     }
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    if seconds > MAX_DURATION.as_secs_f64() {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("{text:?} needs a unit: ms, s, m or h ({example})"));
+    }
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration: {e} ({example})"))?;
+    if duration > MAX_DURATION {
         return Err(format!("{text:?} is too large (at most 1h)"));
     }
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+    Ok(duration)
 }
 
 /// [`parse_duration`], and more than zero: a timeout of nothing would fail every call.
@@ -468,6 +581,15 @@ impl HostPort {
 pub fn parse_host_port(text: &str) -> Result<HostPort, String> {
     let text = text.trim();
     let example = "e.g. 127.0.0.1:7878 or localhost:7878";
+    if let Some((_scheme, rest)) = text.split_once("://") {
+        // What the URL's host and port are, as the HOST:PORT to give instead.
+        let place = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let instead = match parse_host_port(place) {
+            Ok(_) => format!("here: {place}"),
+            Err(_) => example.to_owned(),
+        };
+        return Err(format!("{text:?}: give HOST:PORT, not a URL ({instead})"));
+    }
     let Some((host, port)) = text.rsplit_once(':') else {
         return Err(format!("{text:?} is not HOST:PORT ({example})"));
     };
@@ -500,26 +622,39 @@ mod tests {
         assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(" 0ms "), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_duration("1.0005s"),
+            Ok(Duration::from_micros(1_000_500))
+        );
         assert!(parse_duration("-1s").unwrap_err().contains("negative"));
-        assert!(parse_duration("5").unwrap_err().contains("unit"));
-        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("5").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("1.5").unwrap_err().contains("needs a unit"));
+        assert!(
+            parse_duration("5q")
+                .unwrap_err()
+                .contains("unknown time unit")
+        );
         assert!(
             parse_duration("61m")
                 .unwrap_err()
                 .contains("too large (at most 1h)")
         );
+        assert!(parse_duration("2d").unwrap_err().contains("too large"));
         assert!(
             parse_duration("1e300s")
                 .unwrap_err()
-                .contains("unknown unit")
+                .contains("not a duration")
         );
         assert!(
             parse_duration("99999999999999999999s")
                 .unwrap_err()
-                .contains("too large")
+                .contains("not a duration")
         );
         assert!(parse_duration("µs").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("").unwrap_err().contains("not a duration"));
         assert!(
             parse_positive_duration("0s")
                 .unwrap_err()
@@ -559,6 +694,47 @@ mod tests {
     }
 
     #[test]
+    fn a_count_form_repeats_a_request_within_the_limits() {
+        assert_eq!(parse_requests("2x3,1").unwrap().0, vec![3, 3, 1]);
+        assert_eq!(
+            parse_requests("3,2,1,100x1").unwrap().0,
+            [vec![3, 2, 1], vec![1; 100]].concat()
+        );
+        assert_eq!(parse_requests("20000x1").unwrap().0, vec![1; 20_000]);
+        assert_eq!(parse_requests(" 2 X 5 ").unwrap().0, vec![5, 5]);
+        assert_eq!(parse_requests("100000x1").unwrap().0.len(), MAX_REQUESTS);
+        assert_eq!(
+            parse_requests("99999x1,2x1").unwrap_err(),
+            "too many requests (at most 100,000)"
+        );
+        assert_eq!(
+            parse_requests("18446744073709551615x1").unwrap_err(),
+            "too many requests (at most 100,000)"
+        );
+        assert_eq!(
+            parse_requests("1000x1001").unwrap_err(),
+            "1000x1001 is 1,001,000 users, too many (at most 1,000,000 users in all)"
+        );
+        assert!(
+            parse_requests("10x100000,1")
+                .unwrap_err()
+                .contains("1,000,001 users in all is too large")
+        );
+        assert!(parse_requests("0x3").unwrap_err().contains("at least 1"));
+        assert!(
+            parse_requests("3x0")
+                .unwrap_err()
+                .contains("at least 1 user")
+        );
+        for bad in ["x3", "3x", "3x2x1", "-3x1", "3x+1"] {
+            assert!(
+                parse_requests(bad).unwrap_err().contains("is not a number"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn host_port_takes_names_and_checks_the_form() {
         for ok in [
             "localhost:7878",
@@ -580,6 +756,15 @@ mod tests {
                 .contains("0 to 65535")
         );
         assert!(parse_host_port("::1:80").unwrap_err().contains("brackets"));
+        assert_eq!(
+            parse_host_port("http://127.0.0.1:8080/users").unwrap_err(),
+            "\"http://127.0.0.1:8080/users\": give HOST:PORT, not a URL (here: 127.0.0.1:8080)"
+        );
+        assert!(
+            parse_host_port("https://example.org")
+                .unwrap_err()
+                .contains("not a URL (e.g. 127.0.0.1:7878")
+        );
         let resolved = parse_host_port("localhost:7878")
             .unwrap()
             .resolve()

@@ -8,26 +8,33 @@
 //! too. The sequential and threads clients run no loop and record nothing: their page
 //! is the table and the timeline and a note that says so, and their Chrome trace is a
 //! valid trace with no events (a line on stderr says so, beside the file's name).
+//!
+//! Nothing asked for is lost in silence: each file is checked before the run (so a
+//! long run is not wasted on a folder that is not there), each is tried after it even
+//! when another failed, and a failed write to stdout ends the command with exit
+//! status 1 ([`write_out`]).
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use looplab::export::{HtmlExtras, chrome_trace, html, write_atomically};
+use looplab::export::{HtmlExtras, check_writable, chrome_trace, html, write_each};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{Mode, RunReport, render_table, render_table_html, to_json};
-use looplab::lookup::timeline::Layout;
+use looplab::lookup::report::{
+    Mode, RunReport, render_table, render_table_html, to_json_with_loop,
+};
+use looplab::lookup::timeline::{Layout, SvgAspect, SvgOptions};
 use looplab::trace::Record;
 use looplab::{Recorder, TraceOutput};
 
-use crate::args::{Export, LookupArgs};
+use crate::args::{Export, LookupArgs, SvgAspectArg};
 use crate::step;
 
-/// `println!` for the command's output, except that a reader who went away (`looplab |
-/// head`) ends the program quietly instead of making it panic.
+/// `println!` for the command's output, except that a failed write is not a panic:
+/// see [`write_out`].
 macro_rules! say {
     () => {
         $crate::lookup::write_out(format_args!("\n"))
@@ -44,15 +51,32 @@ macro_rules! say_raw {
     };
 }
 
-/// Writes to stdout; a closed pipe ends the program with success (the reader has what
-/// it wanted), any other error is ignored like `print!` would not.
+/// Writes to stdout. A reader who went away (`looplab | head`, a closed pipe) ends the
+/// program quietly with success: it has what it wanted. Any other failure (a full
+/// disk, `> /dev/full`) ends it with an error that names standard output and the
+/// OS's reason, and exit status 1: output that was asked for and lost is a failed run.
 pub fn write_out(text: std::fmt::Arguments) {
     use std::io::Write as _;
-    if let Err(e) = std::io::stdout().lock().write_fmt(text)
-        && e.kind() == io::ErrorKind::BrokenPipe
-    {
+    if let Err(e) = io::stdout().lock().write_fmt(text) {
+        stdout_failed(e);
+    }
+}
+
+/// Sends what stdout still buffers (a last line without its newline), with
+/// [`write_out`]'s rules for a failure.
+pub fn flush_out() {
+    use std::io::Write as _;
+    if let Err(e) = io::stdout().lock().flush() {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(error: io::Error) -> ! {
+    if error.kind() == io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
+    eprintln!("error: could not write to standard output: {error}");
+    std::process::exit(1);
 }
 
 /// The SVG's layout width, in the timeline's character columns: wider than a terminal,
@@ -81,13 +105,18 @@ struct Target {
 }
 
 pub fn run(args: LookupArgs) -> io::Result<()> {
+    // Before anything runs: a long run is not to be wasted on a file it cannot write.
+    for (_, path) in args.exports.flags() {
+        check_writable(path)?;
+    }
     let requests = args.requests.0.clone();
     let show = !args.json;
     let target = target(&args)?;
     let modes = args.mode.list();
-    // One recorder for everything that reads the loop's events: `--step`, the page and
-    // the Chrome trace.
-    let recorder = (args.step || args.exports.need_the_loops_records()).then(Recorder::new);
+    // One recorder for everything that reads the loop's events: `--step`, `--json`'s
+    // "loop", the page and the Chrome trace.
+    let recorder =
+        (args.step || args.json || args.exports.need_the_loops_records()).then(Recorder::new);
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {
@@ -139,17 +168,18 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         }
         runs.push(run);
     }
+    let records = recorder.map(|r| r.records()).unwrap_or_default();
     if args.json {
-        say!("{}", to_json(&runs));
+        say!("{}", to_json_with_loop(&runs, &records));
     } else {
         let width = terminal_width();
         say!("{}", render_table(&runs, width));
         say_raw!("{}", Layout::new(&runs, width).to_text());
     }
-    let records = recorder.map(|r| r.records()).unwrap_or_default();
-    for (path, export) in args.exports.requested() {
+    // Every file is tried, even after one fails, and the error lists those written.
+    write_each(args.exports.requested().into_iter().map(|(path, export)| {
         let text = match export {
-            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg(),
+            Export::Svg => Layout::new(&runs, SVG_COLUMNS).to_svg_with(&svg_options(&args, &modes)),
             Export::Html => page(&args, &runs, &records),
             Export::ChromeTrace => {
                 if records.is_empty() {
@@ -163,9 +193,8 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
                 chrome_trace(&records)
             }
         };
-        write_atomically(path, text.as_bytes())?;
-    }
-    Ok(())
+        (path.as_path(), text)
+    }))
 }
 
 /// The `--html` page: the table and the timeline of every run, and the event-loop
@@ -185,7 +214,7 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
     let extras = HtmlExtras {
         title: page_title(args, &modes),
         table_html: Some(table),
-        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg()),
+        timeline_svg: Some(Layout::new(runs, SVG_COLUMNS).to_svg_with(&svg_options(args, &modes))),
         no_loop_note: Some(format!(
             "No event loop ran: --mode {} blocks OS threads instead, one call at a time on each, \
              so there are no turns to step through and no task lanes to draw. \
@@ -194,6 +223,17 @@ fn page(args: &LookupArgs, runs: &[RunReport], records: &[Record]) -> String {
         )),
     };
     html(records, &extras)
+}
+
+/// The SVG's frame: the page's title, and the shape `--svg-aspect` asks for.
+fn svg_options(args: &LookupArgs, modes: &[Mode]) -> SvgOptions {
+    SvgOptions {
+        title: page_title(args, modes),
+        aspect: match args.exports.svg_aspect {
+            SvgAspectArg::Fit => SvgAspect::Fit,
+            SvgAspectArg::Slide => SvgAspect::Slide,
+        },
+    }
 }
 
 /// `looplab lookup: 3, 2 and 1 users, 1s per user; sequential, threads, event-loop`:

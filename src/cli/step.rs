@@ -6,13 +6,23 @@
 //! waits), then the turn's own trace lines, wrapped to the screen. Then it waits for
 //! Enter. The trace is not printed as it happens: the hook reads it from a recorder,
 //! so each line appears once, in its turn.
+//!
+//! Three things a reader cannot guess from the trace alone are said in words: a turn's
+//! header gives the clock when the turn *ended* (and when it began, if its park moved
+//! the clock); the `park` row gives the limit the park started with, in the trace's own
+//! words ("next deadline in 1000 ms"), and then what ended it; and the last turn says
+//! which tasks never finished, and why.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal};
+use std::time::Duration;
 
 use looplab::Recorder;
+
+use crate::lookup::{flush_out, write_out};
 use looplab::executor::{IoView, ParkReport, TimerView, TurnView};
-use looplab::trace::{Event, UnparkReason};
+use looplab::trace::{Event, TaskId, UnparkReason};
 
 /// The screen's width: the view never prints a longer line.
 const WIDTH: usize = 80;
@@ -26,63 +36,158 @@ const WHAT_COLUMN: usize = 35;
 pub fn stepper(recorder: Recorder) -> impl FnMut(&TurnView) {
     let mut shown = 0;
     let mut interactive = true;
+    // The clock when the turn before ended: when this one began.
+    let mut turn_began = Duration::ZERO;
     move |view: &TurnView| {
         let (records, lines) = recorder.since(shown);
+        let first_turn = shown == 0;
         shown += records.len();
         let events: Vec<Event> = records.into_iter().map(|r| r.event).collect();
-        let mut out = io::stdout().lock();
-        let _ = write!(out, "{}", render_turn(view, &events, &lines));
+        // Through the command's one writer: a reader who went away ends the run quietly,
+        // a full disk ends it with an error, as for every other kind of output.
+        if first_turn {
+            write_out(format_args!("{HOW_TO_READ}"));
+        }
+        write_out(format_args!(
+            "{}",
+            render_turn(view, turn_began, &events, &lines)
+        ));
+        turn_began = view.now;
         if !interactive {
             return;
         }
-        let _ = write!(out, "[Enter: next turn] ");
+        write_out(format_args!("[Enter: next turn] "));
         // Piped input is not a person at a keyboard: end the prompt's line, or the
         // next turn's first line would be glued to it.
         if !io::stdin().is_terminal() {
-            let _ = writeln!(out);
+            write_out(format_args!("\n"));
         }
-        let _ = out.flush();
-        drop(out);
+        flush_out();
         let mut line = String::new();
         if matches!(io::stdin().lock().read_line(&mut line), Ok(0) | Err(_)) {
             interactive = false;
-            println!("(end of input: running to the end)");
+            write_out(format_args!("(end of input: running to the end)\n"));
         }
     }
 }
 
+/// Printed once, above turn 1: how to read a turn.
+const HOW_TO_READ: &str = "\
+Each turn: its header (the clock when the turn ended, and when it began if its
+park moved the clock; the polls it made), then the state the next turn starts
+from, with step 4's park in words, then the turn's trace.
+";
+
 /// The lines recorded after the last turn ended: the turn in which main returns,
-/// which stops at step 2 and so never reaches the hook.
+/// which stops at step 2 and so never reaches the hook. Then what the loop left
+/// unfinished, since the counters' "spawned" and "completed" differ by it.
 pub fn last_turn(recorder: &Recorder) -> String {
     let records = recorder.records();
     let after_last_turn = records
         .iter()
         .rposition(|r| matches!(r.event, Event::TurnEnded { .. }))
         .map_or(0, |i| i + 1);
-    let (_, lines) = recorder.since(after_last_turn);
+    let (last, lines) = recorder.since(after_last_turn);
     let mut text = String::from("--- last turn: main returns, the loop stops ---\n");
     for line in lines {
         text += &wrap(&line);
     }
+    let all: Vec<Event> = records.into_iter().map(|r| r.event).collect();
+    let last: Vec<Event> = last.into_iter().map(|r| r.event).collect();
+    text += &describe_unfinished(&all, &last);
     text
 }
 
-/// One turn: summary, state, then the trace lines.
-pub fn render_turn(view: &TurnView, events: &[Event], lines: &[String]) -> String {
+/// Why some tasks never complete: `block_on` returns as soon as main does, in the
+/// middle of a turn, so a task main woke in its last poll is never polled again, and
+/// every task still alive is dropped with the runtime. `all` is the whole run's
+/// events, `last` the last turn's.
+fn describe_unfinished(all: &[Event], last: &[Event]) -> String {
+    let mut alive: BTreeMap<TaskId, String> = BTreeMap::new();
+    for event in all {
+        match event {
+            Event::Spawn { task, name, .. } => {
+                alive.insert(*task, label(*task, name));
+            }
+            Event::Ready { task } | Event::Panicked { task, .. } => {
+                alive.remove(task);
+            }
+            _ => {}
+        }
+    }
+    if alive.is_empty() {
+        return String::new();
+    }
+    let woken_by_main: Vec<String> = last
+        .iter()
+        .filter_map(|event| match event {
+            Event::WokenByTask { task, by } if by.0 == 0 && *task != *by => {
+                alive.get(task).cloned()
+            }
+            _ => None,
+        })
+        .collect();
+    let mut text = String::new();
+    if !woken_by_main.is_empty() {
+        text += &wrap_at(
+            &format!(
+                "main's last poll woke {} (its stop signal), but main returned in that same \
+                 poll: block_on ends at once, and no task is polled after main.",
+                woken_by_main.join(", ")
+            ),
+            0,
+        );
+    }
+    let names: Vec<&str> = alive.values().map(String::as_str).collect();
+    text += &wrap_at(
+        &format!(
+            "{} never completed: still alive when the loop stopped, {} dropped with the \
+             runtime. Hence \"spawned\" and \"completed\" below differ by {}.",
+            names.join(", "),
+            if names.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+            names.len()
+        ),
+        0,
+    );
+    text
+}
+
+/// `task 5 connection 1`, or `task 5` for a task spawned without a name.
+fn label(task: TaskId, name: &str) -> String {
+    if name.is_empty() {
+        task.to_string()
+    } else {
+        format!("{task} {name}")
+    }
+}
+
+/// One turn, which began at `began` on the runtime's clock: summary, state, then the
+/// trace lines.
+pub fn render_turn(view: &TurnView, began: Duration, events: &[Event], lines: &[String]) -> String {
     let polls = events
         .iter()
         .filter(|e| matches!(e, Event::Poll { .. }))
         .count();
     let mut text = String::new();
+    // The view is taken when the turn ends: its clock is the turn's end.
+    let began = if began == view.now {
+        String::new()
+    } else {
+        format!(" (began at {:.3}s)", began.as_secs_f64())
+    };
     let head = format!(
-        "--- turn {} at {:.3}s: {} poll{}, {} ",
+        "--- turn {} at {:.3}s{began}: {} poll{} ",
         view.turn,
         view.now.as_secs_f64(),
         polls,
         if polls == 1 { "" } else { "s" },
-        describe_park(&view.park)
     );
     let _ = writeln!(text, "{}", fill(&head, '-'));
+    text += &wrap_field("park", &describe_park(&view.park, park_limit(events)));
     let main = if view.main_woken {
         "woken: polled first next turn"
     } else {
@@ -107,12 +212,48 @@ pub fn render_turn(view: &TurnView, events: &[Event], lines: &[String]) -> Strin
     text
 }
 
-fn describe_park(park: &ParkReport) -> String {
+/// The limit the turn's park started with, in the words of its trace line (`park:
+/// ...; next deadline in 1000 ms`), if the turn parked.
+fn park_limit(events: &[Event]) -> Option<String> {
+    events.iter().rev().find_map(|event| match event {
+        Event::Park {
+            timeout,
+            timers,
+            sources,
+        } => Some(match timeout {
+            Some(t) if t.is_zero() => "a timer is due already".to_string(),
+            Some(t) => format!("next deadline in {} ms", t.as_millis()),
+            None if *timers == 0 && *sources == 0 => "no timer, no socket".to_string(),
+            None => "wait for I/O (no timer armed)".to_string(),
+        }),
+        _ => None,
+    })
+}
+
+/// Step 4 in words: the limit the park started with, then what ended it. The trace
+/// says the same in two lines, `park: ...` and `unpark: ...`.
+fn describe_park(park: &ParkReport, limit: Option<String>) -> String {
+    let limit = limit.map(|l| format!("{l}; ")).unwrap_or_default();
+    let how = describe_park_end(park);
+    match park {
+        ParkReport::Skipped | ParkReport::Peeked { .. } => how,
+        _ => format!("{limit}{how}"),
+    }
+}
+
+fn describe_park_end(park: &ParkReport) -> String {
     match park {
         ParkReport::Skipped => "no park (tasks ready)".to_string(),
-        ParkReport::Peeked { events: 0 } => "peeked at I/O: nothing".to_string(),
-        ParkReport::Peeked { events } => format!("peeked at I/O: {events} events"),
-        ParkReport::Settled { events } => format!("settled: {events} I/O, no wait"),
+        ParkReport::Peeked { events: 0 } => {
+            "no park (tasks ready), peeked at I/O: nothing".to_string()
+        }
+        ParkReport::Peeked { events } => {
+            format!("no park (tasks ready), peeked at I/O: {events} events")
+        }
+        ParkReport::Settled { events } => format!(
+            "{events} I/O event{} at once, no wait",
+            if *events == 1 { "" } else { "s" }
+        ),
         ParkReport::Waited { waited, ended_by } => {
             let why = match ended_by {
                 UnparkReason::Deadline => "deadline".to_string(),
@@ -247,6 +388,79 @@ fn fill(head: &str, fill: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spawn(task: u64, name: &str) -> Event {
+        Event::Spawn {
+            parent: Some(TaskId(0)),
+            task: TaskId(task),
+            name: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_last_turn_names_the_tasks_that_never_completed_and_main_s_last_wake() {
+        let all = [
+            spawn(1, "directory"),
+            spawn(2, "find_users(1)"),
+            spawn(3, "connection 1"),
+            Event::Ready { task: TaskId(2) },
+        ];
+        let last = [Event::WokenByTask {
+            task: TaskId(1),
+            by: TaskId(0),
+        }];
+        let text = describe_unfinished(&all, &last).replace('\n', " ");
+        assert!(
+            text.contains("main's last poll woke task 1 directory"),
+            "{text}"
+        );
+        assert!(
+            text.contains("task 1 directory, task 3 connection 1 never completed"),
+            "{text}"
+        );
+        assert!(text.contains("differ by 2"), "{text}");
+        assert!(!text.contains("find_users"), "{text}");
+        // Every task done: nothing to explain.
+        let done = [spawn(2, "find_users(1)"), Event::Ready { task: TaskId(2) }];
+        assert_eq!(describe_unfinished(&done, &[]), "");
+    }
+
+    #[test]
+    fn a_turn_says_when_it_began_if_its_park_moved_the_clock() {
+        let view = TurnView {
+            turn: 4,
+            now: Duration::from_secs(1),
+            main_woken: false,
+            run_queue: Vec::new(),
+            park: ParkReport::Jumped {
+                from: Duration::ZERO,
+                to: Duration::from_secs(1),
+            },
+            wheel_tick: 1000,
+            timers: Vec::new(),
+            io: Vec::new(),
+        };
+        let park = Event::Park {
+            timeout: Some(Duration::from_secs(1)),
+            timers: 3,
+            sources: 0,
+        };
+        let text = render_turn(&view, Duration::ZERO, &[park], &[]);
+        assert!(
+            text.starts_with("--- turn 4 at 1.000s (began at 0.000s): 0 polls"),
+            "{text}"
+        );
+        // The park row says what the trace's park line says, then how it ended.
+        assert!(
+            text.contains("park       next deadline in 1000 ms; clock jumped 0.000s -> 1.000s"),
+            "{text}"
+        );
+        let same_time = render_turn(&view, Duration::from_secs(1), &[], &[]);
+        assert!(
+            same_time.starts_with("--- turn 4 at 1.000s: 0 polls"),
+            "{same_time}"
+        );
+    }
 
     #[test]
     fn long_lines_wrap_under_their_column_and_never_pass_80() {

@@ -22,8 +22,13 @@
 //!
 //! Timestamps are microseconds on the **runtime's clock**. Under virtual time that is
 //! the virtual timeline: parks last exactly as long as the clock jumped, and polls take
-//! no time at all (the clock does not move while a task runs), so every poll is a
-//! zero-length slice. Nothing in the file comes from the wall clock or from hash-map
+//! no time at all (the clock does not move while a task runs). Drawn as they are, the
+//! dozens of polls of one instant would be zero-length slices piled on one spot, and
+//! their order would be lost. So polls at the same instant get a small **nominal
+//! length** ([`NOMINAL_POLL_US`], less if the clock moves on sooner), one after the
+//! other in the order they ran, and what happened in a poll is drawn inside it; such
+//! a poll says so in its `args` (`"nominal": true`). A poll that took time (real time)
+//! keeps its own length. Nothing in the file comes from the wall clock or from hash-map
 //! order, so a virtual-time run gives the same bytes every time.
 
 use serde::Serialize;
@@ -37,6 +42,50 @@ use crate::trace::{Event, Record, TaskId};
 const PID: u32 = 1;
 /// The loop's own track.
 const LOOP_TID: u64 = 1;
+
+/// How long a poll that took no time on the clock is drawn, in microseconds: long
+/// enough to see in Perfetto when zoomed in, short beside a millisecond.
+pub const NOMINAL_POLL_US: f64 = 10.0;
+
+/// Where each record is drawn, in microseconds: its clock time, plus, for the
+/// records of one instant, the nominal length of each poll that ran before it in that
+/// instant (see the module docs). Nothing moves past the next instant's time.
+fn drawn_at(records: &[Record]) -> Vec<f64> {
+    let mut ts = vec![0.0; records.len()];
+    let mut first = 0;
+    while first < records.len() {
+        let at = records[first].at;
+        let end = first + records[first..].partition_point(|r| r.at == at);
+        let polls = records[first..end]
+            .iter()
+            .filter(|r| matches!(r.event, Event::Poll { .. }))
+            .count();
+        let gap = records
+            .get(end)
+            .map_or(f64::INFINITY, |next| micros(next.at.saturating_sub(at)));
+        let step = NOMINAL_POLL_US.min(gap / (polls as f64 + 1.0));
+        let base = micros(at);
+        let (mut begun, mut open) = (0.0, false);
+        for (index, record) in records.iter().enumerate().take(end).skip(first) {
+            ts[index] = match record.event {
+                Event::Poll { .. } => {
+                    open = true;
+                    begun += 1.0;
+                    base + (begun - 1.0) * step
+                }
+                Event::Pending { .. } | Event::Ready { .. } | Event::Panicked { .. } if open => {
+                    open = false;
+                    base + begun * step
+                }
+                // Inside a poll: half way through its nominal length.
+                _ if open => base + (begun - 0.5) * step,
+                _ => base + begun * step,
+            };
+        }
+        first = end;
+    }
+    ts
+}
 
 /// A task's track: after the loop's, in task order.
 fn tid(task: TaskId) -> u64 {
@@ -68,12 +117,12 @@ struct TraceEvent {
 }
 
 impl TraceEvent {
-    fn new(ph: &'static str, cat: &'static str, name: String, at: Duration, tid: u64) -> Self {
+    fn new(ph: &'static str, cat: &'static str, name: String, ts: f64, tid: u64) -> Self {
         TraceEvent {
             name,
             cat,
             ph,
-            ts: micros(at),
+            ts,
             dur: None,
             pid: PID,
             tid,
@@ -86,18 +135,18 @@ impl TraceEvent {
     }
 
     fn metadata(name: &str, tid: u64, args: Value) -> Self {
-        let mut event = TraceEvent::new("M", "__metadata", name.to_string(), Duration::ZERO, tid);
+        let mut event = TraceEvent::new("M", "__metadata", name.to_string(), 0.0, tid);
         event.args = Some(args);
         event
     }
 
-    fn complete(cat: &'static str, name: String, start: Duration, end: Duration, tid: u64) -> Self {
+    fn complete(cat: &'static str, name: String, start: f64, end: f64, tid: u64) -> Self {
         let mut event = TraceEvent::new("X", cat, name, start, tid);
-        event.dur = Some(micros(end.saturating_sub(start)));
+        event.dur = Some((end - start).max(0.0));
         event
     }
 
-    fn instant(cat: &'static str, name: String, at: Duration, tid: u64) -> Self {
+    fn instant(cat: &'static str, name: String, at: f64, tid: u64) -> Self {
         let mut event = TraceEvent::new("i", cat, name, at, tid);
         event.s = Some("t");
         event
@@ -121,12 +170,13 @@ fn secs(d: Duration) -> f64 {
 /// event per line.
 pub fn chrome_trace(records: &[Record]) -> String {
     let run = Run::from_records(records);
+    let at = drawn_at(records);
     let mut events = Vec::new();
     metadata(&run, &mut events);
-    polls(&run, records, &mut events);
-    parks(&run, &mut events);
-    loop_instants(records, &mut events);
-    wakes(&run, &mut events);
+    polls(&run, records, &at, &mut events);
+    parks(&run, records, &at, &mut events);
+    loop_instants(records, &at, &mut events);
+    wakes(&run, &at, &mut events);
 
     let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
     for (i, event) in events.iter().enumerate() {
@@ -171,7 +221,7 @@ fn metadata(run: &Run, events: &mut Vec<TraceEvent>) {
 }
 
 /// A complete event per poll, and instants for what the task did inside it.
-fn polls(run: &Run, records: &[Record], events: &mut Vec<TraceEvent>) {
+fn polls(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
     for poll in &run.polls {
         let track = tid(poll.task);
         let outcome = match &poll.outcome {
@@ -194,17 +244,25 @@ fn polls(run: &Run, records: &[Record], events: &mut Vec<TraceEvent>) {
         if let PollOutcome::Panicked(message) = &poll.outcome {
             args["panic"] = json!(message);
         }
+        if poll.start == poll.end {
+            args["nominal"] = json!(true);
+        }
         events.push(
             TraceEvent::complete(
                 "poll",
                 format!("poll -> {outcome}"),
-                poll.start,
-                poll.end,
+                at[poll.records.start],
+                at[poll.records.end - 1],
                 track,
             )
             .with_args(args),
         );
-        for record in &records[poll.records.clone()] {
+        for (index, record) in records
+            .iter()
+            .enumerate()
+            .take(poll.records.end)
+            .skip(poll.records.start)
+        {
             let (cat, name, args) = match &record.event {
                 Event::Spawn { task, name, .. } => (
                     "task",
@@ -242,14 +300,23 @@ fn polls(run: &Run, records: &[Record], events: &mut Vec<TraceEvent>) {
                 }
                 _ => continue,
             };
-            events.push(TraceEvent::instant(cat, name, record.at, track).with_args(args));
+            events.push(TraceEvent::instant(cat, name, at[index], track).with_args(args));
         }
     }
 }
 
 /// A complete event per park on the loop's track.
-fn parks(run: &Run, events: &mut Vec<TraceEvent>) {
+fn parks(run: &Run, records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
     for park in &run.parks {
+        // A park ends at its Unpark (a peek is its Unpark); one cut short, at its clock.
+        let end = if park.peek {
+            at[park.record]
+        } else {
+            records[park.record..]
+                .iter()
+                .position(|r| matches!(r.event, Event::Unpark { .. }))
+                .map_or(micros(park.end), |i| at[park.record + i])
+        };
         let ended_by = park.ended_by_words();
         let name = if park.peek {
             format!("peek at I/O -> {ended_by}")
@@ -264,14 +331,14 @@ fn parks(run: &Run, events: &mut Vec<TraceEvent>) {
             "ended_by": ended_by,
         });
         events.push(
-            TraceEvent::complete("park", name, park.start, park.end, LOOP_TID).with_args(args),
+            TraceEvent::complete("park", name, at[park.record], end, LOOP_TID).with_args(args),
         );
     }
 }
 
 /// Instants on the loop's track: timers cascading and firing, sockets becoming ready.
-fn loop_instants(records: &[Record], events: &mut Vec<TraceEvent>) {
-    for record in records {
+fn loop_instants(records: &[Record], at: &[f64], events: &mut Vec<TraceEvent>) {
+    for (index, record) in records.iter().enumerate() {
         let (cat, name, args) = match &record.event {
             Event::TimerCascaded {
                 timer,
@@ -288,7 +355,7 @@ fn loop_instants(records: &[Record], events: &mut Vec<TraceEvent>) {
                     events.push(TraceEvent::instant(
                         "timer",
                         format!("timer #{timer} fired"),
-                        record.at,
+                        at[index],
                         LOOP_TID,
                     ));
                 }
@@ -306,13 +373,13 @@ fn loop_instants(records: &[Record], events: &mut Vec<TraceEvent>) {
             ),
             _ => continue,
         };
-        events.push(TraceEvent::instant(cat, name, record.at, LOOP_TID).with_args(args));
+        events.push(TraceEvent::instant(cat, name, at[index], LOOP_TID).with_args(args));
     }
 }
 
 /// A flow per wake, from a zero-length slice where the wake happened to one where the
 /// woken task's next poll began.
-fn wakes(run: &Run, events: &mut Vec<TraceEvent>) {
+fn wakes(run: &Run, at: &[f64], events: &mut Vec<TraceEvent>) {
     for (id, wake) in run.wakes.iter().enumerate() {
         let bind_id = id as u64 + 1;
         let woken = run
@@ -328,17 +395,20 @@ fn wakes(run: &Run, events: &mut Vec<TraceEvent>) {
             Waker::Io(token) => (LOOP_TID, format!("token {token}")),
             Waker::Thread => (LOOP_TID, "another thread".to_string()),
         };
+        let woke_at = at[wake.record];
         let mut start = TraceEvent::complete(
             "wake",
             format!("wake {woken}"),
-            wake.at,
-            wake.at,
+            woke_at,
+            woke_at,
             from_track,
         );
         start.bind_id = Some(bind_id);
         start.flow_out = Some(true);
         events.push(start);
-        let lands = wake.to_poll.map_or(wake.at, |p| run.polls[p].start);
+        let lands = wake
+            .to_poll
+            .map_or(woke_at, |p| at[run.polls[p].records.start]);
         let mut end = TraceEvent::complete(
             "wake",
             format!("woken by {waker}"),

@@ -12,8 +12,9 @@
 //! calls [`EnvExport::write_or_report`]. Each file is written whole or not at all: to a
 //! temporary file beside it first, then renamed over the name asked for, so a reader
 //! never sees half a page and a failed write leaves no partial file. A file that
-//! cannot be written is reported on stderr with its path; the program itself goes on
-//! (a picture of a run is not worth failing the run for).
+//! cannot be written is reported on stderr with its path, beside those that were
+//! written; the program itself goes on (a picture of a run is not worth failing the
+//! run for).
 //!
 //! A program may build more than one runtime: chapter 8's example runs the scenario in
 //! virtual time, then again in real time against a directory on a thread of its own
@@ -26,7 +27,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{HtmlExtras, chrome_trace, html, write_atomically};
+use super::{HtmlExtras, chrome_trace, html, write_each};
 use crate::trace::Recorder;
 
 /// The variable that asks for the HTML page, and the file to write it to.
@@ -121,21 +122,23 @@ impl EnvExport {
         self.chrome_trace.as_deref()
     }
 
-    /// Writes every file asked for from what the recorder holds now. Stops at the first
-    /// that fails, with an error that names its path.
+    /// Writes every file asked for from what the recorder holds now. Each is tried even
+    /// when another failed; the error names each file not written, and why, then the
+    /// files that were (`could not write a/run.html: ...; written: run.json`).
     pub fn write(&self) -> io::Result<()> {
         let records = self.recorder.records();
+        let mut files = Vec::new();
         if let Some(path) = &self.html {
             let extras = HtmlExtras {
                 title: self.title.clone(),
                 ..HtmlExtras::default()
             };
-            write_atomically(path, html(&records, &extras).as_bytes())?;
+            files.push((path.as_path(), html(&records, &extras)));
         }
         if let Some(path) = &self.chrome_trace {
-            write_atomically(path, chrome_trace(&records).as_bytes())?;
+            files.push((path.as_path(), chrome_trace(&records)));
         }
-        Ok(())
+        write_each(files)
     }
 
     /// [`write`](EnvExport::write), and a line on stderr if it failed. Returns whether
@@ -265,6 +268,31 @@ mod tests {
         assert!(trace["traceEvents"].as_array().unwrap().len() > 5);
         // Only the two files: no temporary file is left beside them.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_that_fails_does_not_stop_the_other_and_the_error_names_both() {
+        let dir = scratch_dir("one-fails");
+        let page = dir.join("no-such-dir").join("run.html");
+        let trace = dir.join("run.json");
+        let export =
+            EnvExport::from_lookup(lookup(&[(HTML_VAR, &page), (CHROME_TRACE_VAR, &trace)]))
+                .unwrap();
+        let error = export.write().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "could not write {}: No such file or directory (os error 2); written: {}",
+                page.display(),
+                trace.display()
+            )
+        );
+        assert!(
+            std::fs::read_to_string(&trace)
+                .unwrap()
+                .contains("traceEvents")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,16 +8,27 @@
 //!   ([`HtmlExtras`]);
 //! - **the loop, turn by turn**: a diagram of one turn (run -> stop? -> choose timeout
 //!   -> park -> fire timers) whose steps light up when they did something in the turn
-//!   shown; the state after the turn as `--step` prints it (run queue, timers by wheel
-//!   level and slot, I/O registrations and who waits on them, rebuilt by
-//!   [`replay`](super::replay)); and the trace lines of the turn, coloured by step.
+//!   shown; the state after the turn as `--step` prints it (main's flag, the run
+//!   queue, the wheel's hand and its timers by level and slot, the I/O registrations
+//!   with their readiness and who waits on them, rebuilt by
+//!   [`replay`](super::replay)); and every trace line of the turn, coloured by step.
 //!   Previous/next buttons, the ←/→ keys and a slider move between turns, and
 //!   `page.html#turn-5` opens the page at turn 5;
 //! - **task lanes**: one lane per task and one for the loop. Polls are boxes in the
 //!   order the loop ran them, one at a time (that is the point: one thread), with
-//!   what they returned; wakes are arrows from the waker to the woken task's next
-//!   poll; timers armed and fired, spawns and sockets that would block are marks;
-//!   parks are gaps on the loop's lane, labelled with what ended them.
+//!   what they returned and the marks of what they did (timers armed, spawns, I/O
+//!   that would block, notes); wakes are arrows from the waker's box to the woken
+//!   task's next poll, routed through the gaps between columns and the lines between
+//!   lanes so they cross no box; the loop's lane says for every turn how step 4 went:
+//!   a park's box gives what ended it and how long it waited ("I/O ×3 · 1,002 ms",
+//!   wider the longer), a peek what it found, "no wait" when tasks were ready, and
+//!   "stop" where main was done. A legend names every box, arrow and mark. The lanes
+//!   scroll with the stepper, so its turn is always in view, and "fit all turns"
+//!   scales them to the window.
+//!
+//! Text is 13 px or more, and every box is as wide as its text, so the page reads on a
+//! projector and no label is cut or runs into another (`tests/browser.rs` measures it
+//! in a real browser).
 //!
 //! Empty records (a program whose work ran without a loop, like the `looplab`
 //! command's sequential and threads clients) give a page of the caller's parts and a
@@ -25,8 +36,8 @@
 //!
 //! The lanes put polls side by side in the order they ran rather than on a clock
 //! scale: under virtual time every poll takes no time at all, so a clock scale would
-//! stack them into four instants. The clock is written above the lanes wherever it
-//! moved. (The Chrome trace, [`chrome_trace()`](super::chrome_trace()), is the clock-scale view.)
+//! stack them into four instants. Each turn is labelled with its number and the clock
+//! at its start; parks carry the time that passed. (The Chrome trace, [`chrome_trace()`](super::chrome_trace()), is the clock-scale view.)
 //!
 //! The data goes into the page as one JSON document that a little plain JavaScript
 //! (`page.js`, no framework, no build step) draws. A big run does not make a page
@@ -38,11 +49,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// Text made safe inside HTML content and quoted attributes.
+use html_escape::encode_quoted_attribute as escape;
 use serde::Serialize;
 
 use super::lanes::{LoopStep, PollOutcome, Run, TaskLane, Turn, Waker};
 use super::replay::{LoopState, Replay};
-use crate::trace::{Event, Record, TaskId, UnparkReason};
+use crate::trace::{Event, Record, TaskId, UnparkReason, secs};
 
 // The limits that keep a page bounded, whatever the run. Their worst case together is
 // about 15 MB: 1,500 whole turns of about 3 KB of state, 50,000 lines of at most
@@ -117,7 +130,7 @@ pub fn html(records: &[Record], extras: &HtmlExtras) -> String {
     let _ = writeln!(page, "<style>\n{PAGE_CSS}</style>\n</head>\n<body>");
     let _ = writeln!(page, "<header><h1>{}</h1>", escape(title));
     page.push_str(
-        "<p id=\"summary\" class=\"summary\"></p><p id=\"limits\" class=\"notice\" hidden></p>",
+        "<p id=\"summary\" class=\"summary\"></p><p id=\"running\" class=\"summary\" hidden></p><p id=\"limits\" class=\"notice\" hidden></p>",
     );
     page.push_str("<pre id=\"errors\" class=\"errors\" hidden></pre></header>\n");
     if extras.table_html.is_some() || extras.timeline_svg.is_some() {
@@ -162,7 +175,7 @@ const STEPPER_HTML: &str = r##"<section id="stepper">
 </div>
 <div class="stepper-body">
 <div class="diagram-box">
-<svg id="diagram" viewBox="0 0 330 300" role="img" aria-label="one turn of the loop">
+<svg id="diagram" viewBox="0 0 350 260" role="img" aria-label="one turn of the loop">
 <defs><marker id="d-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="d-arrowhead"/></marker></defs>
 <path class="d-edge" d="M165,50 L165,66" marker-end="url(#d-arrow)"/>
 <path class="d-edge" d="M165,100 L165,116" marker-end="url(#d-arrow)"/>
@@ -195,27 +208,38 @@ const STEPPER_HTML: &str = r##"<section id="stepper">
 /// The lanes: `page.js` draws them into the scrolling box.
 const LANES_HTML: &str = r##"<section id="lanes">
 <h2>Task lanes</h2>
-<p class="legend"><span class="lg lg-pending"></span>poll → Pending <span class="lg lg-ready"></span>poll → Ready <span class="lg lg-panic"></span>panicked <span class="lg lg-park"></span>park (labelled with what ended it) <span class="lg-arrow">→</span> wake: from the waker to the woken task's next poll · marks: <b>◷</b> timer armed, <b>+</b> spawn, <b>⋯</b> would block (waits for a socket), <b>✎</b> note</p>
+<div class="legend" id="legend">
+<div><b>Boxes</b>
+<span class="lg-item"><span class="lg lg-pending">P</span>a poll that returned Pending (the task waits for a wake)</span>
+<span class="lg-item"><span class="lg lg-ready">R</span>a poll that returned Ready (the task is done)</span>
+<span class="lg-item"><span class="lg lg-panic">!</span>a poll that panicked</span>
+<span class="lg-item"><span class="lg lg-cut">?</span>a poll the records end in</span>
+<span class="lg-item"><span class="lg lg-park">I/O ×3 · 1,002 ms</span>the loop parked: what ended the park, and how long it waited (a longer wait draws a wider box); "jump → 1.000s" is virtual time's clock jump</span>
+<span class="lg-item"><span class="lg lg-park">peek · I/O ×2</span>tasks were ready, so the loop only peeked at the reactor, and found news</span>
+<span class="lg-item"><span class="lg lg-park lg-muted">no wait</span>tasks were ready: the loop did not park</span>
+<span class="lg-item"><span class="lg lg-stop">stop</span>main is done: block_on returns</span>
+<span class="lg-item"><svg class="lg-svg" width="40" height="16" aria-hidden="true"><circle cx="8" cy="8" r="6" class="lg-fire"/><text x="18" y="13">×2</text></svg>timers fired (how many)</span>
+<span class="lg-item"><svg class="lg-svg" width="40" height="16" aria-hidden="true"><line x1="2" y1="8" x2="38" y2="8" class="lg-life"/></svg>a task's life: it waits between its polls</span>
+</div>
+<div><b>Arrows</b> (a wake: from the waker to the woken task's next poll)
+<span class="lg-item"><svg class="lg-svg" width="44" height="16" aria-hidden="true"><line x1="2" y1="8" x2="34" y2="8" class="lg-arrow-task"/><path d="M34,3 L42,8 L34,13 z" class="lg-head-task"/></svg>purple: a task woke another (a finished task wakes who awaits its JoinHandle)</span>
+<span class="lg-item"><svg class="lg-svg" width="44" height="16" aria-hidden="true"><line x1="2" y1="8" x2="34" y2="8" class="lg-arrow-task lg-dashed"/><path d="M34,3 L42,8 L34,13 z" class="lg-head-task"/></svg>purple dashed: a task woke itself (a yield)</span>
+<span class="lg-item"><svg class="lg-svg" width="44" height="16" aria-hidden="true"><line x1="2" y1="8" x2="34" y2="8" class="lg-arrow-timer"/><path d="M34,3 L42,8 L34,13 z" class="lg-head-timer"/></svg>pink: a timer fired and woke its task (from the red dot)</span>
+<span class="lg-item"><svg class="lg-svg" width="44" height="16" aria-hidden="true"><line x1="2" y1="8" x2="34" y2="8" class="lg-arrow-io"/><path d="M34,3 L42,8 L34,13 z" class="lg-head-io"/></svg>teal: the reactor saw a socket ready and woke the task waiting on it (from the park or peek that saw it)</span>
+</div>
+<div><b>Marks in a poll</b>
+<span class="lg-item"><b class="lg-mark">◷</b>armed a timer</span>
+<span class="lg-item"><b class="lg-mark">+</b>spawned a task</span>
+<span class="lg-item"><b class="lg-mark">⋯</b>an I/O operation would block: the task waits for its socket</span>
+<span class="lg-item"><b class="lg-mark">✎</b>wrote a note (a line of the program's own)</span>
+<span class="lg-item"><span class="lg lg-band">turn 3</span>the turn the stepper shows is shaded; click a turn's number to step there</span>
+</div>
+</div>
+<div class="lanes-controls"><button id="fit" type="button" aria-pressed="false">fit all turns</button> <span class="more">The lanes scroll to the stepper's turn. Hover a box for its trace lines.</span></div>
 <p id="lanes-note" class="notice" hidden></p>
 <div class="lanes-scroll" id="lanes-scroll"><div id="lane-labels" class="lane-labels"></div><div class="lanes-canvas"><svg id="lanes-svg" xmlns="http://www.w3.org/2000/svg"></svg></div></div>
 </section>
 "##;
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `text`, cut to [`LINE_CHARS`] characters.
 fn clip(mut text: String) -> String {
@@ -224,10 +248,6 @@ fn clip(mut text: String) -> String {
         text.push('…');
     }
     text
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
 }
 
 // ---------------------------------------------------------------------------------
@@ -248,6 +268,10 @@ struct PageData {
     polls: usize,
     wakes: usize,
     lanes: LanesData,
+    /// Tasks still running when the records end (at most [`STATE_ENTRIES`] of them).
+    running: Vec<String>,
+    /// How many tasks were still running in all.
+    running_len: usize,
     /// What the page left out, in words (empty when it kept everything).
     limits: Vec<String>,
 }
@@ -283,10 +307,12 @@ struct TurnDetail {
     notes: Vec<String>,
     queue: Vec<String>,
     main_woken: bool,
+    /// The wheel's hand: the tick (millisecond) it stands at.
+    hand: u64,
     /// (level, slot, "#1", due, "task 5 connection 1")
     timers: Vec<(usize, usize, String, String, String)>,
-    /// (token, what, interest, who waits)
-    io: Vec<(usize, &'static str, &'static str, String)>,
+    /// (token, what, interest, readiness "r -", who waits)
+    io: Vec<(usize, &'static str, &'static str, &'static str, String)>,
     /// (time, who, what, step 1..5)
     lines: Vec<(String, String, String, u8)>,
 }
@@ -316,7 +342,8 @@ struct LaneData {
 
 #[derive(Serialize)]
 struct Column {
-    /// "poll", "park", "peek", "fire" or "others" (polls of tasks without a lane).
+    /// "poll", "park", "peek", "fire", "nopark" (a turn that did not park), "stop"
+    /// (the turn that stopped the loop) or "others" (polls of tasks without a lane).
     k: &'static str,
     lane: usize,
     /// Turn index (from 0).
@@ -330,6 +357,9 @@ struct Column {
     m: String,
     /// Tooltip.
     tip: String,
+    /// A park's wait in milliseconds (its box is wider the longer it waited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    d: Option<f64>,
 }
 
 fn page_data(records: &[Record]) -> PageData {
@@ -351,7 +381,18 @@ fn page_data(records: &[Record]) -> PageData {
             lanes.hidden_cols
         ));
     }
+    let still_running: Vec<&TaskLane> = run
+        .tasks
+        .iter()
+        .filter(|t| t.ended.is_none() || t.ended == Some(PollOutcome::Unfinished))
+        .collect();
     PageData {
+        running: still_running
+            .iter()
+            .take(STATE_ENTRIES)
+            .map(|t| t.label())
+            .collect(),
+        running_len: still_running.len(),
         records: records.len(),
         duration: secs(records.last().map_or(Duration::ZERO, |r| r.at)),
         tasks: run.tasks.len(),
@@ -505,7 +546,7 @@ fn turn_detail(
             } else {
                 waits.join(", ")
             };
-            (io.token, io.what, io.interest, waits)
+            (io.token, io.what, io.interest, io.ready(), waits)
         })
         .collect();
     let lines = records[turn.records.clone()]
@@ -521,6 +562,7 @@ fn turn_detail(
         notes,
         queue,
         main_woken: state.main_woken,
+        hand: state.wheel_tick(),
         timers,
         io,
         lines,
@@ -579,7 +621,7 @@ fn step_states(run: &Run, turn: &Turn, records: &[Record]) -> [(&'static str, St
         _ => ("idle", "0: tasks are ready, so no wait".to_string()),
     };
     let park_step = match park {
-        Some(p) if p.peek => ("active", format!("peeked at I/O: {}", p.ended_by_words())),
+        Some(p) if p.peek => ("active", format!("peeked at I/O: {}", peek_found(p))),
         Some(p) => {
             let why = match &p.ended_by {
                 Some(UnparkReason::ClockJump) => {
@@ -629,10 +671,24 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
         end: "",
     }];
     let mut lane_of: HashMap<TaskId, usize> = HashMap::new();
+    // Tasks spawned under one name (ch05's three "three_steps") are told apart by
+    // their place among the namesakes as well as by their number.
+    let mut namesakes: HashMap<&str, (usize, usize)> = HashMap::new();
+    for task in run.tasks.iter().take(LANES) {
+        namesakes.entry(task.name.as_str()).or_default().1 += 1;
+    }
     for task in run.tasks.iter().take(LANES) {
         lane_of.insert(task.id, lanes.len());
+        let mut label = task.label();
+        if let Some((seen, of)) = namesakes.get_mut(task.name.as_str())
+            && *of > 1
+            && !task.name.is_empty()
+        {
+            *seen += 1;
+            let _ = write!(label, " ({seen} of {of})");
+        }
         lanes.push(LaneData {
-            label: task.label(),
+            label,
             task: Some(task.id.0),
             end: match task.ended {
                 Some(PollOutcome::Ready) => "ready",
@@ -688,6 +744,7 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
                                 l: "1".to_string(),
                                 m: String::new(),
                                 tip: "1 poll of a task without a lane of its own".to_string(),
+                                d: None,
                             });
                         }
                     }
@@ -699,6 +756,11 @@ fn lanes_data(run: &Run, records: &[Record], names: &HashMap<TaskId, String>) ->
             if cols.len() < COLUMNS {
                 park_col.insert(p, cols.len());
                 cols.push(park_column(run, p, index));
+            }
+        } else {
+            total_cols += 1;
+            if cols.len() < COLUMNS {
+                cols.push(no_park_column(turn, index));
             }
         }
         if turn.timers_fired > 0 {
@@ -805,41 +867,39 @@ fn poll_column(
         l: l.to_string(),
         m: marks,
         tip: tip.join("\n"),
+        d: None,
     }
 }
 
 fn park_column(run: &Run, p: usize, turn: usize) -> Column {
     let park = &run.parks[p];
     let ended_by = park.ended_by_words();
+    let waited = park.end.saturating_sub(park.start);
     let (k, l, tip) = if park.peek {
         (
             "peek",
-            "peek".to_string(),
+            format!("peek · {}", short_reason(park)),
             format!(
-                "tasks were ready: a zero-timeout peek at the reactor found {ended_by} (turn {})",
+                "tasks were ready: a zero-timeout peek at the reactor found {} (turn {})",
+                peek_found(park),
                 turn + 1
             ),
         )
     } else {
-        let waited = match park.timeout {
-            Some(t) => format!("at most {} ms", t.as_millis()),
+        let limit = match park.timeout {
+            Some(t) => format!("at most {}", millis(t)),
             None => "until something happens".to_string(),
         };
         (
             "park",
-            match park.ended_by {
-                Some(UnparkReason::ClockJump) => format!("jump → {}", secs(park.end)),
-                Some(UnparkReason::Io(n)) => format!("I/O ×{n}"),
-                Some(UnparkReason::Deadline) => "deadline".to_string(),
-                Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
-                _ => ended_by.clone(),
-            },
+            format!("{} · {}", short_reason(park), millis(waited)),
             format!(
-                "park at {}: {} timers, {} sockets, wait {waited}; ended by {ended_by} at {} (turn {})",
+                "park at {}: {}, {}, wait {limit}; ended by {ended_by} at {} after {} (turn {})",
                 secs(park.start),
-                park.timers,
-                park.sources,
+                counted(park.timers, "timer", "timers"),
+                counted(park.sources, "socket", "sockets"),
                 secs(park.end),
+                millis(waited),
                 turn + 1
             ),
         )
@@ -852,6 +912,97 @@ fn park_column(run: &Run, p: usize, turn: usize) -> Column {
         l,
         m: String::new(),
         tip,
+        d: Some(waited.as_secs_f64() * 1000.0),
+    }
+}
+
+/// What ended a park, as short as its box can hold: "I/O ×3", "deadline", "jump".
+fn short_reason(park: &super::lanes::Park) -> String {
+    match &park.ended_by {
+        Some(UnparkReason::ClockJump) => format!("jump → {}", secs(park.end)),
+        Some(UnparkReason::Io(n)) => format!("I/O ×{}", grouped(*n as u64)),
+        Some(UnparkReason::Deadline) => "deadline".to_string(),
+        Some(UnparkReason::RemoteWake) => "remote wake".to_string(),
+        Some(UnparkReason::Nothing) => "interrupted".to_string(),
+        None => "not traced".to_string(),
+    }
+}
+
+/// What a peek found: "3 events", "1,024 events", "a remote wake".
+fn peek_found(park: &super::lanes::Park) -> String {
+    match &park.ended_by {
+        Some(UnparkReason::Io(n)) => counted(*n, "I/O event", "I/O events"),
+        _ => park.ended_by_words(),
+    }
+}
+
+/// "1 timer", "3 timers", "1,024 events".
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n as u64), if n == 1 { one } else { many })
+}
+
+/// 1002 -> "1,002".
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A wait in milliseconds as a park's box gives it: "1,002 ms", "0.4 ms", "0 ms".
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if d.is_zero() {
+        "0 ms".to_string()
+    } else if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{} ms", grouped(ms.round() as u64))
+    }
+}
+
+/// The loop's lane in a turn that did not park: tasks were ready, so step 3 chose no
+/// wait; or main was done, so step 2 stopped the loop.
+fn no_park_column(turn: &Turn, index: usize) -> Column {
+    let (k, l, tip) = if turn.stopped {
+        (
+            "stop",
+            "stop".to_string(),
+            format!(
+                "main is done: step 2 stops the loop and block_on returns (turn {})",
+                index + 1
+            ),
+        )
+    } else if turn.completed {
+        (
+            "nopark",
+            "no wait".to_string(),
+            format!(
+                "tasks were ready: step 3 chose no wait, and step 4 did not park (turn {})",
+                index + 1
+            ),
+        )
+    } else {
+        (
+            "nopark",
+            "cut off".to_string(),
+            format!("the records end in this turn (turn {})", index + 1),
+        )
+    };
+    Column {
+        k,
+        lane: 0,
+        turn: index,
+        t: secs(turn.end),
+        l,
+        m: String::new(),
+        tip,
+        d: None,
     }
 }
 
@@ -871,6 +1022,7 @@ fn fire_column(turn: &Turn, index: usize, records: &[Record]) -> Column {
         t: secs(at),
         l: format!("×{}", timers.len()),
         m: String::new(),
+        d: None,
         tip: format!(
             "timers {} fired at {} (turn {})",
             timers.join(" "),
@@ -888,7 +1040,7 @@ mod tests {
     fn escaping_covers_markup_and_quotes() {
         assert_eq!(
             escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
         );
     }
 
@@ -940,6 +1092,156 @@ mod tests {
             },
         );
         assert!(said.contains("sequential &lt;only&gt;") && !said.contains(NO_LOOP));
+    }
+
+    fn rec(ms: u64, event: Event) -> Record {
+        Record {
+            at: Duration::from_millis(ms),
+            event,
+        }
+    }
+
+    /// A poll of `task` that returns Pending, as records.
+    fn pending_poll(ms: u64, task: u64) -> [Record; 2] {
+        [
+            rec(ms, Event::Poll { task: TaskId(task) }),
+            rec(ms, Event::Pending { task: TaskId(task) }),
+        ]
+    }
+
+    #[test]
+    fn a_parks_box_gives_what_ended_it_and_how_long_and_its_tip_counts_in_words() {
+        let mut records = vec![rec(0, Event::BlockOnStart)];
+        records.extend(pending_poll(0, 0));
+        records.push(rec(
+            0,
+            Event::Park {
+                timeout: None,
+                timers: 1,
+                sources: 1,
+            },
+        ));
+        records.push(rec(
+            1002,
+            Event::Unpark {
+                reason: UnparkReason::Io(3),
+            },
+        ));
+        records.push(rec(1002, Event::TurnEnded { turn: 1 }));
+        records.extend(pending_poll(1002, 0));
+        records.push(rec(
+            1002,
+            Event::Unpark {
+                reason: UnparkReason::Io(1024),
+            },
+        ));
+        records.push(rec(1002, Event::TurnEnded { turn: 2 }));
+        let data = page_data(&records);
+        let parks: Vec<(&str, &str)> = data
+            .lanes
+            .cols
+            .iter()
+            .filter(|c| c.k == "park" || c.k == "peek")
+            .map(|c| (c.l.as_str(), c.tip.as_str()))
+            .collect();
+        assert_eq!(parks[0].0, "I/O ×3 · 1,002 ms");
+        assert!(parks[0].1.contains("1 timer, 1 socket,"), "{}", parks[0].1);
+        assert_eq!(parks[1].0, "peek · I/O ×1,024");
+        let notes = &data.turns[1].detail.as_ref().unwrap().notes;
+        assert_eq!(notes[3], "peeked at I/O: 1,024 I/O events");
+    }
+
+    #[test]
+    fn namesakes_get_lanes_named_apart_and_a_turn_without_a_park_shows_on_the_loops_lane() {
+        let mut records = vec![rec(0, Event::BlockOnStart)];
+        for task in 1..=3 {
+            records.push(rec(
+                0,
+                Event::Spawn {
+                    parent: Some(TaskId(0)),
+                    task: TaskId(task),
+                    name: "three_steps".into(),
+                },
+            ));
+        }
+        for task in 1..=3 {
+            records.extend(pending_poll(0, task));
+        }
+        records.push(rec(0, Event::TurnEnded { turn: 1 }));
+        records.push(rec(0, Event::Poll { task: TaskId(0) }));
+        records.push(rec(0, Event::Ready { task: TaskId(0) }));
+        records.push(rec(
+            0,
+            Event::BlockOnReturn {
+                elapsed: Duration::ZERO,
+            },
+        ));
+        let data = page_data(&records);
+        let labels: Vec<&str> = data.lanes.lanes.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "loop",
+                "task 0 main",
+                "task 1 three_steps (1 of 3)",
+                "task 2 three_steps (2 of 3)",
+                "task 3 three_steps (3 of 3)"
+            ]
+        );
+        let on_the_loop: Vec<(&str, &str)> = data
+            .lanes
+            .cols
+            .iter()
+            .filter(|c| c.lane == 0)
+            .map(|c| (c.k, c.l.as_str()))
+            .collect();
+        assert_eq!(on_the_loop, [("nopark", "no wait"), ("stop", "stop")]);
+        assert_eq!(data.running_len, 3, "the three never finished");
+    }
+
+    #[test]
+    fn the_legend_names_every_arrow_colour_box_and_mark_the_lanes_draw() {
+        let legend = &LANES_HTML[LANES_HTML.find("id=\"legend\"").unwrap()..];
+        let legend = &legend[..legend.find("lanes-controls").unwrap()];
+        // The arrows' kinds (lanes_data) and colours (page.css), each said in words.
+        for words in [
+            "purple: a task woke another",
+            "purple dashed: a task woke itself",
+            "pink: a timer fired",
+            "teal: the reactor",
+        ] {
+            assert!(legend.contains(words), "{words}");
+        }
+        // Every mark poll_column puts in a box, and every kind of box.
+        for mark in ['◷', '+', '⋯', '✎'] {
+            assert!(
+                legend.contains(&format!("<b class=\"lg-mark\">{mark}</b>")),
+                "{mark}"
+            );
+        }
+        for kind in [
+            "lg-pending",
+            "lg-ready",
+            "lg-panic",
+            "lg-cut",
+            "lg-park",
+            "lg-stop",
+            "lg-fire",
+            "lg-life",
+        ] {
+            assert!(legend.contains(kind), "{kind}");
+        }
+        assert!(legend.contains("no wait") && legend.contains("peek"));
+    }
+
+    #[test]
+    fn waits_read_in_milliseconds_with_thousands_grouped() {
+        assert_eq!(millis(Duration::ZERO), "0 ms");
+        assert_eq!(millis(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(millis(Duration::from_millis(1002)), "1,002 ms");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(counted(1, "timer", "timers"), "1 timer");
+        assert_eq!(counted(2, "timer", "timers"), "2 timers");
     }
 
     #[test]

@@ -53,5 +53,5 @@ pub mod replay;
 
 pub use chrome_trace::chrome_trace;
 pub use env::{CHROME_TRACE_VAR, EnvExport, HTML_VAR};
-pub use file::write_atomically;
+pub use file::{FileId, check_writable, file_id, write_atomically, write_each};
 pub use html::{HtmlExtras, html};

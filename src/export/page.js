@@ -49,6 +49,12 @@
       plural(DATA.records, "trace event", "trace events"),
       "one thread",
     ].join(" · ");
+    if (DATA.running_len > 0) {
+      var running = byId("running");
+      running.hidden = false;
+      running.textContent = "Still running when the records end: " + DATA.running.join(", ") +
+        (DATA.running_len > DATA.running.length ? " and " + num(DATA.running_len - DATA.running.length) + " more" : "") + ".";
+    }
     if (DATA.limits.length > 0) {
       var limits = byId("limits");
       limits.hidden = false;
@@ -66,15 +72,20 @@
         plural(turn.io_len, "I/O registration", "I/O registrations") + ", " +
         plural(turn.lines_len, "trace line", "trace lines") + ".</p>";
     }
-    var html = "<div class=\"state-label\">Run queue (polled in the next turn)</div><div class=\"chips\">";
-    if (d.main_woken) { html += "<span class=\"chip main\">task 0 main (woken)</span>"; }
+    // Main has a flag, not a place in the run queue (chapter 5): its own line.
+    var main = turn.stopped ? "done: block_on returns its output"
+      : d.main_woken ? "woken: polled first in the next turn" : "waiting (not woken)";
+    var html = "<div class=\"state-row\"><span class=\"state-label\">main</span> <span class=\"main-flag" +
+      (d.main_woken && !turn.stopped ? " woken" : "") + "\">" + main + "</span></div>";
+    html += "<div class=\"state-label\">" + (turn.stopped ? "Run queue, left unpolled: the loop stops" : "Run queue (polled in the next turn)") +
+      "</div><div class=\"chips\">";
     d.queue.forEach(function (task) { html += "<span class=\"chip\">" + esc(task) + "</span>"; });
-    if (!d.main_woken && d.queue.length === 0) { html += "<span class=\"empty\">(empty)</span>"; }
+    if (d.queue.length === 0) { html += "<span class=\"empty\">(empty)</span>"; }
     html += "</div>";
     var queued = turn.queue_len - (d.main_woken ? 1 : 0);
     if (queued > d.queue.length) { html += "<div class=\"more\">… and " + num(queued - d.queue.length) + " more</div>"; }
 
-    html += "<div class=\"state-label\">Timers, by wheel level and slot</div>";
+    html += "<div class=\"state-label\">Timer wheel: hand at tick " + num(d.hand) + " · " + plural(turn.timers_len, "timer", "timers") + ", by level and slot</div>";
     if (d.timers.length === 0) {
       html += "<p class=\"empty\">(none)</p>";
     } else {
@@ -91,10 +102,10 @@
     if (d.io.length === 0) {
       html += "<p class=\"empty\">(none)</p>";
     } else {
-      html += "<table><tr><th>token</th><th>source</th><th>who waits</th></tr>";
+      html += "<table><tr><th>token</th><th>source</th><th title=\"readable, writable: as the reactor last saw it\">ready</th><th>who waits</th></tr>";
       d.io.forEach(function (io) {
-        html += "<tr><td>" + io[0] + "</td><td>" + esc(io[1]) + " <span class=\"more\">(" + esc(io[2]) + ")</span></td><td>" +
-          esc(io[3]) + "</td></tr>";
+        html += "<tr><td>" + io[0] + "</td><td>" + esc(io[1]) + " <span class=\"more\">(" + esc(io[2]) + ")</span></td><td class=\"ready\">" +
+          esc(io[3]) + "</td><td>" + esc(io[4]) + "</td></tr>";
       });
       html += "</table>";
       if (turn.io_len > d.io.length) { html += "<div class=\"more\">… and " + num(turn.io_len - d.io.length) + " more</div>"; }
@@ -149,6 +160,7 @@
     var link = byId("to-lanes");
     link.textContent = turn.col === undefined ? "(not drawn in the lanes)" : "show turn " + num(turn.n) + " in the lanes ↓";
     markTurnInLanes(current);
+    scrollLanesTo(current);
   }
 
   function hoverStep(step, on) {
@@ -191,16 +203,44 @@
   }
 
   // ---------------------------------------------------------------- lanes
-  var LANE_H = 34, TOP = 44, GAP = 4;
-  var WIDTH = { poll: 26, others: 40, park: 104, peek: 44, fire: 40 };
-  var colX = [];
+  // Sizes in pixels. Text is 13 px (page.css): a box is as wide as its text needs,
+  // measured with the page's own font, so no label is cut or runs into the next.
+  var LANE_H = 44, TOP = 48, BOX_T = 10, BOX_H = 24, GAP = 10, TURN_GAP = 16, PAD = 6;
+  var colX = [], colW = [];
   var turnSpan = {};
+  var fitted = false;
+  var measure = null;
 
   function laneY(lane) { return TOP + lane * LANE_H; }
 
+  function textWidth(text) {
+    if (!measure) {
+      measure = document.createElement("canvas").getContext("2d");
+      var probe = byId("lanes-svg");
+      var style = window.getComputedStyle(probe);
+      measure.font = "13px " + style.fontFamily;
+    }
+    return measure.measureText(String(text)).width;
+  }
+
+  // What a column's box says: a poll's outcome and its marks, a park's reason and wait.
+  function boxText(col) { return col.k === "poll" && col.m ? col.l + " " + col.m : col.l; }
+
+  function columnWidth(col) {
+    var text = textWidth(boxText(col));
+    if (col.k === "poll") { return Math.max(28, text + 2 * PAD); }
+    if (col.k === "fire") { return 18 + text + PAD; }
+    if (col.k === "park") {
+      // Longer waits draw wider boxes: a little more per tenfold, so a 1 s park stands
+      // out from a 0 ms one without a clock scale (under virtual time polls take no time).
+      return text + 2 * PAD + 14 * Math.log10(1 + (col.d || 0));
+    }
+    return text + 2 * PAD;
+  }
+
   function drawLanes() {
     var L = DATA.lanes;
-    var labels = "<div class=\"head\">lanes</div>";
+    var labels = "<div class=\"head\">turn<br>clock</div>";
     L.lanes.forEach(function (lane, i) {
       var attrs = lane.task === null ? "" : " data-task=\"" + lane.task + "\"";
       var title = lane.label + (lane.end ? " (" + (lane.end === "running" ? "still running at the end" : lane.end) + ")" : "");
@@ -219,44 +259,49 @@
       note.textContent = notes.join(" ");
     }
 
+    // Columns left to right; a turn is at least as wide as its own label and clock.
     var x = 8;
     L.cols.forEach(function (col, i) {
-      // A little air between turns.
-      if (i > 0 && L.cols[i - 1].turn !== col.turn) { x += 6; }
+      var first = i === 0 || L.cols[i - 1].turn !== col.turn;
+      if (first && i > 0) {
+        var prev = turnSpan[L.cols[i - 1].turn];
+        x = Math.max(x, prev.x0 + prev.min) + TURN_GAP - GAP;
+      }
       colX.push(x);
+      colW.push(columnWidth(col));
+      if (first) {
+        var n = DATA.turns[col.turn] ? DATA.turns[col.turn] : null;
+        var clock = n ? n.t0 : col.t;
+        turnSpan[col.turn] = {
+          x0: x - GAP / 2, x1: x, clock: clock,
+          min: Math.max(textWidth("turn " + (col.turn + 1)), textWidth(clock)) + 8,
+        };
+      }
+      x += colW[i] + GAP;
       var span = turnSpan[col.turn];
-      if (!span) { span = turnSpan[col.turn] = { x0: x - GAP / 2, x1: x }; }
-      x += WIDTH[col.k] + GAP;
-      span.x1 = x - GAP / 2;
+      span.x1 = Math.max(x - GAP / 2, span.x0 + span.min);
     });
+    Object.keys(turnSpan).forEach(function (t) { x = Math.max(x, turnSpan[t].x1 + GAP / 2); });
     var width = Math.max(x + 12, 300);
     var height = laneY(L.lanes.length) + 6;
     var s = [];
     s.push("<defs>");
     ["task", "timer", "io"].forEach(function (kind) {
-      s.push("<marker id=\"head-" + kind + "\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path class=\"head-" + kind + "\" d=\"M0,0 L10,5 L0,10 z\"/></marker>");
+      s.push("<marker id=\"head-" + kind + "\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto\"><path class=\"head-" + kind + "\" d=\"M0,0 L10,5 L0,10 z\"/></marker>");
     });
     s.push("</defs>");
 
-    // Turn bands, each labelled and clickable.
+    // Turn bands, each labelled with its number and clock, and clickable.
     Object.keys(turnSpan).forEach(function (key) {
       var t = Number(key), span = turnSpan[t];
       s.push("<rect class=\"band" + (t % 2 ? " odd" : "") + "\" data-turn=\"" + t + "\" x=\"" + span.x0 + "\" y=\"0\" width=\"" +
         (span.x1 - span.x0) + "\" height=\"" + height + "\"/>");
-      s.push("<text class=\"turn-label\" data-turn=\"" + t + "\" x=\"" + (span.x0 + 3) + "\" y=\"13\">turn " + (t + 1) + "</text>");
+      s.push("<text class=\"turn-label\" data-turn=\"" + t + "\" x=\"" + (span.x0 + 4) + "\" y=\"17\">turn " + (t + 1) + "</text>");
+      s.push("<text class=\"time\" x=\"" + (span.x0 + 4) + "\" y=\"37\">" + esc(span.clock) + "</text>");
     });
-    // Lane lines.
     for (var lane = 0; lane <= L.lanes.length; lane++) {
       s.push("<line class=\"lane-line\" x1=\"0\" x2=\"" + width + "\" y1=\"" + laneY(lane) + "\" y2=\"" + laneY(lane) + "\"/>");
     }
-    // The clock, wherever it moved.
-    var lastTime = null;
-    L.cols.forEach(function (col, i) {
-      if (col.t !== lastTime) {
-        s.push("<text class=\"time\" x=\"" + colX[i] + "\" y=\"33\">" + esc(col.t) + "</text>");
-        lastTime = col.t;
-      }
-    });
     // A dotted life line from each task's first drawn poll to its last: it waits in between.
     var life = {};
     L.cols.forEach(function (col, i) {
@@ -265,46 +310,59 @@
       span.last = i;
     });
     Object.keys(life).forEach(function (lane) {
-      var span = life[lane], y = laneY(Number(lane)) + LANE_H / 2;
-      s.push("<line class=\"life\" x1=\"" + colX[span.first] + "\" x2=\"" + (colX[span.last] + WIDTH.poll) + "\" y1=\"" + y + "\" y2=\"" + y + "\"/>");
+      var span = life[lane], y = laneY(Number(lane)) + BOX_T + BOX_H / 2;
+      s.push("<line class=\"life\" x1=\"" + colX[span.first] + "\" x2=\"" + (colX[span.last] + colW[span.last]) + "\" y1=\"" + y + "\" y2=\"" + y + "\"/>");
     });
     // The columns.
     L.cols.forEach(function (col, i) {
-      var x0 = colX[i], w = WIDTH[col.k], y = laneY(col.lane);
+      var x0 = colX[i], w = colW[i], y = laneY(col.lane), top = y + BOX_T;
       var tip = "<title>" + esc(col.tip) + "</title>";
-      var mid = x0 + w / 2;
+      var mid = x0 + w / 2, base = top + 17;
+      var box = function (cls, dashed) {
+        return "<rect class=\"" + cls + "\" x=\"" + x0 + "\" y=\"" + top + "\" width=\"" + w + "\" height=\"" + BOX_H + "\" rx=\"" + (dashed ? 5 : 3) + "\"/>";
+      };
+      var label = function (cls) {
+        return "<text class=\"center" + (cls ? " " + cls : "") + "\" x=\"" + mid + "\" y=\"" + base + "\">" + esc(boxText(col)) + "</text>";
+      };
       if (col.k === "poll") {
         var cls = { P: "P", R: "R", "!": "X", "?": "U" }[col.l] || "U";
-        s.push("<g data-col=\"" + i + "\">" + tip + "<rect class=\"poll " + cls + "\" x=\"" + x0 + "\" y=\"" + (y + 11) + "\" width=\"" + w +
-          "\" height=\"18\" rx=\"3\"/><text class=\"center\" x=\"" + mid + "\" y=\"" + (y + 24) + "\">" + esc(col.l) + "</text>");
-        if (col.m) { s.push("<text class=\"mark center\" x=\"" + mid + "\" y=\"" + (y + 9) + "\">" + esc(col.m) + "</text>"); }
-        s.push("</g>");
+        s.push("<g class=\"col\" data-col=\"" + i + "\">" + tip + box("poll " + cls) + label() + "</g>");
       } else if (col.k === "others") {
-        s.push("<g>" + tip + "<rect class=\"others\" x=\"" + x0 + "\" y=\"" + (y + 11) + "\" width=\"" + w + "\" height=\"18\" rx=\"3\"/>" +
-          "<text class=\"center\" x=\"" + mid + "\" y=\"" + (y + 24) + "\">" + esc(col.l) + "</text></g>");
+        s.push("<g class=\"col\">" + tip + box("others") + label() + "</g>");
       } else if (col.k === "park" || col.k === "peek") {
-        s.push("<g>" + tip + "<rect class=\"park\" x=\"" + x0 + "\" y=\"" + (y + 5) + "\" width=\"" + w + "\" height=\"" + (LANE_H - 10) +
-          "\" rx=\"4\"/><text class=\"center\" x=\"" + mid + "\" y=\"" + (y + 15) + "\">" + (col.k === "park" ? "park" : "") +
-          "</text><text class=\"center\" x=\"" + mid + "\" y=\"" + (y + 26) + "\">" + esc(col.l) + "</text></g>");
+        s.push("<g class=\"col\">" + tip + box(col.k, true) + label() + "</g>");
+      } else if (col.k === "nopark" || col.k === "stop") {
+        s.push("<g class=\"col\">" + tip + box(col.k, true) + label(col.k + "-text") + "</g>");
       } else if (col.k === "fire") {
-        s.push("<g>" + tip + "<circle class=\"fire\" cx=\"" + mid + "\" cy=\"" + (y + 17) + "\" r=\"5\"/>" +
-          "<text class=\"center\" x=\"" + mid + "\" y=\"" + (y + 32) + "\">" + esc(col.l) + "</text></g>");
+        // The dot and its count sit in a box of their own, which the timer arrows leave.
+        s.push("<g class=\"col\">" + tip + box("fire-box") + "<circle class=\"fire\" cx=\"" + (x0 + 9) + "\" cy=\"" + (top + BOX_H / 2) + "\" r=\"6\"/>" +
+          "<text x=\"" + (x0 + 18) + "\" y=\"" + base + "\">" + esc(col.l) + "</text></g>");
       }
     });
-    // Wakes: from the waker to the woken task's next poll.
-    L.arrows.forEach(function (arrow) {
-      var from = L.cols[arrow[0]], to = L.cols[arrow[1]], kind = arrow[2];
-      var x1 = colX[arrow[0]] + WIDTH[from.k] / 2, y1 = laneY(from.lane) + LANE_H / 2;
-      var x2 = colX[arrow[1]] + 2, y2 = laneY(to.lane) + (to.lane > from.lane ? 11 : 29);
+    // Wakes, from the waker's box to the woken task's box. Each arrow leaves its box on
+    // the right, runs in the gap after it to the line between lanes, along that line,
+    // and down (or up) the gap before the target: gaps and lane lines hold no boxes, so
+    // the arrow crosses none. Arrows into one box arrive side by side.
+    var into = {};
+    L.arrows.forEach(function (arrow) { into[arrow[1]] = (into[arrow[1]] || 0) + 1; });
+    var arrived = {};
+    L.arrows.forEach(function (arrow, k) {
+      var a = arrow[0], b = arrow[1], kind = arrow[2];
+      var from = L.cols[a], to = L.cols[b];
+      var n = into[b], j = arrived[b] = (arrived[b] || 0) + 1;
+      var spread = n > 1 ? Math.min(6, (BOX_H - 6) / (n - 1)) : 0;
+      var y1 = laneY(from.lane) + BOX_T + BOX_H / 2;
+      var y2 = laneY(to.lane) + BOX_T + BOX_H / 2 + (j - 1 - (n - 1) / 2) * spread;
+      var x1 = colX[a] + colW[a], x2 = colX[b];
       var head = kind === "self" ? "task" : kind;
       var d;
-      if (from.lane === to.lane) {
-        // Same lane (a yield, or a timer of the loop's own): an arc above the boxes.
-        y1 = y2 = laneY(to.lane) + 11;
-        d = "M" + x1 + "," + y1 + " C" + x1 + "," + (y1 - 14) + " " + x2 + "," + (y2 - 14) + " " + x2 + "," + y2;
+      if (x2 - x1 < GAP) {
+        d = "M" + x1 + "," + y1 + " L" + x2 + "," + y2;
       } else {
-        var bend = Math.max(12, (x2 - x1) / 2);
-        d = "M" + x1 + "," + y1 + " C" + (x1 + bend) + "," + y1 + " " + (x2 - bend) + "," + y2 + " " + x2 + "," + y2;
+        var out = x1 + GAP / 2 - 1 + (k % 3) - 1, back = x2 - GAP / 2 + 1;
+        var channel = to.lane > from.lane ? laneY(from.lane + 1) : laneY(from.lane);
+        channel += ((k % 5) - 2) * 1.5;
+        d = "M" + x1 + "," + y1 + " H" + out + " V" + channel + " H" + back + " V" + y2 + " H" + x2;
       }
       s.push("<path class=\"arrow " + kind + "\" d=\"" + d + "\" marker-end=\"url(#head-" + head + ")\"/>");
     });
@@ -312,6 +370,7 @@
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.dataset.width = String(width);
     svg.innerHTML = s.join("");
     svg.addEventListener("click", function (e) {
       var turn = e.target.getAttribute && e.target.getAttribute("data-turn");
@@ -319,6 +378,25 @@
       showTurn(Number(turn));
       byId("stepper").scrollIntoView({ block: "start" });
     });
+    byId("fit").addEventListener("click", function () { setFit(!fitted); });
+  }
+
+  // "Fit" draws every turn at once, the lanes and their labels scaled together to the
+  // box; again, it goes back to full size.
+  function setFit(on) {
+    fitted = on;
+    var svg = byId("lanes-svg"), labels = byId("lane-labels");
+    labels.style.zoom = "";
+    var full = Number(svg.dataset.width);
+    var total = labels.offsetWidth + full;
+    var scale = on ? Math.min(1, (byId("lanes-scroll").clientWidth - 2) / total) : 1;
+    labels.style.zoom = scale === 1 ? "" : String(scale);
+    svg.setAttribute("width", String(full * scale));
+    svg.setAttribute("height", String(Number(svg.getAttribute("viewBox").split(" ")[3]) * scale));
+    var button = byId("fit");
+    button.textContent = on ? "full size" : "fit all turns";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    scrollLanesTo(current);
   }
 
   function markTurnInLanes(index) {
@@ -332,9 +410,18 @@
     }
   }
 
+  // Scrolls the lanes (not the page) so that turn `index` is in view, centred when it
+  // was not: every step, key press and #turn-N comes here.
   function scrollLanesTo(index) {
     var span = turnSpan[index];
-    if (span) { byId("lanes-scroll").scrollLeft = Math.max(0, span.x0 - 40); }
+    var box = byId("lanes-scroll");
+    if (!span || !box) { return; }
+    var svg = byId("lanes-svg");
+    var scale = Number(svg.getAttribute("width")) / Number(svg.dataset.width);
+    var room = box.clientWidth - byId("lane-labels").getBoundingClientRect().width;
+    var x0 = span.x0 * scale, x1 = span.x1 * scale;
+    if (x0 >= box.scrollLeft && x1 <= box.scrollLeft + room) { return; }
+    box.scrollLeft = Math.max(0, (x0 + x1) / 2 - room / 2);
   }
 
   // ---------------------------------------------------------------- self-test
@@ -402,6 +489,14 @@
   // #turn-5 in the address opens the page at turn 5.
   var asked = /^#turn-(\d+)$/.exec(window.location.hash);
   showTurn(asked ? Number(asked[1]) - 1 : 0);
+  window.addEventListener("hashchange", function () {
+    var again = /^#turn-(\d+)$/.exec(window.location.hash);
+    if (again) { showTurn(Number(again[1]) - 1); }
+  });
+  // A window made narrower or wider keeps the turn in view (and a fitted picture fitted).
+  window.addEventListener("resize", function () {
+    if (fitted) { setFit(true); } else { scrollLanesTo(current); }
+  });
   // Milliseconds from the start of navigation to a drawn page: what "opens in" means.
   var openedMs = Math.round(performance.now());
   if (window.location.hash === "#selftest") { selfTest(); }

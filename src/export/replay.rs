@@ -15,6 +15,16 @@
 //!   (reads and accepts wait to read, writes and connects to write), `IoReady` wakes
 //!   and removes the waiters of the directions it reports, `IoDeregistered` drops the
 //!   source.
+//! - **readiness** (the `r`/`w` column): a source starts ready in the directions it
+//!   was registered for (all but a client's connecting stream, which waits for its
+//!   handshake: the reactor's `assume_ready`), `IoReady` sets the directions it
+//!   reports, a `WouldBlock` clears its direction, and a read that got bytes clears
+//!   the read flag. (The reactor clears it only after a *short* read; the trace does
+//!   not say how big the buffer was, so a read that filled it shows as emptied.)
+//! - **the wheel's hand**: it follows the clock while timers are armed. Arming a
+//!   timer in an empty wheel brings it to the clock; step 5 of a turn with timers in
+//!   the wheel moves it to the clock (the turn's end, to the millisecond); an empty
+//!   wheel leaves it where it was.
 //!
 //! Recordings made before `IoWait` existed lack the waits of tasks that found a
 //! socket not ready without trying it: the replay finds such waiters afterwards, from
@@ -41,6 +51,22 @@ pub struct IoState {
     pub writers: Vec<TaskId>,
     /// Tasks waiting in a direction the trace does not tell (see the module docs).
     pub waiting: Vec<TaskId>,
+    /// Readable, as the reactor last saw it (see the module docs).
+    pub readable: bool,
+    /// Writable, the same.
+    pub writable: bool,
+}
+
+impl IoState {
+    /// Its readiness as `--step` prints it: "r w", "r -", "- w" or "- -".
+    pub fn ready(&self) -> &'static str {
+        match (self.readable, self.writable) {
+            (true, true) => "r w",
+            (true, false) => "r -",
+            (false, true) => "- w",
+            (false, false) => "- -",
+        }
+    }
 }
 
 /// The state `--step` shows, at one point of the run.
@@ -55,6 +81,7 @@ pub struct LoopState {
     timers: BTreeMap<u64, TimerView>,
     io: BTreeMap<usize, IoState>,
     finished: HashSet<TaskId>,
+    hand: u64,
 }
 
 impl LoopState {
@@ -84,6 +111,16 @@ impl LoopState {
     /// How many sources are registered.
     pub fn io_count(&self) -> usize {
         self.io.len()
+    }
+
+    /// The wheel's hand: the tick (millisecond) it has advanced to.
+    pub fn wheel_tick(&self) -> u64 {
+        self.hand
+    }
+
+    fn hand_to(&mut self, at: std::time::Duration) {
+        let tick = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+        self.hand = self.hand.max(tick);
     }
 
     fn queue(&mut self, task: TaskId) {
@@ -148,10 +185,12 @@ impl<'a> Replay<'a> {
 
     fn apply(&mut self, index: usize) {
         let state = &mut self.state;
+        let at = self.records[index].at;
         match &self.records[index].event {
             Event::Spawn { task, .. } => state.queue(*task),
             Event::WokenByTask { task, .. } => state.queue(*task),
             Event::TimersFired { timers, woke } => {
+                state.hand_to(at);
                 for timer in timers {
                     state.timers.remove(timer);
                 }
@@ -168,9 +207,11 @@ impl<'a> Replay<'a> {
                 if let Some(io) = state.io.get_mut(token) {
                     if *readable {
                         io.readers.clear();
+                        io.readable = true;
                     }
                     if *writable {
                         io.writers.clear();
+                        io.writable = true;
                     }
                     io.waiting.clear();
                 }
@@ -195,6 +236,9 @@ impl<'a> Replay<'a> {
                 level,
                 slot,
             } => {
+                if state.timers.is_empty() {
+                    state.hand_to(at);
+                }
                 state.timers.insert(
                     *timer,
                     TimerView {
@@ -212,6 +256,7 @@ impl<'a> Replay<'a> {
                 slot,
                 ..
             } => {
+                state.hand_to(at);
                 if let Some(t) = state.timers.get_mut(timer) {
                     t.level = *to_level;
                     t.slot = *slot;
@@ -226,6 +271,9 @@ impl<'a> Replay<'a> {
                 interest,
                 ..
             } => {
+                // Only a connecting stream starts not ready: its first writable event
+                // means "handshake done".
+                let assume_ready = *what != "client stream";
                 state.io.insert(
                     *token,
                     IoState {
@@ -235,15 +283,32 @@ impl<'a> Replay<'a> {
                         readers: Vec::new(),
                         writers: Vec::new(),
                         waiting: Vec::new(),
+                        readable: assume_ready && interest.contains("read"),
+                        writable: assume_ready && interest.contains("write"),
                     },
                 );
             }
-            Event::IoWouldBlock {
-                task: Some(task),
-                token,
-                op,
+            Event::IoWouldBlock { task, token, op } => {
+                if let Some(io) = state.io.get_mut(token) {
+                    match direction_of(op) {
+                        Direction::Read => io.readable = false,
+                        Direction::Write => io.writable = false,
+                        Direction::Unknown => {}
+                    }
+                }
+                if let Some(task) = task {
+                    add_waiter(state, *token, direction_of(op), *task);
+                }
             }
-            | Event::IoWait {
+            Event::IoDone {
+                token, op, bytes, ..
+            } if *op == "read" && *bytes > 0 => {
+                if let Some(io) = state.io.get_mut(token) {
+                    io.readable = false;
+                }
+            }
+            Event::TurnEnded { .. } if !state.timers.is_empty() => state.hand_to(at),
+            Event::IoWait {
                 task: Some(task),
                 token,
                 op,

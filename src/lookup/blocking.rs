@@ -151,48 +151,73 @@ pub fn run_threads(
     let run_start = Instant::now();
     let results = thread::scope(|scope| {
         let (line_sender, lines) = mpsc::channel::<String>();
-        let threads: Vec<_> = requests
-            .iter()
-            .zip(first_user_ids(requests))
-            .map(|(&users, first_id)| {
-                let line_sender = line_sender.clone();
-                thread::Builder::new()
-                    .name(format!("find_users({users})"))
-                    .spawn_scoped(scope, move || {
-                        // A send fails only if the receiver is gone, and it lives
-                        // until every thread has finished.
-                        let mut send_line = |line| {
-                            let _ = line_sender.send(line);
-                        };
-                        find_users_blocking(
-                            addr,
-                            first_id,
-                            users,
-                            run_start,
-                            timeout,
-                            lang,
-                            &mut send_line,
-                        )
-                    })
-            })
-            .collect();
+        // The OS's limits (threads, memory for stacks) are where this mode runs out
+        // first. At the first thread that cannot start, stop starting more: each further
+        // attempt would take memory the process no longer has, and the threads already
+        // running still need some to finish. The message is built after they are joined.
+        let mut threads = Vec::with_capacity(requests.len());
+        let mut could_not_start = None;
+        for (index, (&users, first_id)) in requests.iter().zip(first_user_ids(requests)).enumerate()
+        {
+            let line_sender = line_sender.clone();
+            let started = thread::Builder::new()
+                .name(format!("find_users({users})"))
+                .spawn_scoped(scope, move || {
+                    // A send fails only if the receiver is gone, and it lives
+                    // until every thread has finished.
+                    let mut send_line = |line| {
+                        let _ = line_sender.send(line);
+                    };
+                    find_users_blocking(
+                        addr,
+                        first_id,
+                        users,
+                        run_start,
+                        timeout,
+                        lang,
+                        &mut send_line,
+                    )
+                });
+            match started {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    could_not_start = Some((index, users, e));
+                    break;
+                }
+            }
+        }
         // Drop the original sender so the channel closes once the last thread is done.
         drop(line_sender);
         for line in lines {
             narrate(line);
         }
-        threads
+        let reports: Vec<io::Result<RequestReport>> = threads
             .into_iter()
-            .map(|thread| match thread?.join() {
+            .map(|thread| match thread.join() {
                 Ok(report) => report,
                 // find_users_blocking does not panic on anything a peer sends; if it
                 // panics anyway, that is a bug worth its original message.
                 Err(panic) => std::panic::resume_unwind(panic),
             })
-            .collect::<Vec<_>>()
+            .collect();
+        if let Some((index, users, e)) = could_not_start {
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "the thread for request {} of {} ({users} user{}) could not start: {e}. \
+                     The OS limits how many threads a process has and the memory for their \
+                     stacks: give fewer requests, or --mode event-loop, which needs no \
+                     thread per request",
+                    index + 1,
+                    requests.len(),
+                    if users == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        Ok(reports)
     });
     let total = run_start.elapsed();
-    let reports = results.into_iter().collect::<io::Result<Vec<_>>>()?;
+    let reports = results?.into_iter().collect::<io::Result<Vec<_>>>()?;
     narrate(narrative::total_time(lang, Mode::Threads, total));
     Ok(RunReport {
         mode: Mode::Threads,

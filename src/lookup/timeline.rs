@@ -37,6 +37,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// Text made safe inside an SVG (XML) element or quoted attribute.
+use html_escape::encode_quoted_attribute as escape;
+
 use super::report::{GAP, Mode, RunReport, Span, format_seconds, thousands, users_label};
 
 /// The most request rows in one picture, all runs together; each run gets an equal
@@ -46,6 +49,9 @@ pub const MAX_REQUEST_ROWS: usize = 36;
 /// The narrowest picture drawn: below this the labels alone would not fit, so a
 /// narrower terminal gets a picture this wide.
 pub const MIN_WIDTH: usize = 60;
+
+/// The digits the table prints a latency with (`2.005 s`): the SVG's too.
+const TABLE_DECIMALS: u32 = 3;
 
 /// The most ticks on the axis: more would make the picture a ruler.
 const MAX_TICKS: u128 = 10;
@@ -65,7 +71,30 @@ pub struct Layout {
     label_width: usize,
     /// Characters of the widest latency (`3.00 s`).
     latency_width: usize,
+    /// Characters of the widest latency as the table prints it (`3.000 s`): the SVG's.
+    exact_width: usize,
+    /// The axis is in seconds (else milliseconds).
+    in_seconds: bool,
     groups: Vec<Group>,
+}
+
+/// How the SVG picture is framed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SvgOptions {
+    /// A title over the picture (empty: "Every user lookup on one time axis").
+    pub title: String,
+    /// Its shape.
+    pub aspect: SvgAspect,
+}
+
+/// The SVG picture's shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SvgAspect {
+    /// [`SVG_WIDTH`] wide and as tall as its rows need, at most [`SVG_MAX_HEIGHT`].
+    #[default]
+    Fit,
+    /// Exactly a 16:9 slide, [`SVG_WIDTH`] by [`SVG_MAX_HEIGHT`], the rows spread to fill it.
+    Slide,
 }
 
 /// One run: its heading and its rows.
@@ -83,6 +112,8 @@ struct Row {
     /// Blocks in order, never overlapping, within the plot's columns.
     blocks: Vec<Block>,
     latency: String,
+    /// The latency with the table's digits (`2.005 s`), for the SVG.
+    exact: String,
     /// How many requests a summary row stands for; `None` for a request's own row.
     summarised: Option<usize>,
 }
@@ -132,6 +163,7 @@ impl Layout {
         let all_rows = || planned.iter().flatten();
         let label_width = all_rows().map(|row| row.label.len()).max().unwrap_or(0);
         let latency_width = all_rows().map(|row| row.latency.len()).max().unwrap_or(0);
+        let exact_width = all_rows().map(|row| row.exact.len()).max().unwrap_or(0);
         let label_column = ROW_INDENT.len() + label_width + GAP.len();
         let plot_budget = width.saturating_sub(label_column + GAP.len() + latency_width);
         let axis = Axis::choose(longest, in_seconds, plot_budget);
@@ -148,6 +180,7 @@ impl Layout {
                         blocks: axis.blocks(row.spans),
                         label: row.label,
                         latency: row.latency,
+                        exact: row.exact,
                         summarised: row.summarised,
                     })
                     .collect(),
@@ -157,6 +190,8 @@ impl Layout {
             axis,
             label_width,
             latency_width,
+            exact_width,
+            in_seconds,
             groups,
         }
     }
@@ -169,6 +204,11 @@ impl Layout {
     /// How many columns a row takes: labels, plot, gap, latency.
     fn row_width(&self) -> usize {
         self.label_column() + self.axis.plot_width() + GAP.len() + self.latency_width
+    }
+
+    /// The same in the SVG, whose latencies have the table's digits.
+    fn svg_row_width(&self) -> usize {
+        self.row_width() + self.exact_width.saturating_sub(self.latency_width)
     }
 
     /// The picture as text: the axis labels, then per run a heading and its rows.
@@ -202,18 +242,27 @@ impl Layout {
         picture
     }
 
+    /// The picture as a standalone SVG document, for slides and pages, with the
+    /// default frame: `to_svg_with(&SvgOptions::default())`.
+    pub fn to_svg(&self) -> String {
+        self.to_svg_with(&SvgOptions::default())
+    }
+
     /// The picture as a standalone SVG document, for slides and pages.
     ///
     /// It is the text picture's grid drawn in pixels: [`SVG_WIDTH`] wide, at most
-    /// [`SVG_MAX_HEIGHT`] high (so it fits a 16:9 slide), on a light card with its
-    /// own background so it reads on white and on dark pages alike. Every label is a
+    /// [`SVG_MAX_HEIGHT`] high (so it fits a 16:9 slide; [`SvgAspect::Slide`] makes it
+    /// exactly one), on a light card with its own background so it reads on white and
+    /// on dark pages alike. It stands alone on a slide: a title, a header over the
+    /// latency column, a caption under the time axis and a legend of the runs'
+    /// colours; its latencies have the table's digits (`2.005 s`). Every label is a
     /// real `<text>`; the structure is there for a script to find:
     /// `<g class="axis">`, one `<g class="mode" data-mode="...">` per run holding one
     /// `<g class="request">` per request (`class="request others"` for a summary row)
-    /// with one `<rect class="lookup">` per block. Numbers are printed with fixed
-    /// decimals, so the same run gives the same bytes.
-    pub fn to_svg(&self) -> String {
-        let grid = SvgGrid::new(self);
+    /// with one `<rect class="lookup">` per block, and `<g class="timeline-legend">`. Numbers
+    /// are printed with fixed decimals, so the same run gives the same bytes.
+    pub fn to_svg_with(&self, options: &SvgOptions) -> String {
+        let grid = SvgGrid::new(self, options.aspect);
         let mut svg = String::new();
         let (width, height) = (SVG_WIDTH, grid.height);
         let _ = writeln!(
@@ -221,20 +270,39 @@ impl Layout {
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0}" viewBox="0 0 {width} {height:.0}" font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace" font-size="{:.1}">"#,
             grid.font_size
         );
-        let modes: Vec<&str> = self.groups.iter().map(|g| g.mode.as_str()).collect();
-        let _ = writeln!(
-            svg,
-            "<title>looplab timeline: {}</title>",
-            escape(&modes.join(", "))
-        );
+        let title = if options.title.is_empty() {
+            "Every user lookup on one time axis"
+        } else {
+            options.title.as_str()
+        };
+        let _ = writeln!(svg, "<title>{}</title>", escape(title));
         let _ = writeln!(
             svg,
             r#"<rect class="card" x="0.5" y="0.5" width="{:.1}" height="{:.1}" rx="12" fill="{CARD}" stroke="{CARD_EDGE}"/>"#,
             f64::from(width) - 1.0,
             height - 1.0
         );
+        // The title, cut to the card's width (a monospace character is CHAR_ASPECT of
+        // its font size wide).
+        let title_font = grid.title_font;
+        let room = ((f64::from(width) - 2.0 * SVG_MARGIN) / (title_font * CHAR_ASPECT)) as usize;
+        let shown: String = if title.chars().count() > room {
+            let mut cut: String = title.chars().take(room.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            title.to_string()
+        };
+        let _ = writeln!(
+            svg,
+            r#"<text class="title" x="{:.1}" y="{:.1}" fill="{INK}" font-weight="bold" font-size="{title_font:.1}">{}</text>"#,
+            grid.x(0),
+            grid.top - grid.line * 0.5,
+            escape(&shown)
+        );
 
-        // The axis: a label and a faint line down the whole plot for every tick.
+        // The axis: a label and a faint line down the whole plot for every tick, and
+        // the latency column's header on the same line.
         svg.push_str("<g class=\"axis\">\n");
         let (top, bottom) = (grid.line_top(1), grid.line_top(grid.lines));
         for (column, label) in self.axis.labels() {
@@ -250,6 +318,23 @@ impl Layout {
                 escape(&label)
             );
         }
+        let _ = writeln!(
+            svg,
+            r#"<text class="latency-header" x="{:.1}" y="{:.1}" fill="{MUTED}" text-anchor="end" font-weight="bold">latency</text>"#,
+            grid.x(self.svg_row_width()),
+            grid.baseline(0)
+        );
+        let plot_middle = grid.x(self.label_column() + self.axis.plot_width() / 2);
+        let unit = if self.in_seconds {
+            "seconds"
+        } else {
+            "milliseconds"
+        };
+        let _ = writeln!(
+            svg,
+            r#"<text class="axis-caption" x="{plot_middle:.1}" y="{:.1}" fill="{MUTED}" text-anchor="middle">time since the requests were sent ({unit})</text>"#,
+            grid.baseline(grid.lines)
+        );
         svg.push_str("</g>\n");
 
         let mut line = 1;
@@ -296,15 +381,48 @@ impl Layout {
                 let _ = writeln!(
                     svg,
                     r#"<text class="latency" x="{:.1}" y="{:.1}" fill="{INK}" text-anchor="end">{}</text>"#,
-                    grid.x(self.row_width()),
+                    grid.x(self.svg_row_width()),
                     grid.baseline(line),
-                    escape(&row.latency)
+                    escape(&row.exact)
                 );
                 svg.push_str("</g>\n");
                 line += 1;
             }
             svg.push_str("</g>\n");
         }
+
+        // The legend: each run's colour, and what a block and a row's end mean.
+        svg.push_str("<g class=\"timeline-legend\">\n");
+        let y = grid.baseline(grid.lines + 1);
+        let (swatch, mut column) = (grid.font_size * 0.8, 0usize);
+        let mut seen = Vec::new();
+        for group in &self.groups {
+            if seen.contains(&group.mode) {
+                continue;
+            }
+            seen.push(group.mode);
+            let x = grid.x(column);
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{swatch:.1}" height="{swatch:.1}" rx="2" fill="{}"/>"#,
+                y - swatch,
+                mode_colour(group.mode)
+            );
+            let name = group.mode.as_str();
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{y:.1}" fill="{INK}">{name}</text>"#,
+                x + swatch * 1.5
+            );
+            column += 2 + name.len() + 3;
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" fill="{MUTED}">one block: one user's lookup · a row ends at its request's latency</text>"#,
+            grid.x(0),
+            grid.baseline(grid.lines + 2)
+        );
+        svg.push_str("</g>\n");
         svg.push_str("</svg>\n");
         svg
     }
@@ -320,6 +438,7 @@ struct PlannedRow<'a> {
     label: String,
     spans: Vec<&'a Span>,
     latency: String,
+    exact: String,
     summarised: Option<usize>,
 }
 
@@ -337,6 +456,7 @@ fn plan_rows(run: &RunReport, rows: usize, decimals: u32) -> Vec<PlannedRow<'_>>
             label: users_label(request.users),
             spans: request.lookups.iter().collect(),
             latency: format_seconds(request.latency, decimals),
+            exact: format_seconds(request.latency, TABLE_DECIMALS),
             summarised: None,
         })
         .collect();
@@ -349,6 +469,7 @@ fn plan_rows(run: &RunReport, rows: usize, decimals: u32) -> Vec<PlannedRow<'_>>
             label: format!("+{} more", thousands(rest.len() as u64)),
             spans,
             latency: format_seconds(slowest, decimals),
+            exact: format_seconds(slowest, TABLE_DECIMALS),
             summarised: Some(rest.len()),
         });
     }
@@ -539,32 +660,51 @@ struct SvgGrid {
     column: f64,
     line: f64,
     font_size: f64,
-    /// Lines of text: the axis labels, each heading and each row.
+    title_font: f64,
+    /// Lines of text: the axis labels, each heading and each row. The caption and the
+    /// legend take three more below them.
     lines: usize,
+    /// Where line 0 begins: below the title.
+    top: f64,
     height: f64,
 }
 
 impl SvgGrid {
-    fn new(layout: &Layout) -> SvgGrid {
+    fn new(layout: &Layout, aspect: SvgAspect) -> SvgGrid {
         let last_label = layout.axis.labels().last().map_or(0, |(column, label)| {
             layout.label_column() + column + label.len()
         });
-        let columns = layout.row_width().max(last_label).max(1);
+        let columns = layout.svg_row_width().max(last_label).max(1);
         let column = (f64::from(SVG_WIDTH) - 2.0 * SVG_MARGIN) / columns as f64;
         let lines = 1 + layout
             .groups
             .iter()
             .map(|group| 1 + group.rows.len())
             .sum::<usize>();
+        // The title takes two lines' room, the caption one and the legend two.
+        let room_lines = lines as f64 + 5.0;
         let font_size = (column / CHAR_ASPECT).min(20.0);
-        let line = (font_size * 1.6).min((SVG_MAX_HEIGHT - 2.0 * SVG_MARGIN) / lines as f64);
+        let fits = (SVG_MAX_HEIGHT - 2.0 * SVG_MARGIN) / room_lines;
+        let line = match aspect {
+            SvgAspect::Fit => (font_size * 1.6).min(fits),
+            // A slide: the rows spread out to fill it, up to twice their natural height.
+            SvgAspect::Slide => (font_size * 3.2).min(fits),
+        };
+        // A line squeezed below its natural height takes a smaller font with it.
+        let font_size = font_size.min(line / 1.25);
+        let used = 2.0 * SVG_MARGIN + room_lines * line;
+        let (height, slack) = match aspect {
+            SvgAspect::Fit => (used.ceil(), 0.0),
+            SvgAspect::Slide => (SVG_MAX_HEIGHT, (SVG_MAX_HEIGHT - used).max(0.0) / 2.0),
+        };
         SvgGrid {
             column,
             line,
-            // A line squeezed below its natural height takes a smaller font with it.
-            font_size: font_size.min(line / 1.25),
+            font_size,
+            title_font: (font_size * 1.25).min(line * 1.2),
             lines,
-            height: (2.0 * SVG_MARGIN + lines as f64 * line).ceil(),
+            top: SVG_MARGIN + slack + 2.0 * line,
+            height,
         }
     }
 
@@ -573,7 +713,7 @@ impl SvgGrid {
     }
 
     fn line_top(&self, line: usize) -> f64 {
-        SVG_MARGIN + line as f64 * self.line
+        self.top + line as f64 * self.line
     }
 
     fn baseline(&self, line: usize) -> f64 {
@@ -587,14 +727,6 @@ impl SvgGrid {
     fn block_height(&self) -> f64 {
         self.line * 0.6
     }
-}
-
-/// Text made safe inside an XML element or attribute.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -885,7 +1017,10 @@ mod tests {
             "sequential",
             "event-loop (one thread)",
             "3 users",
-            "6.00 s",
+            "6.000 s",
+            "latency",
+            "time since the requests were sent (seconds)",
+            "Every user lookup on one time axis",
         ] {
             assert!(texts.contains(&expected), "{expected:?} in {texts:?}");
         }
@@ -905,6 +1040,68 @@ mod tests {
         assert!(height <= SVG_MAX_HEIGHT, "{height}");
         assert_eq!(count(&document, "g", "others"), 2);
         assert_eq!(count(&document, "g", "request"), MAX_REQUEST_ROWS);
+    }
+
+    #[test]
+    fn the_svg_gives_latencies_with_the_tables_digits_and_the_text_keeps_its_own() {
+        let runs = vec![run(
+            Mode::EventLoop,
+            2.005,
+            vec![request(&[(0.0, 1.0), (1.0, 2.005)])],
+        )];
+        let layout = Layout::new(&runs, 80);
+        // The terminal picture keeps its two decimals.
+        assert!(!layout.to_text().contains("2.005"), "{}", layout.to_text());
+        let svg = layout.to_svg();
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let latencies: Vec<&str> = document
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("latency"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(latencies, ["2.005 s"]);
+    }
+
+    #[test]
+    fn a_16_9_svg_is_exactly_a_slide_with_its_title_and_legend_inside() {
+        let options = SvgOptions {
+            title: "3 and 2 & 1 <users>".to_string(),
+            aspect: SvgAspect::Slide,
+        };
+        let svg = Layout::new(&the_posts_runs(), 100).to_svg_with(&options);
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let root = document.root_element();
+        let size = |name| root.attribute(name).unwrap().parse::<f64>().unwrap();
+        assert_eq!((size("width"), size("height")), (1280.0, 720.0));
+        let title = document
+            .descendants()
+            .find(|n| n.attribute("class") == Some("title"))
+            .unwrap();
+        assert_eq!(title.text(), Some("3 and 2 & 1 <users>"));
+        // Everything drawn lies on the card.
+        for node in document.descendants().filter(|n| n.has_tag_name("text")) {
+            let y: f64 = node.attribute("y").unwrap().parse().unwrap();
+            assert!(y > 0.0 && y < 720.0, "{:?} at {y}", node.text());
+        }
+        let legend = document
+            .descendants()
+            .find(|n| n.attribute("class") == Some("timeline-legend"))
+            .unwrap();
+        let words: Vec<&str> = legend.descendants().filter_map(|n| n.text()).collect();
+        assert!(
+            words.contains(&"sequential") && words.contains(&"event-loop"),
+            "{words:?}"
+        );
+        // Its rows spread out: taller than the default picture's.
+        let fit = Layout::new(&the_posts_runs(), 100).to_svg();
+        let fit = roxmltree::Document::parse(&fit).unwrap();
+        let fit_height: f64 = fit
+            .root_element()
+            .attribute("height")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(fit_height < 720.0, "{fit_height}");
     }
 
     #[test]

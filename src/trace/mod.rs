@@ -447,7 +447,9 @@ fn task_list(tasks: &[TaskId]) -> String {
     labels.join(", ")
 }
 
-fn secs(d: Duration) -> String {
+/// A time as the trace prints it, and the page shows it: seconds to the millisecond,
+/// `1.500s`.
+pub(crate) fn secs(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
 

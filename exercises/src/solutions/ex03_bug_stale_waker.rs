@@ -105,7 +105,9 @@ impl<T> Future for Receiver<T> {
         // a future may move to another task (a `timeout` gave up on it, a `select`
         // polled it, it was sent into a `spawn`), and the waker of an earlier poll then
         // wakes a task that no longer polls it. `will_wake` skips the clone when the
-        // stored waker already wakes the same task, the common case.
+        // stored waker already wakes the same task, the common case. Storing every
+        // poll's waker without asking is just as right, a clone dearer
+        // (`exercises/right/ex03/always_replace_waker.rs`).
         match &shared.waker {
             Some(stored) if stored.will_wake(cx.waker()) => {}
             _ => shared.waker = Some(cx.waker().clone()),

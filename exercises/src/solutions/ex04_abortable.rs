@@ -109,7 +109,9 @@ impl<F: Future> Future for Abortable<F> {
         }
         // Store the waker *before* polling the inner future: an abort from another
         // thread that comes after the check above and before this store would find no
-        // waker to wake. So check the flag once more after storing.
+        // waker to wake. So check the flag once more after storing. (That second check
+        // alone is enough, `exercises/right/ex04/register_then_check_once.rs`; the
+        // first only saves the store when the abort came long before.)
         {
             let mut stored = self.shared.waker.lock().unwrap();
             match stored.as_ref() {

@@ -48,7 +48,9 @@ impl Interval {
         // A deadline already passed is ready on the first poll: that is the catch-up.
         sleep_until(due).await;
         // Advance from the deadline, not from `Instant::now()`: `now` includes however
-        // late this task was polled, and adding that every time is the drift.
+        // late this task was polled, and adding that every time is the drift. (Keeping
+        // the start and a count, `start + k × period`, is the same schedule:
+        // `exercises/right/ex05/counted_ticks.rs`.)
         self.next = due + self.period;
         due
     }

@@ -83,6 +83,9 @@ where
         // worst case is a wake we did not need (the try below already took the item),
         // which costs one spurious poll. Stored after, a notify in between is lost for
         // good. (tokio closes the same window with a readiness "tick" in ScheduledIo.)
+        // The other right answer: try, leave the waker, then try once more (an item
+        // that came before the waker was in is found by the second try):
+        // `exercises/right/ex09/try_register_try.rs`.
         *this.readiness.waker.lock().unwrap() = Some(cx.waker().clone());
         if let Some(item) = (this.try_take)() {
             return Poll::Ready(item);

@@ -175,6 +175,8 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         // Every poll starts with a full budget; what it leaves unspent is not carried
         // over, so a task that was quiet cannot save up for a long run later.
+        // (The loop could instead only number its polls, and the budget start full
+        // whenever it sees a new number: `exercises/right/ex12/budget_by_poll_number.rs`.)
         self.shared.budget.set(Some(BUDGET));
         let poll = task.future.as_mut().poll(&mut cx);
         self.shared.budget.set(None);

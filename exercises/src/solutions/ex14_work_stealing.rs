@@ -16,7 +16,9 @@
 //!   its own end without a lock, and the others take from the far end through a
 //!   `Stealer`, half of what is there at a time. Spawns and wakes from threads that are
 //!   not workers go to one shared `Injector`, the role looplab's remote-wake channel
-//!   plays.
+//!   plays. (Putting every task in that one shared queue is right too, and simpler:
+//!   `exercises/right/ex14/one_shared_queue.rs`; both workers then contend for it on
+//!   every push and pop, which a queue of one's own avoids.)
 //! - **The thread-local.** It said "the loop running on this thread"; now it says
 //!   "which worker of which pool this thread is", so that `spawn` and a wake on a
 //!   worker reach that worker's own queue, and a wake anywhere else the injector.

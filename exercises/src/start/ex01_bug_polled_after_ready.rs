@@ -12,7 +12,8 @@
 //! waker, so whichever of them is woken, the task is, and the `Join` polls again. An
 //! output that comes early is kept until the other one comes.
 //!
-//! The statement and its hints: `exercises/README.md`, "ex01_bug_polled_after_ready".
+//! The statement: `exercises/README.md`, "ex01_bug_polled_after_ready".
+//! Hints, when you are stuck: `exercises/hints/ex01.md`.
 //! This file has exactly one bug.
 
 use std::future::Future;

@@ -4,7 +4,8 @@
 //! cargo test -p looplab-exercises --features start --test ex02_yield_now
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex02_yield_now".
+//! The statement: `exercises/README.md`, "ex02_yield_now".
+//! Hints, when you are stuck: `exercises/hints/ex02.md`.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]

@@ -12,7 +12,8 @@
 //! waker, and the task polls the receiver again and takes the value. A sender dropped
 //! without sending wakes the receiver too, which then ends with [`Canceled`].
 //!
-//! The statement and its hints: `exercises/README.md`, "ex03_bug_stale_waker".
+//! The statement: `exercises/README.md`, "ex03_bug_stale_waker".
+//! Hints, when you are stuck: `exercises/hints/ex03.md`.
 //! This file has exactly one bug.
 
 use std::fmt;

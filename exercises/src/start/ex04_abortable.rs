@@ -4,7 +4,8 @@
 //! cargo test -p looplab-exercises --features start --test ex04_abortable
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex04_abortable".
+//! The statement: `exercises/README.md`, "ex04_abortable".
+//! Hints, when you are stuck: `exercises/hints/ex04.md`.
 //!
 //! Read `src/task.rs` and `src/join.rs` first: how a task hands its output to its `JoinHandle`.
 // The starting point declares fields that only your code will read: delete this line

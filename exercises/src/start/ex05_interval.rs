@@ -4,7 +4,8 @@
 //! cargo test -p looplab-exercises --features start --test ex05_interval
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex05_interval".
+//! The statement: `exercises/README.md`, "ex05_interval".
+//! Hints, when you are stuck: `exercises/hints/ex05.md`.
 //!
 //! Read `src/time/sleep.rs` first.
 // The starting point declares fields that only your code will read: delete this line

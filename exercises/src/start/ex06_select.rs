@@ -4,7 +4,8 @@
 //! cargo test -p looplab-exercises --features start --test ex06_select
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex06_select".
+//! The statement: `exercises/README.md`, "ex06_select".
+//! Hints, when you are stuck: `exercises/hints/ex06.md`.
 //!
 //! Read `src/time/timeout.rs` first.
 // The starting point declares fields that only your code will read: delete this line

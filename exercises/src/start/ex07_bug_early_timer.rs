@@ -18,7 +18,8 @@
 //! passed breaks programs that count on it: a retry that comes too soon, a rate limit
 //! that lets too much through, a timeout that gives up before its time.
 //!
-//! The statement and its hints: `exercises/README.md`, "ex07_bug_early_timer".
+//! The statement: `exercises/README.md`, "ex07_bug_early_timer".
+//! Hints, when you are stuck: `exercises/hints/ex07.md`.
 //! This file has exactly one bug.
 
 use std::time::Duration;

@@ -5,7 +5,8 @@
 //! cargo test -p looplab-exercises --features start --test ex08_async_io_traits
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex08_async_io_traits".
+//! The statement: `exercises/README.md`, "ex08_async_io_traits".
+//! Hints, when you are stuck: `exercises/hints/ex08.md`.
 //!
 //! Read `src/net.rs` (the methods the TCP implementation forwards to) and the module
 //! doc of `src/reactor/mod.rs` first.

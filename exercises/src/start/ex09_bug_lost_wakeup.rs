@@ -12,7 +12,8 @@
 //! there is none it leaves its waker with the [`Readiness`] and returns `Pending`.
 //! `notify` wakes that waker, and the task tries again.
 //!
-//! The statement and its hints: `exercises/README.md`, "ex09_bug_lost_wakeup".
+//! The statement: `exercises/README.md`, "ex09_bug_lost_wakeup".
+//! Hints, when you are stuck: `exercises/hints/ex09.md`.
 //! This file has exactly one bug.
 
 use std::future::Future;

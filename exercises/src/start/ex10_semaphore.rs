@@ -5,7 +5,8 @@
 //! cargo test -p looplab-exercises --features start --test ex10_semaphore
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex10_semaphore".
+//! The statement: `exercises/README.md`, "ex10_semaphore".
+//! Hints, when you are stuck: `exercises/hints/ex10.md`.
 //!
 //! Read `src/lookup/event_loop.rs` first: the client this one limits.
 // The starting point declares fields that only your code will read: delete this line

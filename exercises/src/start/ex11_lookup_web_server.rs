@@ -5,7 +5,8 @@
 //! cargo test -p looplab-exercises --features start --test ex11_lookup_web_server
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex11_lookup_web_server".
+//! The statement: `exercises/README.md`, "ex11_lookup_web_server".
+//! Hints, when you are stuck: `exercises/hints/ex11.md`.
 //!
 //! `route` and `DirectoryClient` at the bottom of this file are given.
 // The starting point declares fields and helpers that only your code will use: delete

@@ -5,7 +5,8 @@
 //! cargo test -p looplab-exercises --features start --test ex12_coop_budget
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex12_coop_budget".
+//! The statement: `exercises/README.md`, "ex12_coop_budget".
+//! Hints, when you are stuck: `exercises/hints/ex12.md`.
 //!
 //! **The part.** A small, complete event loop of its own, so that you can change the
 //! loop itself without touching looplab: an [`Executor`] with a run queue, timers

@@ -4,7 +4,8 @@
 //! cargo test -p looplab-exercises --features start --test ex13_spawn_blocking
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex13_spawn_blocking".
+//! The statement: `exercises/README.md`, "ex13_spawn_blocking".
+//! Hints, when you are stuck: `exercises/hints/ex13.md`.
 // The starting point declares fields that only your code will read: delete this line
 // once the exercise is done.
 #![allow(dead_code)]

@@ -5,7 +5,8 @@
 //! cargo test -p looplab-exercises --features start --test ex14_work_stealing
 //! ```
 //!
-//! The statement and its hints: `exercises/README.md`, "ex14_work_stealing".
+//! The statement: `exercises/README.md`, "ex14_work_stealing".
+//! Hints, when you are stuck: `exercises/hints/ex14.md`.
 //!
 //! **The part.** A small, complete executor built the way looplab's is, without timers
 //! or sockets: tasks are `Arc<Task>`s whose waker queues them again, at most once

@@ -11,7 +11,8 @@
 //! Exercises 12 and 14 are small, complete loops that work but lack what the exercise
 //! asks for: change the loop until the spec test passes.
 //!
-//! The statements and hints are in `exercises/README.md`, one per exercise.
+//! The statements are in `exercises/README.md`, one per exercise, and their hints in
+//! `exercises/hints/`, a file per exercise.
 //!
 //! The starting points compile and are clippy-clean, but they are never tested by a
 //! plain `cargo test`: see the crate docs.

@@ -1,0 +1,304 @@
+//! WRONG: keeps one loop's `scheduled` flag, cleared before each poll: a task that wakes itself during a poll is queued at once, and the other worker takes it and waits on its lock until the poll ends.
+//!
+//! A drop-in for `src/start/ex14_work_stealing.rs`; checked by `tests/wrong_solutions.rs`.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::iter;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An executor of `workers` loops.
+pub struct Pool {
+    workers: usize,
+}
+
+impl Pool {
+    /// A pool of `workers` loops, each on a thread of its own.
+    ///
+    /// # Panics
+    /// If `workers` is zero.
+    pub fn new(workers: usize) -> Pool {
+        assert!(workers > 0, "a pool needs at least one worker");
+        Pool { workers }
+    }
+
+    /// How many workers the pool has.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Runs `root` and every task spawned from it (and from those), and returns once
+    /// they have all finished.
+    ///
+    /// # Panics
+    /// If called inside a task, or if a task panics.
+    pub fn run<F>(&self, root: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        assert!(
+            WORKER.with(|worker| worker.borrow().is_none()),
+            "Pool::run inside a task of a pool"
+        );
+        let queues: Vec<Worker<Arc<Task>>> = iter::repeat_with(Worker::new_fifo)
+            .take(self.workers)
+            .collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            live: AtomicUsize::new(0),
+            aborted: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
+            sleep_lock: Mutex::new(()),
+            wakeup: Condvar::new(),
+        });
+        shared.add_task(Box::pin(root), None);
+        thread::scope(|scope| {
+            for (index, queue) in queues.into_iter().enumerate() {
+                let shared = shared.clone();
+                thread::Builder::new()
+                    .name(format!("worker-{index}"))
+                    .spawn_scoped(scope, move || worker_main(shared, queue, index))
+                    .expect("the OS refused a worker thread");
+            }
+        });
+        // A worker that panicked re-raises its panic from `scope` above.
+    }
+}
+
+/// What every worker, task and waker of one pool share.
+struct Shared {
+    /// Tasks queued by threads that are not workers of this pool (and the root).
+    injector: Injector<Arc<Task>>,
+    /// The far end of every worker's queue, one per worker.
+    stealers: Vec<Stealer<Arc<Task>>>,
+    /// Tasks spawned and not finished. At zero, the workers go home.
+    live: AtomicUsize,
+    /// A task panicked: every worker stops, and `run` re-raises the panic.
+    aborted: AtomicBool,
+    /// Workers asleep on `wakeup`, or about to be (see [`Shared::sleep`]).
+    sleepers: AtomicUsize,
+    sleep_lock: Mutex<()>,
+    wakeup: Condvar,
+}
+
+impl Shared {
+    /// A new task, queued on `worker` if the spawning thread is one, else injected.
+    fn add_task(self: &Arc<Self>, future: BoxFuture, worker: Option<&WorkerContext>) {
+        self.live.fetch_add(1, Ordering::AcqRel);
+        let task = Arc::new(Task {
+            future: Mutex::new(Some(future)),
+            scheduled: AtomicBool::new(true),
+            pool: self.clone(),
+        });
+        self.push(task, worker);
+    }
+
+    /// Queues a task that has just become `SCHEDULED`.
+    fn push(&self, task: Arc<Task>, worker: Option<&WorkerContext>) {
+        match worker {
+            Some(worker) => worker.queue.push(task),
+            None => self.injector.push(task),
+        }
+        // Pairs with the fence in `sleep`: either this load sees the sleeper, or the
+        // sleeper's check sees the task just pushed. Never neither.
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _lock = self.sleep_lock.lock().unwrap();
+            self.wakeup.notify_one();
+        }
+    }
+
+    /// Whether any queue holds a task a worker could take.
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    fn finished(&self) -> bool {
+        self.live.load(Ordering::Acquire) == 0 || self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Sleeps until there may be work, or everything is done.
+    fn sleep(&self) {
+        let lock = self.sleep_lock.lock().unwrap();
+        // Announce first, then look: a `push` after the announcement will notify, and
+        // one before it is seen by `has_work`. The lock is held from the check to the
+        // wait, so a notify cannot fall between them.
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !self.has_work() && !self.finished() {
+            drop(self.wakeup.wait(lock).unwrap());
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Wakes every sleeping worker: everything is done, or a task panicked.
+    fn wake_all_workers(&self) {
+        let _lock = self.sleep_lock.lock().unwrap();
+        self.wakeup.notify_all();
+    }
+}
+
+/// One worker: its own queue, and which pool it belongs to.
+struct WorkerContext {
+    pool: Arc<Shared>,
+    queue: Worker<Arc<Task>>,
+    index: usize,
+}
+
+thread_local! {
+    /// The worker this thread is, if any: how `spawn` and a wake find its queue.
+    static WORKER: RefCell<Option<Rc<WorkerContext>>> = const { RefCell::new(None) };
+}
+
+fn worker_main(pool: Arc<Shared>, queue: Worker<Arc<Task>>, index: usize) {
+    let worker = Rc::new(WorkerContext {
+        pool: pool.clone(),
+        queue,
+        index,
+    });
+    WORKER.with(|current| *current.borrow_mut() = Some(worker.clone()));
+    let _on_exit = OnWorkerExit(pool.clone());
+    while !pool.finished() {
+        match find_task(&worker) {
+            Some(task) => task.run(&worker),
+            None => pool.sleep(),
+        }
+    }
+}
+
+/// Clears the thread-local when a worker ends, and if it ends by a panic, stops the
+/// others (they might otherwise sleep for ever, waiting for the task that died).
+struct OnWorkerExit(Arc<Shared>);
+
+impl Drop for OnWorkerExit {
+    fn drop(&mut self) {
+        let _ = WORKER.try_with(|current| current.borrow_mut().take());
+        if thread::panicking() {
+            self.0.aborted.store(true, Ordering::Release);
+            self.0.wake_all_workers();
+        }
+    }
+}
+
+/// The next task for `worker`: its own queue first, then the injector, then the
+/// other workers' queues, starting with the next one so that not every idle worker
+/// robs the same victim.
+fn find_task(worker: &WorkerContext) -> Option<Arc<Task>> {
+    if let Some(task) = worker.queue.pop() {
+        return Some(task);
+    }
+    let pool = &worker.pool;
+    let victims = pool.stealers.len();
+    iter::repeat_with(|| {
+        let from_others = (1..victims)
+            .map(|k| &pool.stealers[(worker.index + k) % victims])
+            .map(|stealer| stealer.steal_batch_and_pop(&worker.queue));
+        pool.injector
+            .steal_batch_and_pop(&worker.queue)
+            .or_else(|| from_others.collect())
+    })
+    // `Retry`: a steal raced with another thief; look again.
+    .find(|steal| !steal.is_retry())
+    .and_then(Steal::success)
+}
+
+/// A spawned future and where it belongs.
+struct Task {
+    /// `None` once finished.
+    future: Mutex<Option<BoxFuture>>,
+    /// In a queue: a wake does not queue it again.
+    scheduled: AtomicBool,
+    pool: Arc<Shared>,
+}
+
+impl Task {
+    /// Polls the task once on `worker`.
+    fn run(self: Arc<Self>, worker: &WorkerContext) {
+        // Cleared before the poll, as on one loop: a wake during the poll queues it.
+        self.scheduled.store(false, Ordering::Release);
+        let waker = Waker::from(self.clone());
+        let mut cx = Context::from_waker(&waker);
+        let _ = worker;
+        let mut slot = self.future.lock().unwrap();
+        // Queued after it finished, if a wake raced with its last poll: nothing to do.
+        let Some(future) = slot.as_mut() else {
+            return;
+        };
+        if future.as_mut().poll(&mut cx).is_ready() {
+            *slot = None;
+            if self.pool.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.pool.wake_all_workers();
+            }
+        }
+    }
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        WORKER.with(|current| {
+            let current = current.borrow();
+            let worker = current
+                .as_deref()
+                .filter(|worker| Arc::ptr_eq(&worker.pool, &self.pool));
+            self.pool.push(self.clone(), worker);
+        });
+    }
+}
+
+/// Spawns a task on the pool this thread is a worker of.
+///
+/// # Panics
+/// Outside a task of [`Pool::run`].
+pub fn spawn<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    WORKER.with(|current| {
+        let current = current.borrow();
+        let worker = current
+            .as_deref()
+            .expect("spawn works only inside a task of Pool::run");
+        worker.pool.add_task(Box::pin(future), Some(worker));
+    });
+}
+
+/// Gives the thread to the other ready tasks once, then goes on (exercise 2).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[must_use = "a YieldNow does nothing until it is awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
