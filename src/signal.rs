@@ -28,6 +28,7 @@
 //! tokio's `tokio::signal::ctrl_c()` is built the same way: a handler that writes to
 //! a pipe, and the pipe on the reactor.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -60,7 +61,8 @@ impl fmt::Display for Signal {
 }
 
 /// Starts catching SIGINT and SIGTERM on the current runtime, and returns the future
-/// that completes with the first of them to arrive.
+/// that completes with the first of them to arrive. [`Shutdown::next`] waits for the
+/// ones after it (a second Ctrl-C: "stop now").
 ///
 /// From this call on, those signals no longer end the process: it is up to the
 /// program to stop when the future completes. Once the [`Shutdown`] is dropped the
@@ -77,6 +79,7 @@ pub fn shutdown() -> io::Result<Shutdown> {
     Ok(Shutdown {
         signals,
         registration,
+        arrived: VecDeque::new(),
     })
 }
 
@@ -85,27 +88,60 @@ pub fn shutdown() -> io::Result<Shutdown> {
 pub struct Shutdown {
     signals: Signals,
     registration: Registration,
+    /// Signals read from the pipe and not handed out yet: one wake may bring both a
+    /// SIGINT and a SIGTERM.
+    arrived: VecDeque<Signal>,
+}
+
+impl Shutdown {
+    /// Waits for the next signal. The first call returns the one awaiting the
+    /// `Shutdown` would; each later call, the one after it. The same signal sent twice
+    /// before the loop looks counts once: the pipe tells which signals came, not how
+    /// often.
+    pub async fn next(&mut self) -> io::Result<Signal> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Signal>> {
+        if let Some(signal) = self.arrived.pop_front() {
+            return Poll::Ready(Ok(signal));
+        }
+        let Shutdown {
+            signals,
+            registration,
+            arrived,
+        } = self;
+        // `pending()` empties the pipe and lists the signals that came. None means the
+        // byte we were woken for is gone already: wait for the next edge, as a read of
+        // an empty socket would.
+        registration.poll_io(cx, Direction::Read, "signal", || {
+            arrived.extend(signals.pending().map(|number| match number {
+                SIGINT => Signal::Interrupt,
+                _ => Signal::Terminate,
+            }));
+            arrived
+                .pop_front()
+                .ok_or_else(|| io::ErrorKind::WouldBlock.into())
+        })
+    }
 }
 
 impl Future for Shutdown {
     type Output = io::Result<Signal>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Shutdown {
-            signals,
-            registration,
-        } = &mut *self;
-        // `pending()` empties the pipe and lists the signals that came. None means the
-        // byte we were woken for is gone already: wait for the next edge, as a read of
-        // an empty socket would.
-        registration.poll_io(cx, Direction::Read, "signal", || {
-            let mut pending = signals.pending();
-            match pending.next() {
-                Some(SIGINT) => Ok(Signal::Interrupt),
-                Some(_) => Ok(Signal::Terminate),
-                None => Err(io::ErrorKind::WouldBlock.into()),
-            }
-        })
+        self.poll_next(cx)
+    }
+}
+
+impl Signal {
+    /// The exit status of a process that a second signal stopped at once: 128 plus the
+    /// signal's number, as a shell reports a process the signal killed (130, 143).
+    pub fn exit_status(self) -> i32 {
+        128 + match self {
+            Signal::Interrupt => SIGINT,
+            Signal::Terminate => SIGTERM,
+        }
     }
 }
 

@@ -304,3 +304,157 @@ fn get_slash_says_the_delay_and_the_lookups_in_flight() {
     assert_eq!(info["lookups_in_flight"], 1);
     assert_eq!(busy.join().unwrap(), 200);
 }
+
+/// The socket option `TCP_NODELAY` of the server's own end of `client`'s connection,
+/// read from that very socket: the test process holds the server (a thread of it), so
+/// it finds, among its own descriptors, the socket whose addresses are the client's
+/// reversed, and asks the kernel for a copy of it (`pidfd_getfd`; a copy shares the
+/// socket, and so its options).
+fn servers_nodelay(client: &TcpStream) -> bool {
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let me = rustix::process::pidfd_open(
+        rustix::process::getpid(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(number) = entry.unwrap().file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(copy) =
+            rustix::process::pidfd_getfd(&me, number, rustix::process::PidfdGetfdFlags::empty())
+        else {
+            continue; // closed meanwhile
+        };
+        let socket = socket2::SockRef::from(&copy);
+        let addr = |a: std::io::Result<socket2::SockAddr>| a.ok().and_then(|a| a.as_socket());
+        if addr(socket.local_addr()) == Some(theirs) && addr(socket.peer_addr()) == Some(ours) {
+            return socket.tcp_nodelay().unwrap();
+        }
+    }
+    panic!("no socket of this process is the server's end of {ours} -> {theirs}");
+}
+
+/// A directory on its own thread whose runtime records its trace, so that the test can
+/// count the server's reads and writes.
+fn start_recorded(delay_ms: u64) -> (SocketAddr, looplab::Recorder, impl FnOnce()) {
+    let recorder = looplab::Recorder::new();
+    let stop = looplab::lookup::directory::StopSignal::new();
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn({
+        let (recorder, stop) = (recorder.clone(), stop.clone());
+        move || {
+            let runtime = looplab::Runtime::builder()
+                .record(recorder)
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let config = DirectoryConfig::with_delay(Duration::from_millis(delay_ms));
+                let directory =
+                    looplab::lookup::directory::Directory::bind("127.0.0.1:0", config).unwrap();
+                bound_tx.send(directory.local_addr().unwrap()).unwrap();
+                directory.serve_until(stop.fired()).await;
+            });
+        }
+    });
+    let addr = bound_rx.recv().unwrap();
+    let stop_and_join = move || {
+        stop.fire();
+        thread.join().unwrap();
+    };
+    (addr, recorder, stop_and_join)
+}
+
+/// The server's successful reads (with bytes) and writes, from its trace.
+fn reads_and_writes(recorder: &looplab::Recorder) -> (usize, usize) {
+    let mut counts = (0, 0);
+    for event in recorder.events() {
+        if let looplab::trace::Event::IoDone { op, bytes, .. } = event {
+            match op {
+                "read" if bytes > 0 => counts.0 += 1,
+                "write" => counts.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_together_with_nodelay_on() {
+    const PIPELINED: u64 = 16;
+    let (addr, recorder, stop) = start_recorded(0);
+    let mut stream = connect(addr);
+    // Sixteen requests in one write: users, the description and a 404, mixed, so that
+    // an answer in the wrong place shows.
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for n in 1..=PIPELINED {
+        let (path, status) = match n % 4 {
+            0 => ("/".to_owned(), 200),
+            1 => (format!("/nope/{n}"), 404),
+            _ => (format!("/users/{n}"), 200),
+        };
+        requests.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        expected.push((status, path));
+    }
+    stream.write_all(&requests).unwrap();
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut answers = Vec::new();
+    while answers.len() < expected.len() {
+        match looplab::lookup::http::take_answer(&mut buffer).unwrap() {
+            Some(answer) => answers.push(answer),
+            None => {
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "closed after {} answers", answers.len());
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+    for ((status, body), (expected_status, path)) in answers.iter().zip(&expected) {
+        let body = String::from_utf8_lossy(body);
+        assert_eq!(status, expected_status, "{path}: {body}");
+        if let Some(id) = path.strip_prefix("/users/") {
+            assert!(body.contains(&format!("\"id\":{id},")), "{path}: {body}");
+        } else if path == "/" {
+            assert!(body.contains("looplab directory"), "{path}: {body}");
+        } else {
+            assert!(body.contains(path.as_str()), "{path}: {body}");
+        }
+    }
+    assert!(
+        servers_nodelay(&stream),
+        "the accepted socket keeps Nagle's algorithm"
+    );
+    drop(stream);
+    stop();
+    // Every read's whole requests answered with one write: as many writes as reads
+    // (the sixteen requests may arrive in more than one read), not one per answer.
+    let (reads, writes) = reads_and_writes(&recorder);
+    assert!(
+        reads >= 1 && writes == reads,
+        "{reads} reads, {writes} writes"
+    );
+}
+
+#[test]
+fn an_answer_that_waits_sends_the_ready_ones_before_it_first() {
+    let server = start(300);
+    let mut stream = connect(server.addr());
+    let started = Instant::now();
+    // A 404 that is ready at once, then a user that takes 300 ms.
+    stream
+        .write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /users/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (status, _) = exchange(&mut stream, b"");
+    let first = started.elapsed();
+    assert_eq!(status, 404);
+    assert!(
+        first < Duration::from_millis(250),
+        "the 404 waited {first:?}"
+    );
+    let (status, body) = exchange(&mut stream, b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}

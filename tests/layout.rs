@@ -62,6 +62,7 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("lookup/report.rs", 8),
     ("lookup/timeline.rs", 8),
     ("lookup/directory.rs", 8),
+    ("lookup/access_log.rs", 8),
     ("lookup/blocking.rs", 8),
     ("lookup/event_loop.rs", 8),
 ];

@@ -438,9 +438,12 @@ fn a_thousand_connections_opened_and_dropped_at_once_leave_nothing_behind() {
 }
 
 #[test]
-fn a_stalled_half_request_gets_408_after_the_idle_timeout() {
-    let idle = Duration::from_millis(200);
+fn a_stalled_half_head_gets_408_after_the_header_timeout_and_an_idle_one_closes_after_the_idle_timeout()
+ {
+    // Two different limits, so that the test tells which one applied.
+    let (header, idle) = (Duration::from_millis(200), Duration::from_millis(700));
     let server = Server::start(DirectoryConfig {
+        header_timeout: header,
         idle_timeout: idle,
         ..DirectoryConfig::with_delay(Duration::from_millis(1))
     });
@@ -452,15 +455,16 @@ fn a_stalled_half_request_gets_408_after_the_idle_timeout() {
     let (status, body) = answer(&mut stream);
     let waited = started.elapsed();
     assert_eq!(status, 408, "{body}");
-    assert!(waited >= idle, "408 after only {waited:?}");
+    assert!(waited >= header, "408 after only {waited:?}");
     assert!(
-        waited < idle + Duration::from_secs(2),
-        "408 after {waited:?}"
+        waited < idle,
+        "408 after {waited:?}: the idle timeout, not the header's"
     );
     assert_closed(&mut stream);
-    println!("stalled half request: 408 after {waited:?} (idle timeout {idle:?})");
+    println!("stalled half head: 408 after {waited:?} (header timeout {header:?})");
 
-    // An idle kept-alive connection with no request started is closed without a word.
+    // An idle kept-alive connection with no request started is closed without a word,
+    // at the idle timeout.
     let mut idle_stream = connect(server.addr);
     idle_stream
         .write_all(b"GET /users/2 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -468,9 +472,79 @@ fn a_stalled_half_request_gets_408_after_the_idle_timeout() {
     assert_eq!(answer(&mut idle_stream).0, 200);
     let started = Instant::now();
     assert_eq!(read_answer(&mut idle_stream), Seen::Closed);
-    assert!(started.elapsed() >= idle - Duration::from_millis(5));
+    let waited = started.elapsed();
+    assert!(
+        waited >= idle - Duration::from_millis(5),
+        "closed after {waited:?}"
+    );
     assert_still_serves(server.addr);
     drop((stream, idle_stream));
+    assert_eq!(server.stop(), (0, 0));
+}
+
+#[test]
+fn a_head_sent_one_byte_at_a_time_gets_408_at_its_deadline_however_steady_the_bytes() {
+    let header = Duration::from_millis(500);
+    let server = Server::start(DirectoryConfig {
+        header_timeout: header,
+        ..DirectoryConfig::with_delay(Duration::from_millis(1))
+    });
+    let mut stream = connect(server.addr);
+    let mut reader = stream.try_clone().unwrap();
+    // A byte every 40 ms, far inside the 10 s idle timeout each time: the whole head
+    // would take about 2.9 s, and a deadline restarted by each byte would never come.
+    let request =
+        b"GET /users/5 HTTP/1.1\r\nHost: x\r\nUser-Agent: slowloris\r\nAccept: */*\r\n\r\n";
+    let started = Instant::now();
+    let sending = thread::spawn(move || {
+        for byte in request {
+            if stream.write_all(std::slice::from_ref(byte)).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(40));
+        }
+    });
+    let (status, body) = answer(&mut reader);
+    let waited = started.elapsed();
+    assert_eq!(status, 408, "{body}");
+    assert!(waited >= header, "408 after only {waited:?}");
+    assert!(
+        waited < header + Duration::from_millis(1500),
+        "408 after {waited:?}"
+    );
+    assert_closed(&mut reader);
+    sending.join().unwrap();
+    println!("a head one byte per 40 ms: 408 after {waited:?} (header timeout {header:?})");
+    assert_still_serves(server.addr);
+    drop(reader);
+    assert_eq!(server.stop(), (0, 0));
+}
+
+#[test]
+fn a_head_of_sixteen_mib_is_read_in_time_linear_in_its_size() {
+    const HEAD: usize = 16 << 20;
+    let server = Server::start(DirectoryConfig {
+        max_request_head: HEAD + 1024,
+        ..DirectoryConfig::with_delay(Duration::from_millis(1))
+    });
+    let mut request = b"GET /users/8 HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+    request.resize(HEAD, b'a');
+    request.extend_from_slice(b"\r\n\r\n");
+    let mut stream = connect(server.addr);
+    let mut writer = stream.try_clone().unwrap();
+    let started = Instant::now();
+    // The server reads 4 KiB at a time: 4,096 reads. Parsing the buffer again after
+    // each would look at some 32 GiB (13 s in a release build, minutes in a debug
+    // one); reading each byte once takes a fraction of a second even in debug.
+    let sending = thread::spawn(move || writer.write_all(&request).unwrap());
+    let (status, body) = answer(&mut stream);
+    let took = started.elapsed();
+    sending.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"id\":8"), "{body}");
+    assert!(took < Duration::from_secs(5), "a 16 MiB head took {took:?}");
+    println!("a 16 MiB head, sent and parsed: {took:?}");
+    drop(stream);
     assert_eq!(server.stop(), (0, 0));
 }
 

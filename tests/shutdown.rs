@@ -19,8 +19,13 @@ struct Server {
 
 impl Server {
     fn start(delay: &str) -> Server {
+        Server::start_with(&["--delay", delay])
+    }
+
+    fn start_with(flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_looplab"))
-            .args(["directory", "--addr", "127.0.0.1:0", "--delay", delay])
+            .args(["directory", "--addr", "127.0.0.1:0"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -64,6 +69,18 @@ impl Server {
             .status()
             .expect("the kill command runs");
         assert!(sent.success());
+    }
+
+    /// Waits until the server has taken the first signal: its listener is closed.
+    fn wait_until_not_accepting(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&self.addr).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "still accepting after the signal"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Waits for the process to exit, killing it (and failing) after 15 s.
@@ -178,4 +195,176 @@ fn ctrl_c_on_an_idle_server_exits_0_and_counts_the_idle_connection() {
         stderr.ends_with("served 1 request (200: 1); 1 connection still open\n"),
         "{stderr}"
     );
+}
+
+/// Sends a request for each of `ids`, each on its own connection, and waits until the
+/// server says they are all in flight.
+fn lookups_in_flight(server: &Server, ids: std::ops::RangeInclusive<u64>) -> Vec<TcpStream> {
+    let count = ids.clone().count() as u64;
+    let streams = ids
+        .map(|id| {
+            let mut stream = server.connect();
+            let request = format!("GET /users/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
+            stream.write_all(request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.lookups_in_flight() < count {
+        assert!(
+            Instant::now() < deadline,
+            "the lookups never were in flight"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    streams
+}
+
+/// The whole of what the server sent on `stream`, until it closed.
+fn everything(stream: &mut TcpStream) -> String {
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[test]
+fn a_second_signal_stops_at_once_with_503s_and_exit_status_130_or_143() {
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        // An hour of grace: only the second signal can end it soon.
+        let server = Server::start_with(&["--delay", "30s", "--grace", "1h"]);
+        let mut streams = lookups_in_flight(&server, 1..=2);
+        server.signal(signal);
+        server.wait_until_not_accepting();
+        let second = Instant::now();
+        server.signal(signal);
+        let pid = server.child.id();
+        let (exit, stderr) = server.wait();
+        let took = second.elapsed();
+        assert_eq!(exit.code(), Some(status), "SIG{signal}: {stderr}");
+        assert!(
+            took < Duration::from_secs(2),
+            "SIG{signal} {pid}: stopped {took:?} after the second"
+        );
+        assert!(
+            stderr.contains(&format!("SIG{signal} again: stopping now")),
+            "{stderr}"
+        );
+        let summary = stderr.lines().last().unwrap_or_default();
+        assert!(
+            summary.ends_with("; 2 answers cut short (503)"),
+            "{summary}"
+        );
+        for stream in &mut streams {
+            let answer = everything(stream);
+            assert!(
+                answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+                "{answer}"
+            );
+            assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+        }
+        println!("second SIG{signal}: exit {status} after {took:?}");
+    }
+}
+
+#[test]
+fn when_the_grace_runs_out_answers_in_flight_get_503_and_the_exit_status_is_1() {
+    let server = Server::start_with(&["--delay", "30s", "--grace", "200ms"]);
+    let mut streams = lookups_in_flight(&server, 1..=3);
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let (exit, stderr) = server.wait();
+    let took = signalled.elapsed();
+    assert_eq!(exit.code(), Some(1), "{stderr}");
+    assert!(
+        took >= Duration::from_millis(200),
+        "stopped after {took:?}, before the grace"
+    );
+    let summary = stderr.lines().last().unwrap_or_default();
+    assert!(
+        summary.ends_with("; 3 answers cut short (503)"),
+        "{summary}"
+    );
+    for stream in &mut streams {
+        let answer = everything(stream);
+        assert!(
+            answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("this answer was cut short"), "{answer}");
+    }
+}
+
+#[test]
+fn every_answer_is_in_the_log_when_sigterm_stops_the_server() {
+    const ANSWERED: usize = 300;
+    // Answers that are ready at once (404s) and lookups that take 30 s; a grace of
+    // 100 ms, so the lookups are cut short and the process exits (status 1) right after
+    // logging them: no line may be left in a buffer.
+    let server = Server::start_with(&["--delay", "30s", "--grace", "100ms"]);
+    let mut streams: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    for burst in 0..ANSWERED / 20 {
+        let stream = &mut streams[burst % 4];
+        let requests: String = (0..20)
+            .map(|n| format!("GET /nope/{} HTTP/1.1\r\nHost: x\r\n\r\n", burst * 20 + n))
+            .collect();
+        stream.write_all(requests.as_bytes()).unwrap();
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let mut answers = 0;
+        while answers < 20 {
+            match looplab::lookup::http::take_answer(&mut buffer).unwrap() {
+                Some((status, _)) => {
+                    assert_eq!(status, 404);
+                    answers += 1;
+                }
+                None => {
+                    let n = stream.read(&mut chunk).unwrap();
+                    assert!(n > 0, "closed in the middle of a burst");
+                    buffer.extend_from_slice(&chunk[..n]);
+                }
+            }
+        }
+    }
+    let _cut = lookups_in_flight(&server, 1..=4);
+    server.signal("TERM");
+    let (exit, stderr) = server.wait();
+    assert_eq!(exit.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let count = |what: &str, status: &str| {
+        lines
+            .iter()
+            .filter(|line| line.contains(what) && line.contains(&format!("  {status}  ")))
+            .count()
+    };
+    assert_eq!(count("  GET /nope/", "404"), ANSWERED, "{stderr}");
+    assert_eq!(count("  GET /users/", "503"), 4, "{stderr}");
+    // Each /nope/N once: no line written twice either.
+    for n in [0, 1, ANSWERED / 2, ANSWERED - 1] {
+        let line = format!("  GET /nope/{n}  404  ");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(&line)).count(),
+            1,
+            "{line}"
+        );
+    }
+    // The log comes before the summary, which is the last line.
+    assert!(lines.last().unwrap().starts_with("served "), "{stderr}");
+}
+
+#[test]
+fn the_help_says_how_the_directory_stops_and_with_which_exit_status() {
+    let help = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(["directory", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for said in [
+        "A second Ctrl-C or SIGTERM stops at once",
+        "get 503",
+        "130 (SIGINT) or 143 (SIGTERM)",
+        "exit status is 1",
+        "--header-timeout",
+    ] {
+        assert!(help.contains(said), "no {said:?} in:\n{help}");
+    }
 }

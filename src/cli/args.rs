@@ -319,6 +319,13 @@ impl ExportArgs {
 }
 
 #[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Stopping: the first Ctrl-C (SIGINT) or SIGTERM stops accepting and lets the \
+                        answers in flight finish, for at most --grace; answers still in flight then \
+                        get 503 and the exit status is 1. A second Ctrl-C or SIGTERM stops at once: \
+                        answers in flight get 503, the summary is printed, and the exit status is \
+                        130 (SIGINT) or 143 (SIGTERM). A clean stop exits 0."
+)]
 pub struct DirectoryArgs {
     /// Address to listen on: HOST:PORT, names allowed (localhost:7878); port 0 for any.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = parse_host_port)]
@@ -329,13 +336,16 @@ pub struct DirectoryArgs {
     /// Largest request line plus headers, in bytes; larger gets 431.
     #[arg(long, default_value_t = looplab::lookup::http::MAX_REQUEST_HEAD, value_parser = parse_at_least_one)]
     pub max_request_head: usize,
-    /// Close a connection that sends no (complete) request for this long; 408 if one had started.
+    /// Close a kept-alive connection that sends no request for this long (and a body stalled this long: 408).
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true)]
     pub idle_timeout: Duration,
+    /// Answer 408 and close when a request's head takes longer than this from its first byte.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, allow_hyphen_values = true)]
+    pub header_timeout: Duration,
     /// Most connections served at once; more get 503 and are closed.
     #[arg(long, default_value_t = 16_384, value_parser = parse_at_least_one)]
     pub max_connections: usize,
-    /// On Ctrl-C or SIGTERM, wait at most this long for the answers in flight.
+    /// On Ctrl-C or SIGTERM, wait at most this long for the answers in flight (then 503).
     #[arg(long, default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub grace: Duration,
     /// Do not log each request to stderr.

@@ -59,6 +59,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Methods and status codes are the `http` crate's: the same types hyper and most Rust
+/// HTTP code use, with each status's canonical reason phrase (`404` → `Not Found`).
+pub use http::{Method, StatusCode};
+
 /// How many headers a request or response may carry. httparse writes into a fixed
 /// array rather than allocating, so the limit is explicit; 32 is far more than curl or
 /// our clients send, and a peer that sends more gets a clear `400`.
@@ -84,7 +88,7 @@ const REQUEST_LINE_EXAMPLE: &str = "`GET /users/7 HTTP/1.1`";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The method as sent, e.g. `GET`. Methods are case-sensitive in HTTP.
-    pub method: String,
+    pub method: Method,
     /// The request target as sent, e.g. `/users/7`.
     pub path: String,
     /// Whether the client wants the connection kept open after the answer.
@@ -94,7 +98,7 @@ pub struct Request {
 impl Request {
     /// Whether the answer carries its body: every method but `HEAD`.
     pub fn wants_body(&self) -> bool {
-        self.method != "HEAD"
+        self.method != Method::HEAD
     }
 }
 
@@ -130,59 +134,216 @@ pub fn parse_request(buf: &[u8]) -> RequestParse {
 /// Parses the request at the front of `buf`, accepting a request line and headers of
 /// at most `max_head` bytes. Past that, or with more than 32 headers, the answer is
 /// `TooLarge`: however much more the client sends, the server buffers no more.
+///
+/// Each call starts from the front of `buf`. A server that calls it again after every
+/// read looks at the first bytes once per read: for a large head that arrives in many
+/// reads, that is quadratic work. A connection uses a [`RequestReader`] instead.
 pub fn parse_request_limited(buf: &[u8], max_head: usize) -> RequestParse {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(head_len)) if head_len > max_head => {
-            return RequestParse::TooLarge(format!(
-                "request line and headers longer than {max_head} bytes"
-            ));
-        }
-        Ok(httparse::Status::Complete(head_len)) => head_len,
-        Ok(httparse::Status::Partial) if buf.len() > max_head => {
-            return RequestParse::TooLarge(format!(
-                "request line and headers longer than {max_head} bytes"
-            ));
-        }
-        Ok(httparse::Status::Partial) => return RequestParse::Partial,
-        Err(httparse::Error::TooManyHeaders) => {
-            return RequestParse::TooLarge(format!("more than {MAX_HEADERS} headers"));
-        }
-        Err(error) => {
-            return RequestParse::Invalid(explain_request_error(
-                error,
-                parsed.method.is_some(),
-                parsed.path.is_some(),
-            ));
-        }
-    };
+    RequestReader::new(max_head).parse(buf)
+}
 
-    // httparse only reports Complete once it has the method, path and version.
-    let (Some(method), Some(path), Some(minor_version)) =
-        (parsed.method, parsed.path, parsed.version)
-    else {
-        return RequestParse::Invalid(format!(
-            "incomplete request line, expected {REQUEST_LINE_EXAMPLE}"
-        ));
-    };
+/// Reads the requests of one connection from its growing buffer, looking at each byte
+/// once.
+///
+/// A head ends at its first empty line. Until that line has arrived, the reader only
+/// looks for it, in the bytes it has not looked at yet, and remembers how far it got;
+/// httparse reads the head once, when it is whole. So parsing a head costs time in
+/// proportion to its size, however many reads it arrives in. (httparse also looks at
+/// the first line once it is in, so that bytes which are not HTTP are refused at once
+/// rather than at the limit.) Once the head is read, the reader waits for its body
+/// without reading the head again.
+///
+/// The rule for the caller: pass the same buffer each time, only ever grown at its
+/// end. After a [`RequestParse::Complete`], the next request starts `consumed` bytes
+/// further: drain them from the front, or pass the rest of the buffer from there.
+#[derive(Debug, Clone)]
+pub struct RequestReader {
+    max_head: usize,
+    /// How many bytes from the front were searched for the end of the head.
+    searched: usize,
+    /// Whether the first line was checked by httparse already.
+    first_line_checked: bool,
+    /// The head, once it was read whole, while its body arrives.
+    head: Option<ReadHead>,
+}
 
-    let body_len = match body_length(parsed.headers, MAX_REQUEST_BODY) {
-        Ok(body_len) => body_len.unwrap_or(0),
-        Err(reason) => return RequestParse::Invalid(reason),
-    };
-    let consumed = head_len + body_len;
-    if buf.len() < consumed {
-        return RequestParse::Partial;
+/// A head read whole: the request, where its body ends, and whether it waits for
+/// `100 Continue`.
+#[derive(Debug, Clone)]
+struct ReadHead {
+    request: Request,
+    head_len: usize,
+    consumed: usize,
+    expects_continue: bool,
+}
+
+impl RequestReader {
+    /// A reader for a connection, accepting heads of up to `max_head` bytes.
+    pub fn new(max_head: usize) -> RequestReader {
+        RequestReader {
+            max_head,
+            searched: 0,
+            first_line_checked: false,
+            head: None,
+        }
     }
 
-    RequestParse::Complete {
-        request: Request {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            keep_alive: wants_keep_alive(minor_version, parsed.headers),
-        },
-        consumed,
+    /// Parses the request at the front of `buf`, looking only at the bytes added since
+    /// the last call (see [`parse_request_limited`] for the answers).
+    pub fn parse(&mut self, buf: &[u8]) -> RequestParse {
+        if self.head.is_none() {
+            match self.read_head(buf) {
+                Ok(Some(head)) => self.head = Some(head),
+                Ok(None) => return RequestParse::Partial,
+                Err(refusal) => return refusal,
+            }
+        }
+        let consumed = self.head.as_ref().map_or(0, |head| head.consumed);
+        if buf.len() < consumed {
+            return RequestParse::Partial;
+        }
+        let head = self.head.take().expect("the head was read above");
+        *self = RequestReader::new(self.max_head);
+        RequestParse::Complete {
+            request: head.request,
+            consumed,
+        }
+    }
+
+    /// The request whose head is read, that asks `Expect: 100-continue`, and whose
+    /// body has not all arrived: the client may be waiting for the server's go before
+    /// it sends the body. Call it after [`parse`](RequestReader::parse) answered
+    /// `Partial`.
+    pub fn awaiting_continue(&self, buf: &[u8]) -> Option<&Request> {
+        let head = self.head.as_ref()?;
+        let body_missing = head.consumed > head.head_len && buf.len() < head.consumed;
+        (head.expects_continue && body_missing).then_some(&head.request)
+    }
+
+    /// Whether the head of the request being read is whole (its body may not be).
+    pub fn head_is_read(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// Looks for the end of the head in the new bytes; reads the head once it is there.
+    fn read_head(&mut self, buf: &[u8]) -> Result<Option<ReadHead>, RequestParse> {
+        // Empty lines before a request line are allowed (RFC 9112, 2.2); they are
+        // skipped here so that they are not taken for the end of a head.
+        let skipped = buf
+            .iter()
+            .take_while(|&&byte| byte == b'\r' || byte == b'\n')
+            .count();
+        let message = &buf[skipped..];
+        let from = self.searched.saturating_sub(skipped);
+        let Some(head_len) = end_of_head(message, from) else {
+            if !self.first_line_checked && message[from..].contains(&b'\n') {
+                self.first_line_checked = true;
+                check_first_line(message)?;
+            }
+            // Keep the last two bytes to look at again: they may be the start of the
+            // empty line that ends the head.
+            self.searched = buf.len().saturating_sub(2).max(skipped);
+            // The empty lines before it count: they too are bytes the server holds.
+            if buf.len() > self.max_head {
+                return Err(too_long(self.max_head));
+            }
+            return Ok(None);
+        };
+        if skipped + head_len > self.max_head {
+            return Err(too_long(self.max_head));
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(&message[..head_len]) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(RequestParse::Invalid(
+                    "the head ends before its request line does".to_owned(),
+                ));
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(RequestParse::TooLarge(format!(
+                    "more than {MAX_HEADERS} headers"
+                )));
+            }
+            Err(error) => {
+                return Err(RequestParse::Invalid(explain_request_error(
+                    error,
+                    parsed.method.is_some(),
+                    parsed.path.is_some(),
+                )));
+            }
+        }
+        // httparse only reports Complete once it has the method, path and version.
+        let (Some(method), Some(path), Some(minor_version)) =
+            (parsed.method, parsed.path, parsed.version)
+        else {
+            return Err(RequestParse::Invalid(format!(
+                "incomplete request line, expected {REQUEST_LINE_EXAMPLE}"
+            )));
+        };
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| RequestParse::Invalid(format!("{method:?} is not a method")))?;
+        let body_len = body_length(parsed.headers, MAX_REQUEST_BODY)
+            .map_err(RequestParse::Invalid)?
+            .unwrap_or(0);
+        let expects_continue = parsed.headers.iter().any(|header| {
+            header.name.eq_ignore_ascii_case("expect")
+                && header
+                    .value
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(b"100-continue")
+        });
+        Ok(Some(ReadHead {
+            request: Request {
+                method,
+                path: path.to_owned(),
+                keep_alive: wants_keep_alive(minor_version, parsed.headers),
+            },
+            head_len: skipped + head_len,
+            consumed: skipped + head_len + body_len,
+            expects_continue,
+        }))
+    }
+}
+
+fn too_long(max_head: usize) -> RequestParse {
+    RequestParse::TooLarge(format!(
+        "request line and headers longer than {max_head} bytes"
+    ))
+}
+
+/// Where the head that starts `message` ends (the length up to and with its empty
+/// line), looking from `from` on. httparse ends a line at `\n` with or without the
+/// `\r` before it, so the empty line is `\n\n` or `\n\r\n`.
+fn end_of_head(message: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(newline) = message[at..].iter().position(|&byte| byte == b'\n') {
+        let line_end = at + newline + 1;
+        match message.get(line_end..) {
+            Some([b'\n', ..]) => return Some(line_end + 1),
+            Some([b'\r', b'\n', ..]) => return Some(line_end + 2),
+            _ => at = line_end,
+        }
+    }
+    None
+}
+
+/// Refuses a request whose first line is already wrong, without waiting for the rest
+/// of its head: httparse reads as far as the bytes go.
+fn check_first_line(message: &[u8]) -> Result<(), RequestParse> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(message) {
+        Ok(_) => Ok(()),
+        Err(httparse::Error::TooManyHeaders) => Err(RequestParse::TooLarge(format!(
+            "more than {MAX_HEADERS} headers"
+        ))),
+        Err(error) => Err(RequestParse::Invalid(explain_request_error(
+            error,
+            parsed.method.is_some(),
+            parsed.path.is_some(),
+        ))),
     }
 }
 
@@ -197,32 +358,13 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 ///
 /// The server then routes the head: a request it will refuse gets its final answer
 /// at once (and the connection closes, since the body may or may not follow); one it
-/// will serve gets [`CONTINUE`].
+/// will serve gets [`CONTINUE`]. A connection asks its [`RequestReader`] instead.
 pub fn awaiting_continue(buf: &[u8], max_head: usize) -> Option<Request> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let Ok(httparse::Status::Complete(head_len)) = parsed.parse(buf) else {
-        return None;
-    };
-    let expects_continue = parsed.headers.iter().any(|header| {
-        header.name.eq_ignore_ascii_case("expect")
-            && header
-                .value
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"100-continue")
-    });
-    let body_len = body_length(parsed.headers, MAX_REQUEST_BODY).ok()??;
-    let waiting = head_len <= max_head && expects_continue && buf.len() < head_len + body_len;
-    let (Some(method), Some(path), Some(minor_version)) =
-        (parsed.method, parsed.path, parsed.version)
-    else {
-        return None;
-    };
-    waiting.then(|| Request {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        keep_alive: wants_keep_alive(minor_version, parsed.headers),
-    })
+    let mut reader = RequestReader::new(max_head);
+    match reader.parse(buf) {
+        RequestParse::Partial => reader.awaiting_continue(buf).cloned(),
+        _ => None,
+    }
 }
 
 /// Turns httparse's terse error into a sentence that says what was wrong with the
@@ -308,10 +450,8 @@ pub enum Route {
 /// An error answer: status, reason phrase and a one-line body for a human.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The status code, e.g. `404`.
-    pub status: u16,
-    /// The reason phrase that goes with it, e.g. `Not Found`.
-    pub reason: &'static str,
+    /// The status code, e.g. `404` (its reason phrase, `Not Found`, comes with it).
+    pub status: StatusCode,
     /// The body: what was wrong, e.g. `no such path: /foo`.
     pub message: String,
     /// The methods the path does allow, sent as `Allow` with a `405`.
@@ -322,18 +462,17 @@ impl Rejection {
     /// `404`: the directory has nothing at this path.
     pub fn not_found(path: &str) -> Self {
         Self {
-            status: 404,
-            reason: "Not Found",
+            status: StatusCode::NOT_FOUND,
             message: format!("no such path: {path}"),
             allow: None,
         }
     }
 
     /// `405`: the path exists but only answers `GET` (and so `HEAD`).
-    pub fn method_not_allowed(method: &str) -> Self {
+    pub fn method_not_allowed(method: impl AsRef<str>) -> Self {
+        let method = method.as_ref();
         Self {
-            status: 405,
-            reason: "Method Not Allowed",
+            status: StatusCode::METHOD_NOT_ALLOWED,
             message: format!("method {method} not allowed, use GET"),
             allow: Some("GET, HEAD"),
         }
@@ -342,8 +481,7 @@ impl Rejection {
     /// `400`: the id in `/users/{id}` is not a whole number that fits a `u64`.
     pub fn bad_user_id(id: &str) -> Self {
         Self {
-            status: 400,
-            reason: "Bad Request",
+            status: StatusCode::BAD_REQUEST,
             message: format!(
                 "bad user id {id:?}: ids are whole numbers from 0 to {}",
                 u64::MAX
@@ -355,8 +493,7 @@ impl Rejection {
     /// `400`: the bytes were not a request (the reason from [`RequestParse::Invalid`]).
     pub fn malformed(reason: &str) -> Self {
         Self {
-            status: 400,
-            reason: "Bad Request",
+            status: StatusCode::BAD_REQUEST,
             message: format!("malformed request: {reason}"),
             allow: None,
         }
@@ -365,19 +502,29 @@ impl Rejection {
     /// `431`: the request line and headers are larger than the server accepts.
     pub fn too_large(reason: &str) -> Self {
         Self {
-            status: 431,
-            reason: "Request Header Fields Too Large",
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             message: format!("request head too large: {reason}"),
             allow: None,
         }
     }
 
-    /// `408`: a request had started but did not finish within the idle timeout.
+    /// `408`: a request had started but did not arrive whole in time: its head within
+    /// the header timeout, or the next piece of its body within the idle timeout.
     pub fn timed_out(after: std::time::Duration) -> Self {
         Self {
-            status: 408,
-            reason: "Request Timeout",
+            status: StatusCode::REQUEST_TIMEOUT,
             message: format!("the request did not arrive whole within {after:?}"),
+            allow: None,
+        }
+    }
+
+    /// `503`: the server stopped before this answer was ready (its grace ran out, or
+    /// it was told to stop at once).
+    pub fn stopping() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the directory is stopping; this answer was cut short, try again later"
+                .to_owned(),
             allow: None,
         }
     }
@@ -385,8 +532,7 @@ impl Rejection {
     /// `503`: the server is at its connection limit; try again later.
     pub fn busy(limit: usize) -> Self {
         Self {
-            status: 503,
-            reason: "Service Unavailable",
+            status: StatusCode::SERVICE_UNAVAILABLE,
             message: format!(
                 "the directory already serves {limit} connections, the most it takes; try again later"
             ),
@@ -404,7 +550,6 @@ impl Rejection {
         };
         build_response(
             self.status,
-            self.reason,
             allow,
             TEXT_CONTENT_TYPE,
             body.as_bytes(),
@@ -426,7 +571,7 @@ const USERS_PREFIX: &str = "/users/";
 pub fn route(request: &Request) -> Route {
     let target = origin_form(&request.path);
     let path = target.split_once('?').map_or(target, |(path, _query)| path);
-    let readable = matches!(request.method.as_str(), "GET" | "HEAD");
+    let readable = request.method == Method::GET || request.method == Method::HEAD;
     if path == "/" {
         return if readable {
             Route::About
@@ -482,26 +627,27 @@ const JSON_CONTENT_TYPE: &str = "application/json";
 /// Builds a whole HTTP/1.1 response: status line, `Content-Type`, `Content-Length`,
 /// `Connection`, then the body.
 pub fn response_bytes(
-    status: u16,
-    reason: &str,
+    status: StatusCode,
     content_type: &str,
     body: &[u8],
     keep_alive: bool,
 ) -> Vec<u8> {
-    build_response(status, reason, &[], content_type, body, keep_alive)
+    build_response(status, &[], content_type, body, keep_alive)
 }
 
 /// [`response_bytes`] with room for extra headers such as `Allow`.
 fn build_response(
-    status: u16,
-    reason: &str,
+    status: StatusCode,
     extra_headers: &[(&str, &str)],
     content_type: &str,
     body: &[u8],
     keep_alive: bool,
 ) -> Vec<u8> {
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
+    // Every status this file sends has a canonical reason.
+    let reason = status.canonical_reason().unwrap_or("");
+    let code = status.as_u16();
+    let mut head = format!("HTTP/1.1 {code} {reason}\r\n");
     for (name, value) in extra_headers {
         // Writing to a String cannot fail.
         let _ = write!(head, "{name}: {value}\r\n");
@@ -547,7 +693,7 @@ impl User {
     pub fn response_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let body =
             serde_json::to_vec(self).expect("a User (a number and a string) always serialises");
-        response_bytes(200, "OK", JSON_CONTENT_TYPE, &body, keep_alive)
+        response_bytes(StatusCode::OK, JSON_CONTENT_TYPE, &body, keep_alive)
     }
 }
 
@@ -595,7 +741,7 @@ impl DirectoryInfo {
     /// The `200` answer carrying this description.
     pub fn response_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let body = serde_json::to_vec(self).expect("numbers and a string always serialise");
-        response_bytes(200, "OK", JSON_CONTENT_TYPE, &body, keep_alive)
+        response_bytes(StatusCode::OK, JSON_CONTENT_TYPE, &body, keep_alive)
     }
 }
 
@@ -764,7 +910,7 @@ mod tests {
 
     fn request(method: &str, path: &str) -> Request {
         Request {
-            method: method.to_owned(),
+            method: Method::from_bytes(method.as_bytes()).unwrap(),
             path: path.to_owned(),
             keep_alive: true,
         }
@@ -850,6 +996,78 @@ mod tests {
         assert_eq!(post.method, "POST");
         let (next, _) = complete_request(&buf[consumed..]);
         assert_eq!(next.path, "/users/8");
+    }
+
+    /// Feeds `bytes` to one reader `step` bytes at a time, as reads would bring them.
+    fn read_in_steps(bytes: &[u8], step: usize, max_head: usize) -> RequestParse {
+        let mut reader = RequestReader::new(max_head);
+        let mut end = 0;
+        loop {
+            end = (end + step).min(bytes.len());
+            match reader.parse(&bytes[..end]) {
+                RequestParse::Partial if end < bytes.len() => {}
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn a_reader_fed_a_16_mib_head_4_kib_at_a_time_looks_at_each_byte_once() {
+        let mut head = b"GET /users/9 HTTP/1.1\r\nX-Long: ".to_vec();
+        head.resize(16 << 20, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        let started = std::time::Instant::now();
+        let parsed = read_in_steps(&head, 4096, 32 << 20);
+        let took = started.elapsed();
+        let RequestParse::Complete { request, consumed } = parsed else {
+            panic!("expected the request, got {parsed:?}");
+        };
+        assert_eq!((request.path.as_str(), consumed), ("/users/9", head.len()));
+        // Parsing from the front after every step would look at 32 GiB.
+        assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    }
+
+    #[test]
+    fn a_reader_agrees_with_a_whole_parse_however_the_bytes_are_cut() {
+        let mut pipelined = b"\r\n".to_vec();
+        pipelined.extend_from_slice(CURL_GET);
+        pipelined.extend_from_slice(b"POST /users/7 HTTP/1.1\nContent-Length: 3\n\nabc");
+        for step in [1, 2, 3, 7, 64, pipelined.len()] {
+            let mut reader = RequestReader::new(MAX_REQUEST_HEAD);
+            let (mut start, mut end, mut seen) = (0, 0, Vec::new());
+            while seen.len() < 2 {
+                end = (end + step).min(pipelined.len());
+                loop {
+                    match reader.parse(&pipelined[start..end]) {
+                        RequestParse::Complete { request, consumed } => {
+                            start += consumed;
+                            seen.push(request);
+                        }
+                        RequestParse::Partial => break,
+                        other => panic!("step {step}: {other:?}"),
+                    }
+                }
+            }
+            assert_eq!(start, pipelined.len(), "step {step}");
+            assert_eq!(seen[0], request("GET", "/users/7"), "step {step}");
+            assert_eq!(seen[1].method, Method::POST, "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_reader_refuses_a_bad_request_line_before_the_head_ends() {
+        let mut reader = RequestReader::new(MAX_REQUEST_HEAD);
+        assert!(matches!(
+            reader.parse(b"\x00\x01 hello\r\nHost: x\r\n"),
+            RequestParse::Invalid(reason) if reason.contains("method")
+        ));
+        // Empty lines alone are not a head, and they count toward the limit.
+        let blank = vec![b'\n'; 100];
+        assert_eq!(read_in_steps(&blank, 10, 1000), RequestParse::Partial);
+        assert!(matches!(
+            read_in_steps(&blank, 10, 50),
+            RequestParse::TooLarge(_)
+        ));
     }
 
     #[test]
@@ -1008,7 +1226,7 @@ mod tests {
 
     #[test]
     fn response_bytes_frames_the_body() {
-        let bytes = response_bytes(404, "Not Found", "text/plain", b"no", false);
+        let bytes = response_bytes(StatusCode::NOT_FOUND, "text/plain", b"no", false);
         assert_eq!(
             bytes,
             b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"

@@ -7,12 +7,14 @@
 //!   blocking `std::net` (chapters 1 and 2).
 //! - [`event_loop`]: the event-loop client, one looplab task per request (chapter 8).
 //! - [`http`]: the little HTTP both sides speak (parsing by `httparse`).
+//! - [`access_log`]: the directory's log, one line per answer, written in batches.
 //! - [`report`]: what a run measured, as a table and as JSON.
 //! - [`timeline`]: every lookup as a block on one time axis, as text and as SVG.
 //! - [`narrative`]: the lines the post prints, in English and in its own Korean.
 //!
 //! Nothing in the runtime depends on this module; it is a program *on* the runtime.
 
+pub mod access_log;
 pub mod blocking;
 pub mod directory;
 pub mod event_loop;

@@ -54,7 +54,7 @@ async fn serve_connection(_stream: TcpStream, _directory: SocketAddr) -> io::Res
 }
 
 /// Finds users 1 to `users`, one call at a time over one [`DirectoryClient`], and builds
-/// the answer: `http::response_bytes(200, "OK", "application/json", json, keep_alive)`
+/// the answer: `http::response_bytes(http::StatusCode::OK, "application/json", json, keep_alive)`
 /// with `serde_json::to_vec(&users)`, or a `502 Bad Gateway` if the directory failed.
 async fn lookup_answer(_directory: SocketAddr, _users: u32, _keep_alive: bool) -> Vec<u8> {
     todo!("ex11: yours to write")
@@ -98,8 +98,7 @@ pub fn route(request: &Request) -> LookupRoute {
     match users {
         Some(n) => LookupRoute::Lookup(n),
         None => LookupRoute::Reject(Rejection {
-            status: 400,
-            reason: "Bad Request",
+            status: http::StatusCode::BAD_REQUEST,
             message: format!("ask for /lookup?users=N, with N from 1 to {MAX_USERS}"),
             allow: None,
         }),
