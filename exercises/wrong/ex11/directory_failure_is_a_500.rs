@@ -124,13 +124,12 @@ async fn lookup_answer(directory: SocketAddr, users: u32, keep_alive: bool) -> V
     match found {
         Ok(found) => {
             let body = serde_json::to_vec(&found).expect("users always serialise");
-            http::response_bytes(200, "OK", "application/json", &body, keep_alive)
+            http::response_bytes(http::StatusCode::OK, "application/json", &body, keep_alive)
         }
         Err(error) => {
             let body = format!("the user directory at {directory} failed: {error}\n");
             http::response_bytes(
-                500,
-                "Internal Server Error",
+                http::StatusCode::INTERNAL_SERVER_ERROR,
                 "text/plain; charset=utf-8",
                 body.as_bytes(),
                 keep_alive,
@@ -173,8 +172,7 @@ pub fn route(request: &Request) -> LookupRoute {
     match users {
         Some(n) => LookupRoute::Lookup(n),
         None => LookupRoute::Reject(Rejection {
-            status: 400,
-            reason: "Bad Request",
+            status: http::StatusCode::BAD_REQUEST,
             message: format!("ask for /lookup?users=N, with N from 1 to {MAX_USERS}"),
             allow: None,
         }),
