@@ -399,7 +399,10 @@
     labels.style.zoom = "";
     var full = Number(svg.dataset.width);
     var total = labels.offsetWidth + full;
-    var scale = on ? Math.min(1, (byId("lanes-scroll").clientWidth - 2) / total) : 1;
+    // A lanes box with no width yet (a window being resized can measure 0 wide) has
+    // no room to fit into: keep the full size until it has.
+    var room = byId("lanes-scroll").clientWidth - 2;
+    var scale = on && room > 0 ? Math.min(1, room / total) : 1;
     labels.style.zoom = scale === 1 ? "" : String(scale);
     svg.setAttribute("width", String(full * scale));
     svg.setAttribute("height", String(Number(svg.getAttribute("viewBox").split(" ")[3]) * scale));
