@@ -146,6 +146,30 @@ fn console_messages(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
 }
 
+/// The page at `url` after its scripts ran (`--dump-dom`), with the checks every
+/// page passes: Chromium exits cleanly and the page logged nothing to the console.
+fn dumped_dom(browser: &str, url: &str) -> String {
+    let output = run_chromium(browser, url, &["--dump-dom".to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs the `looplab` binary with `args`, then the paths `then`; it must succeed.
+fn looplab_succeeds(args: &[&str], then: &[&Path]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
+        .args(args)
+        .args(then)
+        .output()
+        .expect("the looplab binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The self-test's report, read back from the dumped page.
 fn selftest_report(dom: &str) -> Value {
     let start = dom
@@ -174,15 +198,7 @@ fn the_page_steps_through_every_turn_with_the_arrow_keys_and_has_a_lane_per_task
     let page = scratch("scenario.html");
     std::fs::write(&page, html(&recording, &HtmlExtras::default())).unwrap();
 
-    let output = run_chromium(
-        &browser,
-        &format!("{}#selftest", file_url(&page)),
-        &["--dump-dom".to_string()],
-    );
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
-    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
+    let dom = dumped_dom(&browser, &format!("{}#selftest", file_url(&page)));
     let report = selftest_report(&dom);
     assert_eq!(report["errors"], serde_json::json!([]), "{report}");
 
@@ -229,25 +245,8 @@ fn the_page_steps_through_every_turn_with_the_arrow_keys_and_has_a_lane_per_task
 fn the_page_the_command_writes_opens_without_errors_and_steps_through_every_turn() {
     let Some(browser) = chromium() else { return };
     let page = scratch("command.html");
-    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
-        .args(["lookup", "--virtual-time", "--html"])
-        .arg(&page)
-        .output()
-        .expect("the looplab binary runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let output = run_chromium(
-        &browser,
-        &format!("{}#selftest", file_url(&page)),
-        &["--dump-dom".to_string()],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
-    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    looplab_succeeds(&["lookup", "--virtual-time", "--html"], &[&page]);
+    let dom = dumped_dom(&browser, &format!("{}#selftest", file_url(&page)));
     let report = selftest_report(&dom);
     assert_eq!(report["errors"], serde_json::json!([]), "{report}");
     assert_eq!(report["reached_every_turn"], true, "{report}");
@@ -260,8 +259,8 @@ fn the_page_the_command_writes_opens_without_errors_and_steps_through_every_turn
     );
 
     let sequential = scratch("command-sequential.html");
-    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
-        .args([
+    looplab_succeeds(
+        &[
             "lookup",
             "--mode",
             "sequential",
@@ -269,25 +268,11 @@ fn the_page_the_command_writes_opens_without_errors_and_steps_through_every_turn
             "1",
             "--delay",
             "1ms",
-        ])
-        .arg("--html")
-        .arg(&sequential)
-        .output()
-        .expect("the looplab binary runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+            "--html",
+        ],
+        &[&sequential],
     );
-    let output = run_chromium(
-        &browser,
-        &file_url(&sequential),
-        &["--dump-dom".to_string()],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
-    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let dom = dumped_dom(&browser, &file_url(&sequential));
     assert!(dom.contains("No event loop ran"), "{}", tail(&dom));
 }
 
@@ -384,16 +369,9 @@ fn ten_thousand_requests_give_a_page_under_20_mb_that_opens_in_the_browser() {
     let path = scratch("ten-thousand.html");
     std::fs::write(&path, &page).unwrap();
     let started = Instant::now();
-    let output = run_chromium(
-        &browser,
-        &format!("{}#opened", file_url(&path)),
-        &["--dump-dom".to_string()],
-    );
+    let dom = dumped_dom(&browser, &format!("{}#opened", file_url(&path)));
     let browser_took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
-    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
-    let opened = selftest_report(&String::from_utf8_lossy(&output.stdout));
+    let opened = selftest_report(&dom);
     assert_eq!(opened["errors"], serde_json::json!([]), "{opened}");
     let opened_ms = opened["opened_ms"].as_u64().unwrap();
     let _ = writeln!(
@@ -940,16 +918,7 @@ fn keys_pressed_through_devtools_step_the_page_and_the_lanes_follow_in_legible_t
     // The page `looplab lookup --virtual-time --html` writes: the table and the SVG
     // timeline above the stepper and the lanes.
     let page = scratch("driven-virtual-time.html");
-    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
-        .args(["lookup", "--virtual-time", "--html"])
-        .arg(&page)
-        .output()
-        .expect("the looplab binary runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    looplab_succeeds(&["lookup", "--virtual-time", "--html"], &[&page]);
     let started = Instant::now();
     let last = drive_page(&browser, &page, "virtual-time");
     // The summary names the tasks still running at the end: the directory, and the
@@ -962,22 +931,16 @@ fn keys_pressed_through_devtools_step_the_page_and_the_lanes_follow_in_legible_t
 
     // A real-time run's page: parks of different lengths, times that differ per turn.
     let page = scratch("driven-real-time.html");
-    let output = Command::new(env!("CARGO_BIN_EXE_looplab"))
-        .args([
+    looplab_succeeds(
+        &[
             "lookup",
             "--mode",
             "event-loop",
             "--delay",
             "30ms",
             "--html",
-        ])
-        .arg(&page)
-        .output()
-        .expect("the looplab binary runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &[&page],
     );
     drive_page(&browser, &page, "real-time");
     let _ = writeln!(
@@ -1072,27 +1035,9 @@ fn the_posts_asyncio_program_rendered_opens_without_errors_and_steps_through_eve
         "{}",
         String::from_utf8_lossy(&recorded.stderr)
     );
-    let rendered = Command::new(env!("CARGO_BIN_EXE_looplab"))
-        .arg("render")
-        .arg(&recording)
-        .arg("--html")
-        .arg(&page)
-        .output()
-        .expect("the looplab binary runs");
-    assert!(
-        rendered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rendered.stderr)
-    );
-    let output = run_chromium(
-        &browser,
-        &format!("{}#selftest", file_url(&page)),
-        &["--dump-dom".to_string()],
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
-    assert_eq!(console_messages(&stderr), Vec::<&str>::new(), "console");
-    let dom = String::from_utf8_lossy(&output.stdout);
+    // `looplab render --html PAGE RECORDING`: the options may come first.
+    looplab_succeeds(&["render", "--html"], &[&page, &recording]);
+    let dom = dumped_dom(&browser, &format!("{}#selftest", file_url(&page)));
     let report = selftest_report(&dom);
     assert_eq!(report["errors"], serde_json::json!([]), "{report}");
     assert_eq!(report["reached_every_turn"], true, "{report}");
