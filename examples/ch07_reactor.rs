@@ -7,8 +7,9 @@
 //!
 //! An echo server and three clients, all in **one runtime on one thread**, with real
 //! sockets on 127.0.0.1. The server task accepts three connections and spawns a
-//! `conn-k` task for each; every `client-k` connects, thinks for 10 ms, sends a line,
-//! reads it back and closes. Seven tasks, seven sockets, one thread, and the trace
+//! `conn-k` task for each; every `client-k` connects, thinks until 10 ms after the
+//! first client connected (one deadline for all three, so their timers fire in one
+//! turn on every run), sends a line, reads it back and closes. Seven tasks, seven sockets, one thread, and the trace
 //! shows every step the reactor takes (`src/reactor/mod.rs`, `src/net.rs`).
 //!
 //! **Readiness, not completion.** A thread that calls `read` on a socket with no data
@@ -57,17 +58,19 @@
 use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
 
 use looplab::net::{TcpListener, TcpStream};
-use looplab::time::sleep;
+use looplab::time::{Instant, sleep_until};
 use looplab::trace::{Event, UnparkReason, note};
 use looplab::{JoinHandle, Recorder, Runtime, TraceOutput};
 
 const CLIENTS: usize = 3;
-/// How long each client waits between connecting and speaking. It gives the trace a
-/// moment where all six streams are open and idle and the loop parks until a timer.
+/// How long the clients wait, from the first connection, before they speak. It gives
+/// the trace a moment where all six streams are open and idle and the loop parks until
+/// a timer.
 const THINK: Duration = Duration::from_millis(10);
 /// The echo server's read buffer: smaller than a client's line on purpose, so one
 /// readable edge takes two reads (rule 1 of `src/reactor/mod.rs`).
@@ -113,8 +116,12 @@ fn main() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("the listener's address");
         let server = looplab::spawn_named("server", server(listener));
+        let speak_at = SpeakAt::default();
         let clients: Vec<_> = (1..=CLIENTS)
-            .map(|k| looplab::spawn_named(format!("client-{k}"), client(k, addr)))
+            .map(|k| {
+                let speak_at = speak_at.clone();
+                looplab::spawn_named(format!("client-{k}"), client(k, addr, speak_at))
+            })
             .collect();
         let echoes: Vec<Echo> = looplab::join_all(clients)
             .await
@@ -169,11 +176,24 @@ async fn echo(mut stream: TcpStream) -> Conn {
     }
 }
 
+/// The moment every client speaks: `THINK` after the first one connected. One shared
+/// deadline, not one `sleep(THINK)` each: on a busy machine the three connects can land
+/// in different milliseconds, and three deadlines would then fire in different turns.
+/// (`spawn` asks for `Send` futures, hence `Arc` although every task runs on one thread.)
+#[derive(Clone, Default)]
+struct SpeakAt(Arc<OnceLock<Instant>>);
+
+impl SpeakAt {
+    fn get_or_set(&self) -> Instant {
+        *self.0.get_or_init(|| Instant::now() + THINK)
+    }
+}
+
 /// Connects, thinks, sends one line, reads until the whole line is back, closes.
-async fn client(k: usize, addr: SocketAddr) -> io::Result<Echo> {
+async fn client(k: usize, addr: SocketAddr, speak_at: SpeakAt) -> io::Result<Echo> {
     let mut stream = TcpStream::connect(addr).await?;
     note("connected; think 10 ms");
-    sleep(THINK).await;
+    sleep_until(speak_at.get_or_set()).await;
     let sent = format!("hello from client-{k}\n").into_bytes();
     stream.write_all(&sent).await?;
     note(format!("sent {} bytes; wait for the echo", sent.len()));
