@@ -101,7 +101,8 @@ impl Park for Core {
 
     fn turn_ended(&self, park: ParkReport) {
         let mut hook = self.on_turn.borrow_mut();
-        if hook.is_none() && self.capture.is_none() {
+        let capture_keeps_turns = self.capture.as_ref().is_some_and(Capture::keeps_turns);
+        if hook.is_none() && !capture_keeps_turns {
             return;
         }
         let view = TurnView {
@@ -118,7 +119,7 @@ impl Park for Core {
                 io
             },
         };
-        if let Some(capture) = &self.capture {
+        if let Some(capture) = self.capture.as_ref().filter(|_| capture_keeps_turns) {
             capture.turn_ended(&view);
         }
         if let Some(hook) = hook.as_mut() {

@@ -107,9 +107,13 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
     let target = target(&args)?;
     let modes = args.mode.list();
     // One capture for everything that reads the loop's events: `--step`, `--json`'s
-    // "loop", the recording, and the page and the Chrome trace drawn from it.
-    let capture =
-        (args.step || args.json || args.exports.need_the_loops_records()).then(Capture::new);
+    // "loop", the recording, and the page and the Chrome trace drawn from it. `--json`
+    // alone reads tasks and parks, not the state after each turn.
+    let capture = if args.step || args.exports.need_the_loops_records() {
+        Some(Capture::new())
+    } else {
+        args.json.then(Capture::records_only)
+    };
     let mut runs: Vec<RunReport> = Vec::new();
     for (done, &mode) in modes.iter().enumerate() {
         if show {

@@ -619,6 +619,13 @@ impl Outbox {
     }
 }
 
+/// The room a connection's buffer makes for one read: as much as it holds already
+/// (so a large head grows it as a `Vec` grows), at least a typical request head, and
+/// at most 64 KiB (the room is zeroed before each read).
+fn read_room(filled: usize) -> usize {
+    filled.clamp(1024, 64 * 1024)
+}
+
 /// Serves one connection: requests in, answers out, until the client closes or asks
 /// to close, or the server is stopping.
 ///
@@ -638,7 +645,6 @@ async fn serve_connection(
     let mut start = 0;
     let mut reader = RequestReader::new(config.max_request_head);
     let mut out = Outbox::default();
-    let mut chunk = [0u8; 4096];
     // Whether the request being read was told `100 Continue` already.
     let mut continued = false;
     // When the first byte of the request being read arrived (its head's deadline
@@ -734,7 +740,19 @@ async fn serve_connection(
                     }
                     _ => (config.idle_timeout, config.idle_timeout),
                 };
-                let n = match timeout(wait, stream.read(&mut chunk)).await {
+                // Read straight into the buffer's free room, so the bytes are not
+                // copied again and the task holds no read buffer of its own: a task's
+                // state is boxed for its whole life, and a fixed array there would
+                // cost every idle connection its size.
+                let filled = buffer.len();
+                buffer.resize(filled + read_room(filled), 0);
+                let read = timeout(wait, stream.read(&mut buffer[filled..])).await;
+                let read_n = match &read {
+                    Ok(Ok(n)) => *n,
+                    _ => 0,
+                };
+                buffer.truncate(filled + read_n);
+                let n = match read {
                     Ok(read) => read?,
                     // Nothing for too long. A client that started a request and
                     // stalled is told so; an idle kept-alive connection just closes.
@@ -755,10 +773,9 @@ async fn serve_connection(
                     return Ok(());
                 }
                 last_read = Instant::now();
-                if buffer.is_empty() {
+                if filled == 0 {
                     head_started = Some(last_read);
                 }
-                buffer.extend_from_slice(&chunk[..n]);
             }
             RequestParse::Invalid(reason) => {
                 let malformed = http::Rejection::malformed(&reason);

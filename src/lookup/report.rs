@@ -21,7 +21,7 @@
 //! timeline ([`timeline`](super::timeline)) that draws every lookup as a block on one
 //! time axis.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
 // The table's text is ours (mode names, numbers), but escaping costs nothing and keeps
@@ -258,8 +258,8 @@ impl LoopReport {
     /// The loop's tasks and turns, from its recording.
     pub fn from_recording(recording: &Recording) -> LoopReport {
         let run = Model::new(recording);
-        let mut woken: BTreeMap<u64, BTreeMap<(&'static str, Option<u64>), usize>> =
-            BTreeMap::new();
+        // (woken task, waker) -> count, then sorted: by task, then by waker.
+        let mut woken: HashMap<(u64, &'static str, Option<u64>), usize> = HashMap::new();
         // A spawn queues its task, but no one woke it: those are left out.
         for wake in run.wakes.iter().filter(|wake| wake.via != Via::Spawn) {
             let by = match wake.by {
@@ -271,9 +271,12 @@ impl LoopReport {
                 By::Outside => ("outside", None),
             };
             if let crate::recording::Runnable::Task(task) = wake.who {
-                *woken.entry(task).or_default().entry(by).or_default() += 1;
+                *woken.entry((task, by.0, by.1)).or_default() += 1;
             }
         }
+        let mut woken: Vec<_> = woken.into_iter().collect();
+        woken.sort_unstable();
+        let mut woken = woken.into_iter().peekable();
         let tasks = run
             .tasks
             .iter()
@@ -297,12 +300,14 @@ impl LoopReport {
                         Some(PollOutcome::Panicked(_)) => "panicked",
                         _ => "running",
                     },
-                    woken_by: woken
-                        .get(&lane.id)
-                        .into_iter()
-                        .flatten()
-                        .map(|(&(by, task), &count)| WokenBy { by, task, count })
-                        .collect(),
+                    // Lanes are in task order, as `woken` is.
+                    woken_by: std::iter::from_fn(|| {
+                        while woken.next_if(|((task, ..), _)| *task < lane.id).is_some() {}
+                        woken
+                            .next_if(|((task, ..), _)| *task == lane.id)
+                            .map(|((_, by, task), count)| WokenBy { by, task, count })
+                    })
+                    .collect(),
                 }
             })
             .collect();

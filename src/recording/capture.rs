@@ -20,18 +20,45 @@ use crate::trace::Recorder;
 
 /// A run's records and its per-turn state, shared by the runtime that fills it and
 /// whoever writes the recording. Cloning shares it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Capture {
     recorder: Recorder,
     // A Mutex, not a RefCell: a Capture, like a Recorder, may be read from the thread
     // that started a runtime on another thread.
     turns: Arc<Mutex<Vec<(u64, TurnState)>>>,
+    /// Whether it keeps the state after each turn (`false`: records only).
+    keeps_turns: bool,
+}
+
+impl Default for Capture {
+    fn default() -> Capture {
+        Capture::new()
+    }
 }
 
 impl Capture {
     /// An empty capture, with a recorder of its own.
     pub fn new() -> Capture {
-        Capture::default()
+        Capture::with_recorder(Recorder::new())
+    }
+
+    /// An empty capture of the records alone, without the state after each turn: for
+    /// a reader of tasks, polls, wakes and parks (`looplab lookup --json`), which needs
+    /// no `--step` view. Building that view costs a table of every task, timer and
+    /// socket at the end of each turn, and with 40,000 sockets that is most of the
+    /// recording's size. Its recording's `turn` lines have `"state": null`.
+    pub fn records_only() -> Capture {
+        Capture {
+            keeps_turns: false,
+            ..Capture::new()
+        }
+    }
+
+    /// Whether it keeps the loop's state after each turn ([`Capture::new`] does,
+    /// [`Capture::records_only`] does not): the runtime builds that state only for a
+    /// capture that keeps it.
+    pub fn keeps_turns(&self) -> bool {
+        self.keeps_turns
     }
 
     /// A capture into `recorder` (for a run that records already: one recorder serves
@@ -40,6 +67,7 @@ impl Capture {
         Capture {
             recorder,
             turns: Arc::default(),
+            keeps_turns: true,
         }
     }
 
