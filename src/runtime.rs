@@ -294,14 +294,20 @@ impl Builder {
         let env_export = EnvRecording::from_env().map(|export| {
             let export = export.with_clock(clock_name);
             match (&self.capture, &self.recorder) {
-                (Some(capture), _) => export.with_capture(capture.clone()),
+                (Some(capture), _) if capture.keeps_turns() => export.with_capture(capture.clone()),
+                // A records-only capture shares its records; the file gets the turns.
+                (Some(capture), _) => export.with_recorder(capture.recorder()),
                 (None, Some(recorder)) => export.with_recorder(recorder.clone()),
                 (None, None) => export,
             }
         });
-        let capture = self
-            .capture
-            .or_else(|| env_export.as_ref().map(|export| export.capture()));
+        let capture = match self.capture {
+            Some(capture) if capture.keeps_turns() => Some(capture),
+            records_only => env_export
+                .as_ref()
+                .map(|export| export.capture())
+                .or(records_only),
+        };
         let recorder = self
             .recorder
             .or_else(|| capture.as_ref().map(|capture| capture.recorder()));

@@ -47,7 +47,10 @@ pub fn from_records_with_turns(
     mut state_of: impl FnMut(u64) -> Option<TurnState>,
 ) -> Recording {
     let mut seen = Seen::default();
-    let mut lines = Vec::with_capacity(records.len());
+    // Room for every line at once: grown by doubling, a vector of 600,000 lines would
+    // be copied on the way and touch half as much memory again.
+    let room = records.iter().map(|r| most_lines_of(&r.event)).sum();
+    let mut lines = Vec::with_capacity(room);
     for record in records {
         let at_ns = nanos(record.at);
         lines_of(&record.event, &mut seen, &mut state_of, &mut |kind| {
@@ -57,6 +60,17 @@ pub fn from_records_with_turns(
     Recording {
         header: looplab_header(clock, program),
         lines,
+    }
+}
+
+/// How many lines [`lines_of`] may make of `event`, at most.
+fn most_lines_of(event: &Event) -> usize {
+    match event {
+        Event::Spawn { .. } => 2,
+        // A `timer_fired` per timer, and a `wake` for each that a task armed.
+        Event::TimersFired { timers, .. } => 2 * timers.len(),
+        Event::IoReady { woke, .. } => 1 + woke.len(),
+        _ => 1,
     }
 }
 

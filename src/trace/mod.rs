@@ -291,6 +291,12 @@ impl Recorder {
         self.inner.lock().unwrap().records.clone()
     }
 
+    /// Runs `read` on the records so far, without copying them (the recorder stays
+    /// locked meanwhile: `read` must not emit).
+    pub(crate) fn with_records<R>(&self, read: impl FnOnce(&[Record]) -> R) -> R {
+        read(&self.inner.lock().unwrap().records)
+    }
+
     /// Every event so far, without timestamps.
     pub fn events(&self) -> Vec<Event> {
         let inner = self.inner.lock().unwrap();
