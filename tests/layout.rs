@@ -60,6 +60,7 @@ const CHAPTER_OF: &[(&str, u32)] = &[
     ("lookup/http.rs", 8),
     ("lookup/narrative.rs", 8),
     ("lookup/report.rs", 8),
+    ("lookup/loop_report.rs", 8),
     ("lookup/timeline.rs", 8),
     ("lookup/directory.rs", 8),
     ("lookup/access_log.rs", 8),
@@ -448,8 +449,8 @@ fn the_graph_reader_finds_a_circle_when_there_is_one() {
 const EXPORT_MAY_IMPORT: &[&str] = &["recording/line.rs", "recording/read.rs"];
 
 /// The one file that hands a runtime's recording to the exporter (`LOOPLAB_HTML`),
-/// and the scenario's report, which reads the model for `--json`.
-const IMPORTS_THE_EXPORTER: &[&str] = &["recording/env.rs", "lookup/report.rs"];
+/// and the loop's report for `--json`, which can read a recording through the model.
+const IMPORTS_THE_EXPORTER: &[&str] = &["recording/env.rs", "lookup/loop_report.rs"];
 
 #[test]
 fn the_exporter_reads_recordings_only_and_the_runtime_does_not_import_it() {

@@ -26,7 +26,8 @@ use looplab::export::{check_writable, chrome_trace, write_each};
 use looplab::lookup::blocking::{describe_directory, run_sequential, run_threads};
 use looplab::lookup::directory::{DirectoryConfig, DirectoryThread};
 use looplab::lookup::event_loop::{EventLoopOptions, Narrator, run_event_loop};
-use looplab::lookup::report::{Mode, RunReport, render_table, to_json_with_loop};
+use looplab::lookup::loop_report::{LoopReport, to_json_with_loop};
+use looplab::lookup::report::{Mode, RunReport, render_table};
 use looplab::lookup::timeline::Layout;
 use looplab::recording::{Capture, Clock, Recording};
 use looplab::{Recorder, TraceOutput};
@@ -165,6 +166,23 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         }
         runs.push(run);
     }
+    if args.json {
+        // The loop's summary straight from its records: building the recording and its
+        // model first would cost more than the run itself at 20,000 connections.
+        let event_loop = capture
+            .as_ref()
+            .map(|capture| capture.recorder().with_records(LoopReport::from_records))
+            .filter(|report| !report.turns.is_empty());
+        say!("{}", to_json_with_loop(&runs, event_loop.as_ref()));
+    } else {
+        let width = terminal_width();
+        say!("{}", render_table(&runs, width));
+        say_raw!("{}", Layout::new(&runs, width).to_text());
+    }
+    let exports = args.exports.requested();
+    if exports.is_empty() {
+        return Ok(());
+    }
     // The run as a recording: the event loop's lines (none when no loop ran), then
     // every mode's requests. Every file is drawn from it, as `looplab render` draws it.
     let clock = if args.virtual_time {
@@ -180,13 +198,6 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
             lines: Vec::new(),
         },
     };
-    if args.json {
-        say!("{}", to_json_with_loop(&runs, &recording));
-    } else {
-        let width = terminal_width();
-        say!("{}", render_table(&runs, width));
-        say_raw!("{}", Layout::new(&runs, width).to_text());
-    }
     let no_loop = recording.lines.is_empty();
     let at_ns = recording.lines.last().map_or(0, |line| line.at_ns);
     recording
@@ -194,7 +205,7 @@ pub fn run(args: LookupArgs) -> io::Result<()> {
         .extend(render::lookup_run_lines(&runs, at_ns));
     let aspect = args.exports.svg_aspect;
     // Every file is tried, even after one fails, and the error lists those written.
-    write_each(args.exports.requested().into_iter().map(|(path, export)| {
+    write_each(exports.into_iter().map(|(path, export)| {
         let text = match export {
             Export::Svg => render::svg(&recording, &runs, aspect),
             Export::Html => render::page(&recording, &runs, aspect),

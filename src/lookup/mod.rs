@@ -19,6 +19,7 @@ pub mod blocking;
 pub mod directory;
 pub mod event_loop;
 pub mod http;
+pub mod loop_report;
 pub mod narrative;
 pub mod report;
 pub mod timeline;

@@ -17,20 +17,16 @@
 //! They are shown as a table ([`render_table`] for the terminal, [`render_table_html`]
 //! for the page of `--html`: one choice of columns, two drawers), as one JSON document
 //! for scripts and tests ([`to_json`], the report types' own `Serialize`; with the
-//! event loop's tasks and turns, [`to_json_with_loop`] and [`LoopReport`]), and as a
+//! event loop's tasks and turns, `loop_report.rs`), and as a
 //! timeline ([`timeline`](super::timeline)) that draws every lookup as a block on one
 //! time axis.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 // The table's text is ours (mode names, numbers), but escaping costs nothing and keeps
 // the page whole if that changes.
 use html_escape::encode_quoted_attribute as escape_html;
 use serde::{Serialize, Serializer};
-
-use crate::export::model::{Model, PollOutcome};
-use crate::recording::{By, Recording, UnparkReason, Via};
 
 /// Which client ran: the three ways the post (and chapter 2) finds users.
 ///
@@ -146,217 +142,16 @@ pub fn to_json(runs: &[RunReport]) -> String {
         .expect("the report holds only strings, numbers and bools")
 }
 
-/// The runs and, when the event loop's events were recorded, the loop itself (`"loop"`,
-/// see [`LoopReport`]): [`to_json`]'s document with one more key.
-pub fn to_json_with_loop(runs: &[RunReport], recording: &Recording) -> String {
-    #[derive(Serialize)]
-    struct Document<'a> {
-        runs: &'a [RunReport],
-        #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
-        event_loop: Option<LoopReport>,
-    }
-    let event_loop = (!recording.lines.is_empty()).then(|| LoopReport::from_recording(recording));
-    serde_json::to_string(&Document { runs, event_loop })
-        .expect("the report holds only strings, numbers and bools")
-}
-
-/// The event loop of a run, for `--json`: per task and per turn, from the recorded
-/// events (the same [`Model`] the page and the Chrome trace draw).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoopReport {
-    /// Every task, main (task 0) first, by number.
-    pub tasks: Vec<TaskReport>,
-    /// Every turn of the loop, in order.
-    pub turns: Vec<TurnReport>,
-}
-
-/// One task of the loop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskReport {
-    /// Its number (`task 3`).
-    pub id: u64,
-    /// Its name (`spawn_named`), `main` for task 0, empty if it has none.
-    pub name: String,
-    /// The task that spawned it, if a task did.
-    pub parent: Option<u64>,
-    /// How many times the loop polled it.
-    pub polls: usize,
-    /// When its first poll began, and in which turn (from 1); `null` if never polled.
-    #[serde(serialize_with = "maybe_seconds")]
-    pub first_poll_s: Option<Duration>,
-    /// The turn of its first poll.
-    pub first_poll_turn: Option<usize>,
-    /// When its last poll began.
-    #[serde(serialize_with = "maybe_seconds")]
-    pub last_poll_s: Option<Duration>,
-    /// The turn of its last poll.
-    pub last_poll_turn: Option<usize>,
-    /// `ready`, `panicked`, or `running` (not finished when the records end).
-    pub end: &'static str,
-    /// Who woke it, and how often: one entry per waker.
-    pub woken_by: Vec<WokenBy>,
-}
-
-/// Who woke a task, and how many times.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct WokenBy {
-    /// `task` (a task, during its poll: itself for a yield), `timer`, `io` (the
-    /// reactor) or `thread` (another OS thread).
-    pub by: &'static str,
-    /// The waking task's number, for `by: task`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<u64>,
-    /// How many wakes.
-    pub count: usize,
-}
-
-/// One turn of the loop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TurnReport {
-    /// Its number, from 1.
-    pub turn: usize,
-    /// The clock at its first and last event.
-    #[serde(serialize_with = "seconds")]
-    pub start_s: Duration,
-    /// The clock at its last event.
-    #[serde(serialize_with = "seconds")]
-    pub end_s: Duration,
-    /// Tasks polled in it.
-    pub polls: usize,
-    /// Timers that fired in it.
-    pub timers_fired: usize,
-    /// Main was done: the loop stopped in this turn's step 2, before any park.
-    pub stopped: bool,
-    /// Its park (step 4), or `null` when it did not park (tasks were ready, or it stopped).
-    pub park: Option<ParkReport>,
-}
-
-/// One park (or a zero-timeout peek) of the loop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParkReport {
-    /// `park` (the loop waited), or `peek` (tasks were ready: a zero-timeout look at
-    /// the reactor, which had news).
-    pub kind: &'static str,
-    /// How long it was willing to wait, in milliseconds; `null`: until something happens.
-    pub timeout_ms: Option<f64>,
-    /// How long it waited, in milliseconds (to the microsecond): what the clock moved.
-    pub waited_ms: f64,
-    /// What ended it: `deadline`, `clock_jump` (virtual time), `io`, `remote_wake`,
-    /// `nothing` (an interrupted wait), or `null` if the records end in it.
-    pub ended_by: Option<&'static str>,
-    /// For `ended_by: io`: how many I/O events it brought.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub io_events: Option<usize>,
-    /// Timers in the wheel and sockets registered when it parked (0 for a peek: the
-    /// trace does not say).
-    pub timers: usize,
-    /// Sockets registered when it parked.
-    pub sockets: usize,
-}
-
-impl LoopReport {
-    /// The loop's tasks and turns, from its recording.
-    pub fn from_recording(recording: &Recording) -> LoopReport {
-        let run = Model::new(recording);
-        // (woken task, waker) -> count, then sorted: by task, then by waker.
-        let mut woken: HashMap<(u64, &'static str, Option<u64>), usize> = HashMap::new();
-        // A spawn queues its task, but no one woke it: those are left out.
-        for wake in run.wakes.iter().filter(|wake| wake.via != Via::Spawn) {
-            let by = match wake.by {
-                By::Task(task) => ("task", Some(task)),
-                By::Timer(_) => ("timer", None),
-                By::Io(_) => ("io", None),
-                By::Thread => ("thread", None),
-                By::Callback(_) => ("callback", None),
-                By::Outside => ("outside", None),
-            };
-            if let crate::recording::Runnable::Task(task) = wake.who {
-                *woken.entry((task, by.0, by.1)).or_default() += 1;
-            }
-        }
-        let mut woken: Vec<_> = woken.into_iter().collect();
-        woken.sort_unstable();
-        let mut woken = woken.into_iter().peekable();
-        let tasks = run
-            .tasks
-            .iter()
-            .map(|lane| {
-                let first = lane.polls.first().map(|&p| &run.polls[p]);
-                let last = lane.polls.last().map(|&p| &run.polls[p]);
-                TaskReport {
-                    id: lane.id,
-                    name: lane.name.clone(),
-                    parent: match lane.parent {
-                        Some(crate::recording::Runnable::Task(task)) => Some(task),
-                        _ => None,
-                    },
-                    polls: lane.polls.len(),
-                    first_poll_s: first.map(|p| Duration::from_nanos(p.start)),
-                    first_poll_turn: first.map(|p| p.turn + 1),
-                    last_poll_s: last.map(|p| Duration::from_nanos(p.start)),
-                    last_poll_turn: last.map(|p| p.turn + 1),
-                    end: match lane.ended {
-                        Some(PollOutcome::Ready) => "ready",
-                        Some(PollOutcome::Panicked(_)) => "panicked",
-                        _ => "running",
-                    },
-                    // Lanes are in task order, as `woken` is.
-                    woken_by: std::iter::from_fn(|| {
-                        while woken.next_if(|((task, ..), _)| *task < lane.id).is_some() {}
-                        woken
-                            .next_if(|((task, ..), _)| *task == lane.id)
-                            .map(|((_, by, task), count)| WokenBy { by, task, count })
-                    })
-                    .collect(),
-                }
-            })
-            .collect();
-        let turns = run
-            .turns
-            .iter()
-            .enumerate()
-            .map(|(index, turn)| TurnReport {
-                turn: index + 1,
-                start_s: Duration::from_nanos(turn.start),
-                end_s: Duration::from_nanos(turn.end),
-                polls: turn.polls.len(),
-                timers_fired: turn.fired.len(),
-                stopped: turn.stopped,
-                park: turn.park.map(|p| {
-                    let park = &run.parks[p];
-                    let waited = park.end.saturating_sub(park.start);
-                    ParkReport {
-                        kind: if park.peek { "peek" } else { "park" },
-                        timeout_ms: park.timeout.map(|t| t as f64 / 1e6),
-                        waited_ms: (waited as f64 / 1000.0).round() / 1000.0,
-                        ended_by: park.ended_by.as_ref().map(|(reason, _)| match reason {
-                            UnparkReason::Deadline => "deadline",
-                            UnparkReason::ClockJump => "clock_jump",
-                            UnparkReason::Io => "io",
-                            UnparkReason::RemoteWake => "remote_wake",
-                            UnparkReason::Nothing => "nothing",
-                        }),
-                        io_events: match park.ended_by {
-                            Some((UnparkReason::Io, n)) => Some(n as usize),
-                            _ => None,
-                        },
-                        timers: park.timers as usize,
-                        sockets: park.sources as usize,
-                    }
-                }),
-            })
-            .collect();
-        LoopReport { tasks, turns }
-    }
-}
-
 /// Serialises a duration as seconds, rounded to the millisecond.
-fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn seconds<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(seconds_to_the_millisecond(*duration))
 }
 
 /// [`seconds`], or `null` for `None`.
-fn maybe_seconds<S: Serializer>(
+pub(super) fn maybe_seconds<S: Serializer>(
     duration: &Option<Duration>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {

@@ -45,6 +45,7 @@ mod turn_view;
 pub use capture::Capture;
 pub use env::{CHROME_TRACE_VAR, EnvRecording, HTML_VAR, RECORD_VAR};
 pub use from_trace::{from_records, from_records_with_turns, looplab_header};
+pub(crate) use from_trace::{nanos, unpark_reason};
 pub use line::{
     By, Clock, FORMAT, Header, IoKeys, IoState, Kind, Line, LookupRequest, ParkOutcome, Place,
     PollResult, Runnable, Source, TimerLayout, TimerState, TurnState, UnparkReason, VERSION, Via,

@@ -292,8 +292,8 @@ impl Recorder {
     }
 
     /// Runs `read` on the records so far, without copying them (the recorder stays
-    /// locked meanwhile: `read` must not emit).
-    pub(crate) fn with_records<R>(&self, read: impl FnOnce(&[Record]) -> R) -> R {
+    /// locked meanwhile: `read` must not emit, nor run the loop).
+    pub fn with_records<R>(&self, read: impl FnOnce(&[Record]) -> R) -> R {
         read(&self.inner.lock().unwrap().records)
     }
 
