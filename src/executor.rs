@@ -40,7 +40,7 @@ use std::time::Duration;
 use crate::join::JoinHandle;
 use crate::run_queue::{Injector, RunQueue};
 use crate::stats::{Counter, StatsReport, TimeCounter};
-use crate::task::{Header, Runnable, Schedule, Task, TaskId, TaskKey, TaskOutcome};
+use crate::task::{Header, Schedule, TaskId, TaskKey, TaskOutcome, new_task};
 use crate::task_table::TaskTable;
 use crate::trace::{Event, Tracer};
 
@@ -336,29 +336,27 @@ impl Executor {
     fn poll_task(&self, key: TaskKey) {
         // A finished task's key can still be in the queue if a wake raced with its
         // completion; its slot may hold another task by now.
-        let Some(task) = self.tasks.get(key) else {
+        let Some(mut task) = self.tasks.take_for_poll(key) else {
             return;
         };
-        let id = task.header().id();
-        if task.header().take_woken_remotely() {
+        let header = task.header();
+        let (id, woken_remotely) = (header.id(), header.take_woken_remotely());
+        if woken_remotely {
             self.tracer.emit(Event::WokenByThread { task: id });
-        }
-        if task.header().is_finished() {
-            return;
         }
         self.before_poll(id);
         let started = self.tracer.enabled().then(std::time::Instant::now);
         let first = started.is_some() && task.header().first_poll();
-        let Some(result) = task.poll() else {
-            self.current_task.set(None);
-            return;
-        };
-        match result {
-            Poll::Pending => self.after_poll(id, started, first, true),
+        match task.poll() {
+            Poll::Pending => {
+                self.tasks.put_back(key, task);
+                self.after_poll(id, started, first, true);
+            }
             Poll::Ready(outcome) => {
                 // The future is dropped already: its own trace lines (sockets closed,
                 // timers cancelled) come before "Ready".
                 self.tasks.remove(key);
+                drop(task);
                 self.after_poll(id, started, first, false);
                 match outcome {
                     TaskOutcome::Completed => {
@@ -377,7 +375,10 @@ impl Executor {
     fn before_poll(&self, task: TaskId) {
         self.current_task.set(Some(task));
         self.counters.polls.bump();
-        self.tracer.emit(Event::Poll { task });
+        // Asked first, so a loop that nobody traces does not even build the event.
+        if self.tracer.enabled() {
+            self.tracer.emit(Event::Poll { task });
+        }
     }
 
     /// Bookkeeping after a poll. `started` is the wall-clock start, taken only while
@@ -430,7 +431,7 @@ impl Executor {
         let scheduler = self.scheduler.clone();
         let task = self
             .tasks
-            .insert(id, |key| Task::new(id, key, Box::pin(future), scheduler));
+            .insert(id, |key| new_task(id, key, future, scheduler));
         if self.tracer.enabled() {
             self.tracer.emit(Event::Spawn {
                 parent: self.current_task.get(),
@@ -493,7 +494,7 @@ impl Executor {
     pub(crate) fn queued_task_ids(&self) -> Vec<TaskId> {
         let keys = self.run_queue.keys();
         keys.into_iter()
-            .filter_map(|key| self.tasks.get(key).map(|task| task.header().id()))
+            .filter_map(|key| self.tasks.id_of(key))
             .collect()
     }
 
@@ -501,11 +502,9 @@ impl Executor {
     /// dropped (its sockets closed, its timers cancelled) even if a `JoinHandle` still
     /// holds the task.
     pub(crate) fn abandon_all_tasks(&self) {
-        let tasks = self.tasks.take_all();
-        for task in &tasks {
+        for task in self.tasks.take_all() {
             task.abandon();
         }
-        drop(tasks);
     }
 
     /// Fills in the executor's counters.

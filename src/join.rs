@@ -20,11 +20,11 @@
 //!   first, an unfinished task is abandoned: its future is dropped, and its handle
 //!   never becomes ready.
 //! - **A task that awaits its own handle gets an error, not a hang.** It would wait for
-//!   itself forever (tokio's handle simply never becomes ready). The handle sees that its task is being polled right now with
-//!   its own waker in hand, so the poll asking is the task's own, and resolves to a
-//!   [`JoinError`] that says so ([`JoinError::is_self_await`]). A task that reaches
-//!   its own handle through a combinator with wakers of its own is not recognised, and
-//!   keeps its task busy asking.
+//!   itself forever (tokio's handle simply never becomes ready). The handle is asked
+//!   with its own task's waker in hand, which only that task's poll lends out, and
+//!   resolves to a [`JoinError`] that says so ([`JoinError::is_self_await`]). A task
+//!   that reaches its own handle through a combinator with wakers of its own is not
+//!   recognised, and waits forever, as in tokio.
 //!
 //! [`join_all`] waits for many futures and returns their outputs in input order,
 //! whatever order they finish in, like asyncio's `gather`.
@@ -74,20 +74,14 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
             task: self.task.id(),
             cause,
         };
-        match self.task.poll_output(cx) {
-            Some(poll) => poll.map(|output| output.map_err(|m| error(Cause::Panicked(m.into())))),
-            // The task is being polled right now. If this poll is that poll (the
-            // waker in `cx` is the task's own), it awaits itself. Otherwise (its loop
-            // runs on another thread) it is simply not done yet: ask again soon rather
-            // than wait for it here.
-            None if cx.waker().will_wake(&waker_ref(&self.task)) => {
-                Poll::Ready(Err(error(Cause::AwaitedItself)))
-            }
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
+        // Only the task's own poll has its waker in hand: a task that is not finished
+        // and asks with its own waker is awaiting itself.
+        if !self.task.is_finished() && cx.waker().will_wake(&waker_ref(&self.task)) {
+            return Poll::Ready(Err(error(Cause::AwaitedItself)));
         }
+        self.task
+            .poll_output(cx)
+            .map(|output| output.map_err(|m| error(Cause::Panicked(m.into()))))
     }
 }
 

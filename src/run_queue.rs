@@ -91,6 +91,7 @@ impl RunQueue {
 
     /// Queues `task` from the loop's own thread, unless it is queued already or
     /// finished (rule 1).
+    #[inline]
     pub(crate) fn push(&self, task: &Header) {
         if task.claim_a_place_in_the_queue() {
             self.local.borrow_mut().push_back(task.key());
@@ -98,6 +99,7 @@ impl RunQueue {
     }
 
     /// The next task to poll.
+    #[inline]
     pub(crate) fn pop(&self) -> Option<TaskKey> {
         // The borrow ends with this call: polling the task may wake others onto the
         // same queue.
@@ -105,12 +107,14 @@ impl RunQueue {
     }
 
     /// Tasks queued on the loop's thread now.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.local.borrow().len()
     }
 
     /// Moves the wakes that came from other threads onto the deque, behind the ones
     /// already there (rule 2).
+    #[inline]
     pub(crate) fn take_wakes_from_other_threads(&self) {
         if !self.injector.tasks_waiting.load(Ordering::Acquire)
             || !self.injector.tasks_waiting.swap(false, Ordering::AcqRel)
@@ -125,6 +129,7 @@ impl RunQueue {
 
     /// Whether main was woken since its last poll; clears the flag. The load first:
     /// the swap is a locked instruction, and in most turns main sleeps.
+    #[inline]
     pub(crate) fn take_main_wake(&self) -> bool {
         let main = &self.injector.main_woken;
         main.load(Ordering::Acquire) && main.swap(false, Ordering::AcqRel)
@@ -132,6 +137,7 @@ impl RunQueue {
 
     /// Whether anything waits to be polled: main, a task on the deque, or a task in
     /// the channel from another thread.
+    #[inline]
     pub(crate) fn has_work(&self) -> bool {
         !self.local.borrow().is_empty()
             || self.injector.tasks_waiting.load(Ordering::Acquire)

@@ -95,16 +95,26 @@ impl Park for Core {
         self.park.park(timeout)
     }
 
+    #[inline]
     fn fire_due_timers(&self) {
         self.park.timers().fire_due();
     }
 
+    #[inline]
     fn turn_ended(&self, park: ParkReport) {
-        let mut hook = self.on_turn.borrow_mut();
+        // Checked here, inlined into the loop: nearly every run has no one watching,
+        // and then a turn's end costs two loads.
         let capture_keeps_turns = self.capture.as_ref().is_some_and(Capture::keeps_turns);
-        if hook.is_none() && !capture_keeps_turns {
-            return;
+        if capture_keeps_turns || self.on_turn.borrow().is_some() {
+            self.show_turn(park, capture_keeps_turns);
         }
+    }
+}
+
+impl Core {
+    /// Hands the turn's view to the capture and the hook that watch the loop.
+    fn show_turn(&self, park: ParkReport, capture_keeps_turns: bool) {
+        let mut hook = self.on_turn.borrow_mut();
         let view = TurnView {
             turn: self.executor.turns(),
             now: self.timers().now(),

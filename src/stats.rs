@@ -23,6 +23,7 @@ use crate::task::TaskId;
 pub(crate) struct Counter(Cell<u64>);
 
 impl Counter {
+    #[inline]
     pub(crate) fn bump(&self) {
         self.add(1);
     }
@@ -31,6 +32,7 @@ impl Counter {
         self.0.set(self.0.get() + n);
     }
 
+    #[inline]
     pub(crate) fn get(&self) -> u64 {
         self.0.get()
     }

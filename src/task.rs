@@ -7,17 +7,29 @@
 //! whoever holds the waker (a timer, the reactor, another task, another thread) can
 //! say "poll this one again".
 //!
-//! ## One allocation, and the future's own box
+//! ## Two halves: what is shared, and what only the loop touches
 //!
-//! A task is one `Arc<Task<T>>`, shared three ways: by the runtime's task table (which
-//! owns every live task), by every waker made for it, and by its `JoinHandle<T>`.
-//! Inside it sit the header (number, flags, the way to the run queue) and the task's
-//! stage: first the future, then its output. The future itself keeps a `Box` of
-//! its own: polling needs it pinned (`Pin<&mut F>`), and a value inside a shared,
-//! lockable cell cannot be pinned there without `unsafe`. tokio's `RawTask` saves that
-//! second allocation too, by laying out header, future and output in one block by hand
-//! and promising the compiler, in `unsafe` code, never to move the future.
+//! A task is split in two, by who may touch what:
 //!
+//! - **`Arc<Task<T>>`, the shared half**: the header (number, flags, the way to the
+//!   run queue) and the cell where the output waits. Every waker points at it, and so
+//!   does the `JoinHandle<T>`. Wakers may be used on any thread, so this half must be
+//!   `Sync`: its flags are atomics and its output cell is a `Mutex`, locked once when
+//!   the task finishes and when the handle looks.
+//! - **`Spawned<F>`, the loop's half**: the future itself, boxed so it can be pinned,
+//!   and the `Arc` of the shared half. Nothing else points at it: the runtime's task
+//!   table owns it (as a `Box<dyn Runnable>`, its type erased), and the loop takes it
+//!   out of the table for each poll. So a poll locks nothing and counts no
+//!   references: the waker it lends the future is made from the `Arc` in place
+//!   (futures-task's `waker_ref`), and cloned only if the future keeps it.
+//!
+//! An earlier looplab kept the future inside the shared half, behind the same
+//! `Mutex`: one allocation fewer, but a lock and an unlock on every poll, and a
+//! reference count up and down to take the task from the table. On the `wake`
+//! benchmark those four atomic operations were most of looplab's own share of a
+//! wake (BENCHMARKS.md, issue 22). tokio keeps everything in one allocation and
+//! polls through an atomic state word, laid out by hand in `unsafe` code.
+
 //! ## The waker
 //!
 //! The waker is built with futures-task's [`ArcWake`]: implement `wake_by_ref` for
@@ -41,7 +53,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use futures_task::{ArcWake, waker_ref};
@@ -114,21 +126,25 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    #[inline]
     pub(crate) fn id(&self) -> TaskId {
         self.id
     }
 
+    #[inline]
     pub(crate) fn key(&self) -> TaskKey {
         self.key
     }
 
     /// Whether the future has returned `Ready` (or panicked).
+    #[inline]
     pub(crate) fn is_finished(&self) -> bool {
         self.completed.load(Ordering::Acquire)
     }
 
     /// Claims the right to queue the task: `false` if it is finished, or queued
     /// already (then this wake is free: the task is going to be polled anyway).
+    #[inline]
     pub(crate) fn claim_a_place_in_the_queue(&self) -> bool {
         if self.is_finished() {
             return false;
@@ -143,27 +159,29 @@ impl Header {
 
     /// Whether another thread woke the task since the last call. The load first: the
     /// swap is a locked instruction, and nearly every wake comes from the loop thread.
+    #[inline]
     pub(crate) fn take_woken_remotely(&self) -> bool {
         self.woken_remotely.load(Ordering::Acquire)
             && self.woken_remotely.swap(false, Ordering::AcqRel)
     }
 
     /// Whether this is the task's first poll (`true` once).
+    #[inline]
     pub(crate) fn first_poll(&self) -> bool {
         !self.polled.swap(true, Ordering::Relaxed)
     }
 }
 
-/// The future a task runs, boxed so it can be pinned.
-type BoxedFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// A panic's message, as the task keeps it for its handle: boxed twice so that a
+/// finished task's output (`Ok(value)` or this) takes one word beside the value.
+type PanicMessage = Box<Box<str>>;
 
-/// Where the task is in its life. The future and its output never exist at once, so
-/// they share the space.
+/// Where the task's output is in its life.
 enum Stage<T> {
-    /// Waiting for its next poll.
-    Waiting(BoxedFuture<T>),
+    /// The future has not finished yet.
+    Running,
     /// Done: the output, or the panic's message, waits for the `JoinHandle`.
-    Finished(Result<T, Box<str>>),
+    Finished(Result<T, PanicMessage>),
     /// The `JoinHandle` took the output.
     Taken,
     /// The runtime was dropped before the task finished: the future is gone, and
@@ -172,69 +190,107 @@ enum Stage<T> {
 }
 
 /// The stage, and who awaits the task's `JoinHandle`, under one lock.
-struct Cell<T> {
+struct OutputCell<T> {
     stage: Stage<T>,
     join_waiter: Option<Waker>,
 }
 
-/// A spawned future, its header and its output, in one allocation.
+/// What a task shares with its wakers and its `JoinHandle`: the header, and the cell
+/// where the output waits. The future is not in here: the loop alone holds it
+/// ([`Runnable`]).
 pub(crate) struct Task<T> {
     header: Header,
-    /// A `Mutex` because a `Waker` must be `Sync`, so `Task` must be. Only the loop
-    /// thread polls, and a handle is awaited by one task at a time, so the lock is in
-    /// practice never contended.
-    cell: Mutex<Cell<T>>,
+    /// A `Mutex` because a `Waker` must be `Sync`, so `Task` must be. It is locked when
+    /// the task finishes and when its handle looks, never around a poll.
+    output: Mutex<OutputCell<T>>,
 }
 
-/// A task with its output type erased: what the task table and the loop hold.
-pub(crate) trait Runnable: Send + Sync {
+/// The part of a task that only the loop holds, with the future's type erased: the
+/// runtime's task table keeps one per live task.
+pub(crate) trait Runnable: Send {
     fn header(&self) -> &Header;
-    /// Polls the future once with the task's own waker. `None` if the task was
-    /// finished already (a wake raced with its completion).
-    fn poll(self: Arc<Self>) -> Option<Poll<TaskOutcome>>;
+    /// Polls the future once with the task's own waker. `Ready` once the future has
+    /// finished (or panicked); its output is in the task by then.
+    fn poll(&mut self) -> Poll<TaskOutcome>;
     /// Drops the future and the handle's waiter (the runtime is being dropped).
-    fn abandon(&self);
+    fn abandon(self: Box<Self>);
+}
+
+/// A spawned future and the task it belongs to. Nothing else points at it, so the loop
+/// polls it through a plain `&mut`: no lock, and no reference counted.
+struct Spawned<F: Future> {
+    /// Boxed so it can be pinned; `None` once it finished (dropped at once, so its
+    /// sockets close and its timers are cancelled at completion).
+    future: Option<Pin<Box<F>>>,
+    task: Arc<Task<F::Output>>,
+}
+
+/// Builds a task: the part its `JoinHandle` and wakers share, and the part the loop
+/// polls. `key` is its place in the runtime's task table.
+pub(crate) fn new_task<F>(
+    id: TaskId,
+    key: TaskKey,
+    future: F,
+    scheduler: Arc<dyn Schedule>,
+) -> (Arc<Task<F::Output>>, Box<dyn Runnable>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let task = Arc::new(Task {
+        header: Header {
+            id,
+            key,
+            scheduled: AtomicBool::new(false),
+            completed: AtomicBool::new(false),
+            woken_remotely: AtomicBool::new(false),
+            polled: AtomicBool::new(false),
+            scheduler,
+        },
+        output: Mutex::new(OutputCell {
+            stage: Stage::Running,
+            join_waiter: None,
+        }),
+    });
+    let spawned = Spawned {
+        future: Some(Box::pin(future)),
+        task: task.clone(),
+    };
+    (task, Box::new(spawned))
 }
 
 impl<T: Send + 'static> Task<T> {
-    pub(crate) fn new(
-        id: TaskId,
-        key: TaskKey,
-        future: BoxedFuture<T>,
-        scheduler: Arc<dyn Schedule>,
-    ) -> Arc<Task<T>> {
-        Arc::new(Task {
-            header: Header {
-                id,
-                key,
-                scheduled: AtomicBool::new(false),
-                completed: AtomicBool::new(false),
-                woken_remotely: AtomicBool::new(false),
-                polled: AtomicBool::new(false),
-                scheduler,
-            },
-            cell: Mutex::new(Cell {
-                stage: Stage::Waiting(future),
-                join_waiter: None,
-            }),
-        })
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutputCell<T>> {
+        // A poisoned lock only means a panic elsewhere while it was held; the cell
+        // itself is always whole.
+        self.output.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The future has finished: its output waits for the handle, and whoever awaits
+    /// the handle is woken.
+    fn finish(&self, output: Result<T, PanicMessage>) {
+        let waiter = {
+            let mut cell = self.lock();
+            cell.stage = Stage::Finished(output);
+            self.header.completed.store(true, Ordering::Release);
+            cell.join_waiter.take()
+        };
+        // Woken outside the lock: the waiter may be polled on another thread at once,
+        // and lock the cell then.
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
     }
 
     /// The `JoinHandle`'s poll: the output if the task is done, else the waiter's
     /// waker is kept (only the newest: the handle may have moved to another task).
-    /// `None`: the task is being polled at this very moment, so it cannot be looked
-    /// at (the caller decides what that means: `join.rs`).
     ///
     /// # Panics
     /// If the output was taken already: a handle polled again after `Ready`.
-    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Option<Poll<Result<T, Box<str>>>> {
-        let mut cell = match self.cell.try_lock() {
-            Ok(cell) => cell,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
+    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, Box<str>>> {
+        let mut cell = self.lock();
         match std::mem::replace(&mut cell.stage, Stage::Taken) {
-            Stage::Finished(output) => return Some(Poll::Ready(output)),
+            Stage::Finished(output) => return Poll::Ready(output.map_err(|message| *message)),
             Stage::Taken => panic!("a JoinHandle was polled again after it returned its result"),
             unfinished => cell.stage = unfinished,
         }
@@ -242,7 +298,11 @@ impl<T: Send + 'static> Task<T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => cell.join_waiter = Some(cx.waker().clone()),
         }
-        Some(Poll::Pending)
+        Poll::Pending
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
     }
 
     /// Whether the task has finished (completed or panicked).
@@ -255,65 +315,65 @@ impl<T: Send + 'static> Task<T> {
     }
 }
 
-impl<T: Send + 'static> Runnable for Task<T> {
+impl<F> Runnable for Spawned<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     fn header(&self) -> &Header {
-        &self.header
+        &self.task.header
     }
 
-    fn poll(self: Arc<Self>) -> Option<Poll<TaskOutcome>> {
+    fn poll(&mut self) -> Poll<TaskOutcome> {
         // Clear the flag before polling: a wake that arrives during the poll (from the
         // task itself, or another thread) must queue the task again, not be swallowed.
-        self.header.scheduled.store(false, Ordering::Release);
-        let waker = waker_ref(&self);
-        let mut cx = Context::from_waker(&waker);
-        // The cell stays locked while the future runs: one lock per poll. A handle
-        // polled meanwhile finds it locked and asks again (`poll_output`).
-        let mut cell = self.cell.lock().unwrap();
-        let Stage::Waiting(future) = &mut cell.stage else {
-            return None;
+        self.task.header.scheduled.store(false, Ordering::Release);
+        let Some(future) = self.future.as_mut() else {
+            // Finished already. The loop drops a task when it finishes, so this is
+            // never asked; if it were, there is nothing to do.
+            return Poll::Pending;
         };
+        // The task's own waker, lent for this poll: made from the task's `Arc`
+        // without touching its count.
+        let waker = waker_ref(&self.task);
+        let mut cx = Context::from_waker(&waker);
         // A panic stays in its task: it becomes the handle's error, and the loop and
         // every other task go on.
-        let output = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-            Ok(Poll::Pending) => return Some(Poll::Pending),
-            Ok(Poll::Ready(value)) => Ok(value),
-            Err(payload) => Err(panic_message_of(&*payload).into_boxed_str()),
-        };
-        let outcome = match &output {
-            Ok(_) => TaskOutcome::Completed,
-            Err(message) => TaskOutcome::Panicked(message.to_string()),
-        };
-        let future = std::mem::replace(&mut cell.stage, Stage::Finished(output));
-        let waiter = cell.join_waiter.take();
-        self.header.completed.store(true, Ordering::Release);
-        drop(cell);
-        // Drop the future now, outside the lock: its sockets close and its timers are
-        // cancelled at completion, not whenever the last handle happens to go away.
-        drop(future);
-        // Woken outside the lock: the waiter may be polled on this same thread later,
-        // and lock the cell then.
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
-        Some(Poll::Ready(outcome))
+        let (output, outcome) =
+            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(value)) => (Ok(value), TaskOutcome::Completed),
+                Err(payload) => {
+                    let message = panic_message_of(&*payload);
+                    let outcome = TaskOutcome::Panicked(message.clone());
+                    (Err(Box::new(message.into_boxed_str())), outcome)
+                }
+            };
+        // Drop the future before the output is handed over: its sockets close and its
+        // timers are cancelled at completion, and their trace lines come before
+        // "Ready".
+        self.future = None;
+        self.task.finish(output);
+        Poll::Ready(outcome)
     }
 
-    fn abandon(&self) {
-        let (future, waiter) = {
-            let mut cell = self.cell.lock().unwrap_or_else(|e| e.into_inner());
-            let future = match cell.stage {
-                Stage::Waiting(_) => Some(std::mem::replace(&mut cell.stage, Stage::Abandoned)),
-                // Finished: the output stays for the handle.
-                _ => None,
-            };
-            (future, cell.join_waiter.take())
-        };
-        // Dropped after the lock is released: dropping a future or a waker may free
-        // other tasks, which may lock their own cells (never this one).
+    fn abandon(self: Box<Self>) {
+        let Spawned { future, task } = *self;
+        // The future first, outside the lock: dropping it may drop other tasks'
+        // handles and wakers, which lock their own cells (never this one).
         drop(future);
+        let waiter = {
+            let mut cell = task.lock();
+            if matches!(cell.stage, Stage::Running) {
+                cell.stage = Stage::Abandoned;
+            }
+            // Finished: the output stays for the handle.
+            cell.join_waiter.take()
+        };
         drop(waiter);
     }
 }
+
 impl<T: Send + 'static> ArcWake for Task<T> {
     fn wake_by_ref(arc_self: &Arc<Self>) {
         arc_self.header.scheduler.schedule(&arc_self.header);

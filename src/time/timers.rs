@@ -150,13 +150,18 @@ impl Timers {
     }
 
     /// Step 5: moves the wheel's hand to now and wakes the tasks of expired timers.
+    #[inline]
     pub(crate) fn fire_due(&self) {
         // An empty wheel has nothing to fire, so the turn need not read the clock (a
         // `clock_gettime` per turn is a tenth of a busy loop's time). Its hand may fall
         // behind meanwhile: `arm` moves it up before the next insert.
-        if self.wheel.borrow().is_empty() {
-            return;
+        if !self.wheel.borrow().is_empty() {
+            self.fire_due_now();
         }
+    }
+
+    /// Step 5 with timers armed: reads the clock and fires what is due.
+    fn fire_due_now(&self) {
         let now_tick = now_to_tick(self.clock.now());
         let mut fired = Vec::new();
         let mut cascaded = Vec::new();

@@ -396,6 +396,7 @@ impl Tracer {
     /// Sends `event`, stamped with the clock, to whoever listens. Free when no one
     /// does; callers that must build an event at some cost ask [`enabled`](Self::enabled)
     /// first.
+    #[inline]
     pub(crate) fn emit(&self, event: Event) {
         if self.enabled() {
             self.emit_at(self.now(), event);
