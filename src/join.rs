@@ -21,7 +21,8 @@
 //!   never becomes ready.
 //! - **A task that awaits its own handle gets an error, not a hang.** It would wait for
 //!   itself forever (tokio's handle simply never becomes ready). The handle is asked
-//!   with its own task's waker in hand, which only that task's poll lends out, and
+//!   with its own task's waker in hand (which that task's poll lends out, and which
+//!   nothing else should hold while polling the handle), and
 //!   resolves to a [`JoinError`] that says so ([`JoinError::is_self_await`]). A task
 //!   that reaches its own handle through a combinator with wakers of its own is not
 //!   recognised, and waits forever, as in tokio.
@@ -34,8 +35,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-use futures_task::waker_ref;
 
 pub use crate::task::panic_message_of;
 use crate::task::{Task, TaskId};
@@ -75,8 +74,11 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
             cause,
         };
         // Only the task's own poll has its waker in hand: a task that is not finished
-        // and asks with its own waker is awaiting itself.
-        if !self.task.is_finished() && cx.waker().will_wake(&waker_ref(&self.task)) {
+        // and asks with its own waker is awaiting itself. Compared by the waker's data
+        // pointer (the task's `Arc`), not `will_wake`: that compares vtable addresses
+        // too, and an optimised build may hold two copies of the same vtable.
+        let own = Arc::as_ptr(&self.task).cast::<()>();
+        if !self.task.is_finished() && std::ptr::eq(cx.waker().data(), own) {
             return Poll::Ready(Err(error(Cause::AwaitedItself)));
         }
         self.task

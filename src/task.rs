@@ -29,7 +29,7 @@
 //! benchmark those four atomic operations were most of looplab's own share of a
 //! wake (BENCHMARKS.md, issue 22). tokio keeps everything in one allocation and
 //! polls through an atomic state word, laid out by hand in `unsafe` code.
-
+//!
 //! ## The waker
 //!
 //! The waker is built with futures-task's [`ArcWake`]: implement `wake_by_ref` for
@@ -339,7 +339,7 @@ where
         let mut cx = Context::from_waker(&waker);
         // A panic stays in its task: it becomes the handle's error, and the loop and
         // every other task go on.
-        let (output, outcome) =
+        let (mut output, mut outcome) =
             match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(value)) => (Ok(value), TaskOutcome::Completed),
@@ -352,7 +352,14 @@ where
         // Drop the future before the output is handed over: its sockets close and its
         // timers are cancelled at completion, and their trace lines come before
         // "Ready".
-        self.future = None;
+        // A drop that panics is the task's panic too: caught, or the task would never
+        // finish and its handle would wait for a future that is gone.
+        let future = self.future.take();
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(future))) {
+            let message = panic_message_of(&*payload);
+            outcome = TaskOutcome::Panicked(message.clone());
+            output = Err(Box::new(message.into_boxed_str()));
+        }
         self.task.finish(output);
         Poll::Ready(outcome)
     }

@@ -15,7 +15,7 @@
 //! skipped.
 //!
 //! What the table keeps of a task is the part only the loop touches: its future and
-//! the waker it is polled with (`task.rs`'s `Runnable`). For a poll the loop takes it
+//! the shared half's `Arc` (`task.rs`'s `Spawned`, as a `Box<dyn Runnable>`). For a poll the loop takes it
 //! out of its slot and puts it back after, a move of a few words: nothing is locked
 //! and no reference is counted, so a poll costs the future's own work and little
 //! more.

@@ -139,3 +139,91 @@ fn a_panic_is_a_panic_and_not_a_self_await() {
     assert!(!error.is_self_await());
     assert_eq!(error.panic_message(), "boom");
 }
+
+/// A handle awaited off the loop: by a plain thread (`futures::executor::block_on`) and
+/// by another looplab runtime on another thread. The task finishes on its own loop,
+/// which locks the output cell and wakes the waiter there.
+#[test]
+fn a_handle_awaited_on_another_thread_or_runtime_gets_the_value() {
+    let rt = Runtime::builder().build().unwrap();
+    let (a, b) = rt.block_on(async {
+        let first = looplab::spawn(async {
+            sleep(Duration::from_millis(20)).await;
+            "plain thread"
+        });
+        let second = looplab::spawn(async {
+            // Woken by itself, mid-poll, fifty times: each wake comes while the
+            // loop holds the task out of its slot.
+            for _ in 0..50 {
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if yielded {
+                        return std::task::Poll::Ready(());
+                    }
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await;
+            }
+            sleep(Duration::from_millis(30)).await;
+            "other runtime"
+        });
+        let a = std::thread::spawn(move || futures::executor::block_on(first));
+        let b = std::thread::spawn(move || looplab::block_on(second));
+        // Keep the loop busy until both threads are done.
+        while !(a.is_finished() && b.is_finished()) {
+            sleep(Duration::from_millis(5)).await;
+        }
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a, Ok("plain thread"));
+    assert_eq!(b, Ok("other runtime"));
+}
+
+/// A future that is ready at once and panics when it is dropped: the loop drops it
+/// right after `Ready`, outside the poll's `catch_unwind`.
+struct ReadyThenPanicsOnDrop;
+
+impl std::future::Future for ReadyThenPanicsOnDrop {
+    type Output = u32;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        std::task::Poll::Ready(7)
+    }
+}
+
+impl Drop for ReadyThenPanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("drop boom");
+        }
+    }
+}
+
+/// A panic in a finished future's drop is the task's panic: it stays in its task,
+/// the loop goes on, and the handle reports it instead of waiting for a future that
+/// is gone.
+#[test]
+fn a_panic_in_a_finished_futures_drop_fails_its_handle_and_not_the_loop() {
+    let rt = Runtime::builder().virtual_time(true).build().unwrap();
+    // Main returns at its first poll: the task is spawned but not polled yet.
+    #[allow(clippy::async_yields_async)] // the handle is the point: awaited below
+    let handle = rt.block_on(async { looplab::spawn(ReadyThenPanicsOnDrop) });
+    let escaped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { sleep(Duration::from_millis(1)).await })
+    }));
+    assert!(escaped.is_ok(), "the drop's panic escaped block_on");
+    assert!(
+        handle.is_finished(),
+        "the future is gone but the task is not finished"
+    );
+    let joined = rt
+        .block_on(async { looplab::time::timeout(Duration::from_secs(1), handle).await })
+        .expect("the handle never became ready");
+    let error = joined.expect_err("the drop panicked, so the task did");
+    assert!(error.is_panic());
+    assert_eq!(error.panic_message(), "drop boom");
+}
