@@ -22,10 +22,10 @@
 //! - **A task that awaits its own handle gets an error, not a hang.** It would wait for
 //!   itself forever (tokio's handle simply never becomes ready). The handle is asked
 //!   with its own task's waker in hand (which that task's poll lends out, and which
-//!   nothing else should hold while polling the handle), and
-//!   resolves to a [`JoinError`] that says so ([`JoinError::is_self_await`]). A task
-//!   that reaches its own handle through a combinator with wakers of its own is not
-//!   recognised, and waits forever, as in tokio.
+//!   nothing else should hold while polling the handle), and resolves to a
+//!   [`JoinError`] that says so ([`JoinError::is_self_await`]). A task that reaches its
+//!   own handle through a combinator with wakers of its own is not recognised, and
+//!   waits forever, as in tokio.
 //!
 //! [`join_all`] waits for many futures and returns their outputs in input order,
 //! whatever order they finish in, like asyncio's `gather`.

@@ -282,6 +282,22 @@ impl<T: Send + 'static> Task<T> {
         }
     }
 
+    /// The runtime is being dropped and the future with it: an unfinished task will
+    /// never finish (a finished one keeps its output for the handle), and the handle's
+    /// waiter is let go.
+    fn abandon(&self) {
+        let waiter = {
+            let mut cell = self.lock();
+            if matches!(cell.stage, Stage::Running) {
+                cell.stage = Stage::Abandoned;
+            }
+            cell.join_waiter.take()
+        };
+        // Dropped after the lock is released: dropping a waker may free another task,
+        // which locks its own cell (never this one).
+        drop(waiter);
+    }
+
     /// The `JoinHandle`'s poll: the output if the task is done, else the waiter's
     /// waker is kept (only the newest: the handle may have moved to another task).
     ///
@@ -343,22 +359,15 @@ where
             match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(value)) => (Ok(value), TaskOutcome::Completed),
-                Err(payload) => {
-                    let message = panic_message_of(&*payload);
-                    let outcome = TaskOutcome::Panicked(message.clone());
-                    (Err(Box::new(message.into_boxed_str())), outcome)
-                }
+                Err(payload) => panicked(&*payload),
             };
         // Drop the future before the output is handed over: its sockets close and its
         // timers are cancelled at completion, and their trace lines come before
-        // "Ready".
-        // A drop that panics is the task's panic too: caught, or the task would never
-        // finish and its handle would wait for a future that is gone.
+        // "Ready". A drop that panics is the task's panic too: caught, or the task
+        // would never finish and its handle would wait for a future that is gone.
         let future = self.future.take();
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(future))) {
-            let message = panic_message_of(&*payload);
-            outcome = TaskOutcome::Panicked(message.clone());
-            output = Err(Box::new(message.into_boxed_str()));
+            (output, outcome) = panicked(&*payload);
         }
         self.task.finish(output);
         Poll::Ready(outcome)
@@ -369,16 +378,15 @@ where
         // The future first, outside the lock: dropping it may drop other tasks'
         // handles and wakers, which lock their own cells (never this one).
         drop(future);
-        let waiter = {
-            let mut cell = task.lock();
-            if matches!(cell.stage, Stage::Running) {
-                cell.stage = Stage::Abandoned;
-            }
-            // Finished: the output stays for the handle.
-            cell.join_waiter.take()
-        };
-        drop(waiter);
+        task.abandon();
     }
+}
+
+/// A panic caught in a task, as the task's output and as the loop sees it.
+fn panicked<T>(payload: &(dyn Any + Send)) -> (Result<T, PanicMessage>, TaskOutcome) {
+    let message = panic_message_of(payload);
+    let outcome = TaskOutcome::Panicked(message.clone());
+    (Err(Box::new(message.into_boxed_str())), outcome)
 }
 
 impl<T: Send + 'static> ArcWake for Task<T> {

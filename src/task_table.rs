@@ -15,10 +15,10 @@
 //! skipped.
 //!
 //! What the table keeps of a task is the part only the loop touches: its future and
-//! the shared half's `Arc` (`task.rs`'s `Spawned`, as a `Box<dyn Runnable>`). For a poll the loop takes it
-//! out of its slot and puts it back after, a move of a few words: nothing is locked
-//! and no reference is counted, so a poll costs the future's own work and little
-//! more.
+//! the shared half's `Arc` (`task.rs`'s `Spawned`, as a `Box<dyn Runnable>`). For a
+//! poll the loop takes it out of its slot and puts it back after, a move of two words:
+//! nothing is locked and no reference is counted, so a poll costs the future's own
+//! work and little more.
 //!
 //! tokio's equivalent is `OwnedTasks`, an intrusive linked list through the task
 //! headers; asyncio keeps a weak set of all tasks (`asyncio.all_tasks`).

@@ -182,7 +182,7 @@ fn a_handle_awaited_on_another_thread_or_runtime_gets_the_value() {
 }
 
 /// A future that is ready at once and panics when it is dropped: the loop drops it
-/// right after `Ready`, outside the poll's `catch_unwind`.
+/// right after `Ready`, before it hands the output to the handle.
 struct ReadyThenPanicsOnDrop;
 
 impl std::future::Future for ReadyThenPanicsOnDrop {
